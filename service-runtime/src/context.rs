@@ -1,0 +1,179 @@
+//! [`Context`]: a task's view of its service, and the way to start more work.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::LifecycleError;
+use crate::handle::ServiceHandle;
+use crate::manager::{Manager, ParentLink, Shared};
+use crate::serve::Service;
+use crate::runner::{self, IntoTaskResult, Role};
+use crate::tree::{TaskNode, attach};
+
+/// The inside view of a service, one per task (and one for the body).
+///
+/// Work started through a `Context` becomes a child of the task that owns it: it is
+/// cancelled with the service, and the task is not done — and not aborted — before it is.
+/// A clone refers to the same task.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) manager: Manager,
+    pub(crate) node: Arc<TaskNode>,
+}
+
+impl Context {
+    pub(crate) fn new(manager: Manager, node: Arc<TaskNode>) -> Context {
+        Context { manager, node }
+    }
+
+    /// Starts a child task named `name` running `f(cx)`, where `cx` is the new task's own
+    /// `Context`. The task may return `()` or `Result<(), E>` with `E: Into<BoxError>`.
+    ///
+    /// Returns `Ok(())` without starting anything while the service is being cancelled;
+    /// `Err(NotRunning)` once it is finished; `Err(TooManyChildren)` when this task already
+    /// has [`Options::max_children`](crate::Options::max_children) live children.
+    pub fn run_task<F, Fut>(&self, name: impl Into<Cow<'static, str>>, f: F) -> Result<(), LifecycleError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        self.spawn(name.into(), Role::Task, f)
+    }
+
+    /// Starts a child daemon task: like [`Context::run_task`], but the task must run as
+    /// long as the service. If it returns on its own (even `Ok`) while the service is not
+    /// cancelled, that is a [`FailureKind::DaemonExit`](crate::FailureKind::DaemonExit)
+    /// failure and the service is cancelled.
+    pub fn run_daemon_task<F, Fut>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> Result<(), LifecycleError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        self.spawn(name.into(), Role::Daemon, f)
+    }
+
+    /// Starts `service` as a child service of this task, under its own manager, and returns
+    /// its handle at once. The child is cancelled with this service; its failures are
+    /// failures of this service too (with paths such as `Node/Store/flush`).
+    ///
+    /// While this service is being cancelled the child is not started: the handle returned
+    /// is already finished (its waiters resolve at once).
+    pub fn run_child_service<C: Service>(&self, service: C) -> Result<ServiceHandle<C>, LifecycleError> {
+        self.spawn_child(service, false)
+    }
+
+    /// Starts a daemon child service: like [`Context::run_child_service`], but if the
+    /// child finishes while this service is not cancelled, that is a
+    /// [`FailureKind::DaemonExit`](crate::FailureKind::DaemonExit) failure.
+    pub fn run_daemon_child_service<C: Service>(
+        &self,
+        service: C,
+    ) -> Result<ServiceHandle<C>, LifecycleError> {
+        self.spawn_child(service, true)
+    }
+
+    /// Resolves when this task is asked to stop: when its service is cancelled (by
+    /// [`Manager::cancel`], by a failure, or by its parent service).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn cancelled(&self) {
+        self.manager.shared.token.cancelled().await;
+    }
+
+    /// Whether the service is cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.manager.shared.is_cancelled()
+    }
+
+    /// Cancels the whole service (not a failure).
+    pub fn cancel(&self) {
+        self.manager.cancel();
+    }
+
+    /// This service's manager.
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+
+    /// This task's name (for the body, the service's name).
+    pub fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    /// This task's path: the `/`-joined names from the root service down
+    /// (`Node/gossip/handle`). The body's path is the service's path.
+    pub fn path(&self) -> &str {
+        self.node.path()
+    }
+
+    fn spawn<F, Fut>(&self, name: Cow<'static, str>, role: Role, f: F) -> Result<(), LifecycleError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        let shared = &self.manager.shared;
+        if shared.is_cancelled() {
+            // Checked again by the task itself: work that slips past this check while the
+            // service is being cancelled is started and aborted at once, never lost.
+            return if self.manager.is_finished() {
+                Err(LifecycleError::NotRunning)
+            } else {
+                Ok(())
+            };
+        }
+        let node = attach(&self.node, name, shared.options.max_children)?;
+        shared.count_started_task();
+        runner::spawn(Context::new(self.manager.clone(), node), role, f);
+        Ok(())
+    }
+
+    fn spawn_child<C: Service>(&self, service: C, daemon: bool) -> Result<ServiceHandle<C>, LifecycleError> {
+        let parent = &self.manager.shared;
+        if parent.is_cancelled() {
+            if self.manager.is_finished() {
+                return Err(LifecycleError::NotRunning);
+            }
+            let handle = ServiceHandle::new(service);
+            handle.cancel();
+            return Ok(handle);
+        }
+        let name = service.name();
+        let node = attach(&self.node, name.clone(), parent.options.max_children)?;
+        parent.count_started_task();
+        let path: Arc<str> = node.path().clone();
+        let shared = Shared::new(
+            name,
+            path,
+            service.options(),
+            parent.token.child_token(),
+            Some(ParentLink {
+                manager: Arc::clone(parent),
+                node,
+                daemon,
+            }),
+        );
+        let handle = ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service));
+        // Cannot fail: the manager is new, and we are inside the parent's runtime.
+        let _ = handle.start();
+        Ok(handle)
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("path", &self.path())
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}

@@ -1,0 +1,307 @@
+//! What can go wrong: failures of tasks ([`TaskFailure`]), misuse of the API
+//! ([`LifecycleError`]), and the outcome of a service ([`ServiceError`]).
+
+use std::borrow::Cow;
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// The error type task bodies are converted to: any `E: Into<BoxError>` works as a task's
+/// error (`anyhow::Error`, `std::io::Error`, your own error types, `&str`, `String`).
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// Misuse of the lifecycle API. Never a failure of a task: it is returned to the caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LifecycleError {
+    /// The service was started before; a service runs at most once.
+    AlreadyStarted,
+    /// The service is not running: not started, already finished, or (for
+    /// [`ServiceHandle::call`](crate::ServiceHandle::call)) cancelled.
+    NotRunning,
+    /// The parent already has `limit` live children.
+    TooManyChildren {
+        /// [`Options::max_children`](crate::Options::max_children) of the service.
+        limit: usize,
+        /// Names of the parent's live children with how many of each are live, most common
+        /// first, at most ten.
+        most_common: Vec<(String, usize)>,
+    },
+    /// The service was started outside a tokio runtime.
+    NoRuntime,
+}
+
+impl fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LifecycleError::AlreadyStarted => {
+                f.write_str("the service was already started: a service runs at most once")
+            }
+            LifecycleError::NotRunning => f.write_str("the service is not running"),
+            LifecycleError::TooManyChildren { limit, most_common } => {
+                write!(f, "a task tried to start more than {limit} live children")?;
+                for (i, (name, count)) in most_common.iter().enumerate() {
+                    let lead = if i == 0 { "; most common: " } else { ", " };
+                    write!(f, "{lead}`{name}` ({count})")?;
+                }
+                Ok(())
+            }
+            LifecycleError::NoRuntime => {
+                f.write_str("a service must be started from inside a tokio runtime")
+            }
+        }
+    }
+}
+
+impl Error for LifecycleError {}
+
+/// How a task failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The task returned an error.
+    Error,
+    /// The task panicked; the panic was caught and the process went on.
+    Panic,
+    /// A daemon (task or child service) ended on its own while its service was not cancelled.
+    DaemonExit,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FailureKind::Error => "error",
+            FailureKind::Panic => "panic",
+            FailureKind::DaemonExit => "daemon exit",
+        })
+    }
+}
+
+/// One failure of one task, with the path of the task in the service tree.
+#[derive(Clone)]
+pub struct TaskFailure {
+    name: Cow<'static, str>,
+    path: Arc<str>,
+    kind: FailureKind,
+    error: Arc<dyn Error + Send + Sync + 'static>,
+}
+
+impl TaskFailure {
+    pub(crate) fn new(
+        name: Cow<'static, str>,
+        path: Arc<str>,
+        kind: FailureKind,
+        error: Arc<dyn Error + Send + Sync + 'static>,
+    ) -> Self {
+        TaskFailure {
+            name,
+            path,
+            kind,
+            error,
+        }
+    }
+
+    /// The name of the task that failed (for a child service, the service's name).
+    pub fn task_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `/`-joined path of the task, from the root service down: `Node/gossip/handle`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How the task failed.
+    pub fn kind(&self) -> FailureKind {
+        self.kind
+    }
+
+    /// The task's own error; for a panic, an error whose message is the panic's; for a
+    /// daemon exit, an error naming the daemon.
+    pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.error
+    }
+}
+
+impl fmt::Debug for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskFailure")
+            .field("path", &self.path)
+            .field("kind", &self.kind)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = &self.path;
+        let error = &self.error;
+        match self.kind {
+            FailureKind::Error => write!(f, "`{path}` failed: {error}"),
+            FailureKind::Panic => write!(f, "`{path}` panicked: {error}"),
+            FailureKind::DaemonExit => write!(f, "`{path}`: {error}"),
+        }
+    }
+}
+
+impl Error for TaskFailure {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.error)
+    }
+}
+
+/// The error carried by a caught panic: its message.
+#[derive(Debug)]
+pub(crate) struct PanicError(pub(crate) String);
+
+impl fmt::Display for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for PanicError {}
+
+impl PanicError {
+    pub(crate) fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_owned()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "a panic with a payload that is not a string".to_owned()
+        };
+        PanicError(message)
+    }
+}
+
+/// The error carried by a daemon that ended while its service was running.
+#[derive(Debug)]
+pub(crate) struct DaemonExitError {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) service: bool,
+}
+
+impl fmt::Display for DaemonExitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.service {
+            "daemon child service"
+        } else {
+            "daemon task"
+        };
+        write!(
+            f,
+            "{what} `{}` exited while its service was still running",
+            self.name
+        )
+    }
+}
+
+impl Error for DaemonExitError {}
+
+/// The failures of a service that did not end cleanly, in the order they happened.
+///
+/// Dereferences to a slice of [`TaskFailure`]s; never empty.
+#[derive(Clone)]
+pub struct Failures {
+    service: Arc<str>,
+    list: Arc<[TaskFailure]>,
+}
+
+impl Failures {
+    pub(crate) fn new(service: Arc<str>, list: Vec<TaskFailure>) -> Self {
+        Failures {
+            service,
+            list: list.into(),
+        }
+    }
+
+    /// The path of the service these failures ended.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+}
+
+impl std::ops::Deref for Failures {
+    type Target = [TaskFailure];
+
+    fn deref(&self) -> &[TaskFailure] {
+        &self.list
+    }
+}
+
+impl fmt::Debug for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Failures")
+            .field("service", &self.service)
+            .field("failures", &&*self.list)
+            .finish()
+    }
+}
+
+/// How a service ended, when it did not end cleanly.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// One or more tasks failed (errors, panics, daemon exits), listed in the order they
+    /// happened; a child service's failures are included, flattened, with their full paths.
+    Failed(Failures),
+    /// The lifecycle API was misused (for example the service was run twice).
+    Lifecycle(LifecycleError),
+}
+
+impl ServiceError {
+    /// The failures, in the order they happened; empty for [`ServiceError::Lifecycle`].
+    pub fn failures(&self) -> &[TaskFailure] {
+        match self {
+            ServiceError::Failed(failures) => failures,
+            ServiceError::Lifecycle(_) => &[],
+        }
+    }
+
+    /// The lifecycle error, if that is what this is.
+    pub fn lifecycle(&self) -> Option<&LifecycleError> {
+        match self {
+            ServiceError::Failed(_) => None,
+            ServiceError::Lifecycle(e) => Some(e),
+        }
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceError::Lifecycle(e) => e.fmt(f),
+            ServiceError::Failed(failures) => {
+                let service = failures.service();
+                match &*failures.list {
+                    [one] => write!(f, "service `{service}` failed: {one}"),
+                    many => {
+                        write!(f, "service `{service}` failed ({} failures): ", many.len())?;
+                        for (i, failure) in many.iter().enumerate() {
+                            let sep = if i == 0 { "" } else { "; " };
+                            write!(f, "{sep}{}) {failure}", i + 1)?;
+                        }
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Error for ServiceError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ServiceError::Failed(failures) => failures.first().map(|f| f as &(dyn Error + 'static)),
+            ServiceError::Lifecycle(e) => Some(e),
+        }
+    }
+}
+
+impl From<LifecycleError> for ServiceError {
+    fn from(e: LifecycleError) -> Self {
+        ServiceError::Lifecycle(e)
+    }
+}

@@ -1,0 +1,342 @@
+//! The manager of one service: its lifecycle flags, its failures, its counters.
+//!
+//! # Invariants
+//!
+//! 1. `started` goes from false to true once, by whoever swaps it first: [`Manager::launch`]
+//!    (which then runs the body) or [`Manager::cancel`] before start (which then finishes the
+//!    service without running its body). So the body runs at most once.
+//! 2. `finished` is set once, after `outcome`, by [`Shared::finish`]; it is reached only when
+//!    the body's node is done, which is after every node of the tree is done (tree
+//!    invariant 4) — so after the last `finished_count` increment. Waiters that see
+//!    `finished` therefore see the outcome and final counters.
+//! 3. Failures are appended under `failures`' lock, in the order they are recorded, and
+//!    forwarded at once to every ancestor manager (flattened), then each manager that got one
+//!    is cancelled.
+//! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out
+//!    (so a handle kept to a finished child keeps nothing of its parent alive) and releases
+//!    the child's node in the parent's tree.
+//!
+//! # Lock order
+//!
+//! `failures` and `parent` are leaf locks: nothing else is locked while one is held, no user
+//! code runs under them, and a failure is forwarded to the parent after letting go.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Failures, LifecycleError, ServiceError, TaskFailure};
+use crate::event::Event;
+use crate::options::Options;
+use crate::stats::{Stats, TaskStats};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, lock};
+use crate::tree::{OnDone, TaskNode, release};
+
+/// The untyped view of a running (or runnable) service: its flags, its outcome, and the
+/// means to stop it. Cheap to clone; dropping it never cancels anything.
+///
+/// Get one from a [`ServiceHandle`](crate::ServiceHandle) (it derefs to `Manager`) or from
+/// [`Context::manager`](crate::Context::manager).
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) path: Arc<str>,
+    pub(crate) options: Options,
+    /// Cancelled when this service is asked to stop; a child token of the parent's.
+    pub(crate) token: CancellationToken,
+    cancelled_at: OnceLock<Instant>,
+    started: AtomicBool,
+    started_event: Event,
+    finished_event: Event,
+    outcome: OnceLock<Result<(), ServiceError>>,
+    failures: Mutex<Vec<TaskFailure>>,
+    did_error: AtomicBool,
+    total: AtomicUsize,
+    finished: AtomicUsize,
+    parent: Mutex<Option<ParentLink>>,
+}
+
+/// How a child service reports to its parent.
+pub(crate) struct ParentLink {
+    pub(crate) manager: Arc<Shared>,
+    /// The child's node in the parent's tree; released when the child finishes.
+    pub(crate) node: Arc<TaskNode>,
+    pub(crate) daemon: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        name: Cow<'static, str>,
+        path: Arc<str>,
+        options: Options,
+        token: CancellationToken,
+        parent: Option<ParentLink>,
+    ) -> Arc<Shared> {
+        Arc::new(Shared {
+            name,
+            path,
+            options,
+            token,
+            cancelled_at: OnceLock::new(),
+            started: AtomicBool::new(false),
+            started_event: Event::default(),
+            finished_event: Event::default(),
+            outcome: OnceLock::new(),
+            failures: Mutex::new(Vec::new()),
+            did_error: AtomicBool::new(false),
+            total: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            parent: Mutex::new(parent),
+        })
+    }
+
+    /// When cancellation began, as first observed (by `cancel` or by the first task to see a
+    /// parent's cancellation reach this service).
+    pub(crate) fn cancelled_at(&self) -> Instant {
+        *self.cancelled_at.get_or_init(Instant::now)
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    pub(crate) fn cancel(&self) {
+        if self.finished_event.is_set() || self.token.is_cancelled() {
+            return;
+        }
+        self.cancelled_at();
+        self.token.cancel();
+        tracing::debug!(service = %self.path, "service cancelled");
+    }
+
+    pub(crate) fn count_started_task(&self) {
+        // Relaxed: the counters are statistics; their final values are published to waiters
+        // by `finished_event` (manager invariant 2).
+        self.total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a failure here and in every ancestor, then cancels each of them.
+    pub(crate) fn record_failure(self: &Arc<Self>, failure: TaskFailure) {
+        tracing::error!(
+            service = %self.path,
+            path = %failure.path(),
+            kind = %failure.kind(),
+            error = %failure.error(),
+            "task failed"
+        );
+        let mut manager = Arc::clone(self);
+        loop {
+            lock(&manager.failures).push(failure.clone());
+            manager.did_error.store(true, Ordering::Release);
+            manager.cancel();
+            let parent = lock(&manager.parent).as_ref().map(|link| Arc::clone(&link.manager));
+            match parent {
+                Some(parent) => manager = parent,
+                None => return,
+            }
+        }
+    }
+
+    /// The body's node is done: publish the outcome, wake the waiters, report to the parent.
+    fn finish(&self) {
+        let failures = std::mem::take(&mut *lock(&self.failures));
+        let outcome = if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Failed(Failures::new(Arc::clone(&self.path), failures)))
+        };
+        let _ = self.outcome.set(outcome);
+        self.finished_event.set();
+        tracing::debug!(service = %self.path, "service finished");
+        let link = lock(&self.parent).take();
+        if let Some(link) = link {
+            if link.daemon && !link.manager.is_cancelled() {
+                link.manager.record_failure(crate::runner::daemon_exit(&link.node, true));
+            }
+            release(link.node, &*link.manager);
+        }
+    }
+
+    /// Marks the service started; false if it already was.
+    pub(crate) fn try_start(&self) -> bool {
+        // AcqRel: the winner's later writes (launching the body) must not be reordered
+        // before the swap, and a loser must see the winner's state.
+        !self.started.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn mark_started(&self) {
+        self.started_event.set();
+        tracing::debug!(service = %self.path, "service started");
+    }
+
+    /// Finishes a service whose body never ran (cancelled before start, or not startable).
+    pub(crate) fn finish_unstarted(&self, outcome: Result<(), ServiceError>) {
+        self.started_event.set();
+        if let Err(e) = &outcome {
+            tracing::error!(service = %self.path, error = %e, "service could not start");
+        }
+        let _ = self.outcome.set(outcome);
+        self.finished_event.set();
+        if let Some(link) = lock(&self.parent).take() {
+            release(link.node, &*link.manager);
+        }
+    }
+}
+
+impl OnDone for Shared {
+    fn task_done(&self) {
+        self.finished.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn root_done(&self) {
+        self.finish();
+    }
+}
+
+impl Manager {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The service's path in its tree of services (`Node/Store` for a child `Store` of
+    /// `Node`); the prefix of its tasks' paths.
+    pub fn path(&self) -> &str {
+        &self.shared.path
+    }
+
+    /// Whether the manager has begun running the service.
+    pub fn is_started(&self) -> bool {
+        self.shared.started_event.is_set()
+    }
+
+    /// Started and not finished. A cancelled service is running until it is finished.
+    pub fn is_running(&self) -> bool {
+        self.is_started() && !self.is_finished()
+    }
+
+    /// Whether cancellation was requested: by [`Manager::cancel`], by a failure, or by the
+    /// parent service. Stays false for a service that finished cleanly.
+    pub fn is_cancelled(&self) -> bool {
+        self.shared.is_cancelled()
+    }
+
+    /// Whether the service and all its tasks and child services are done.
+    pub fn is_finished(&self) -> bool {
+        self.shared.finished_event.is_set()
+    }
+
+    /// Whether at least one failure was recorded (its own or a child service's).
+    pub fn did_error(&self) -> bool {
+        self.shared.did_error.load(Ordering::Acquire)
+    }
+
+    /// Requests cancellation and returns at once; the tasks stop in order in the
+    /// background (see the crate docs, "Cancellation"). Idempotent; a no-op once finished.
+    /// Before start, the service finishes at once without running its body.
+    pub fn cancel(&self) {
+        self.shared.cancel();
+        if self.shared.try_start() {
+            self.shared.finish_unstarted(Ok(()));
+        }
+    }
+
+    /// Cancels the service and waits until it is finished; returns its outcome.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future stops the waiting, not the cancellation.
+    pub async fn stop(&self) -> Result<(), ServiceError> {
+        self.cancel();
+        self.wait_finished().await
+    }
+
+    /// Waits until the service has started.
+    ///
+    /// A service cancelled before it started counts as started (and finished) at once, so
+    /// this never waits for a service that will not run.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_started(&self) {
+        self.shared.started_event.wait().await;
+    }
+
+    /// Waits until the service is finished and returns its outcome; any number of waiters
+    /// get the same outcome.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_finished(&self) -> Result<(), ServiceError> {
+        self.shared.finished_event.wait().await;
+        self.outcome()
+    }
+
+    /// The outcome, once finished; `Ok(())` before then.
+    fn outcome(&self) -> Result<(), ServiceError> {
+        self.shared.outcome.get().cloned().unwrap_or(Ok(()))
+    }
+
+    /// A snapshot of the task counters.
+    pub fn stats(&self) -> Stats {
+        // Read `finished` first: a task is counted in `total` before it can finish, so the
+        // snapshot never shows more finished than started tasks.
+        let finished_count = self.shared.finished.load(Ordering::Relaxed);
+        let total_count = self.shared.total.load(Ordering::Relaxed);
+        Stats {
+            tasks: TaskStats {
+                total_count,
+                finished_count,
+            },
+        }
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Manager {
+        Manager { shared }
+    }
+
+    /// Starts the service if nobody did yet: spawns the body (`body` is only called then).
+    pub(crate) fn launch<F>(&self, body: F) -> Result<(), LifecycleError>
+    where
+        F: FnOnce(&Manager, Arc<TaskNode>),
+    {
+        if !self.shared.try_start() {
+            return Err(LifecycleError::AlreadyStarted);
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            let error = LifecycleError::NoRuntime;
+            self.shared
+                .finish_unstarted(Err(ServiceError::Lifecycle(error.clone())));
+            return Err(error);
+        }
+        if self.shared.is_cancelled() {
+            // Cancelled (by its parent) before its body could start: it never runs.
+            self.shared.finish_unstarted(Ok(()));
+            return Ok(());
+        }
+        let root = TaskNode::root(self.shared.name.clone(), Arc::clone(&self.shared.path));
+        self.shared.mark_started();
+        body(self, root);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stats = self.stats().tasks;
+        f.debug_struct("Manager")
+            .field("path", &self.path())
+            .field("started", &self.is_started())
+            .field("cancelled", &self.is_cancelled())
+            .field("finished", &self.is_finished())
+            .field("did_error", &self.did_error())
+            .field("tasks", &(stats.total_count, stats.finished_count))
+            .finish()
+    }
+}

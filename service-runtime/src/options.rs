@@ -1,0 +1,41 @@
+//! Per-service settings.
+
+use std::time::Duration;
+
+/// Settings of one service, returned by [`Service::options`](crate::Service::options).
+///
+/// The struct is `#[non_exhaustive]` so that new settings can be added without breaking
+/// anyone: start from [`Options::default()`] and assign the fields you want to change.
+///
+/// ```
+/// use std::time::Duration;
+/// use service_runtime::Options;
+///
+/// let mut options = Options::default();
+/// options.grace = Duration::from_secs(2);
+/// options.max_children = 10_000;
+/// assert_eq!(options.grace, Duration::from_secs(2));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// How long each task may take to return by itself once the service is cancelled, before
+    /// it is aborted (its future dropped at its current await point). Default: zero, so tasks
+    /// are aborted as soon as their children are done.
+    ///
+    /// A non-zero grace needs the tokio time driver (`enable_time`, or `#[tokio::main]`).
+    pub grace: Duration,
+    /// The most live children one parent (a task, or the body) may have at once. Starting
+    /// one more fails with [`LifecycleError::TooManyChildren`](crate::LifecycleError::TooManyChildren).
+    /// Default: 1000.
+    pub max_children: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            grace: Duration::ZERO,
+            max_children: 1000,
+        }
+    }
+}

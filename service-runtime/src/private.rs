@@ -1,0 +1,1 @@
+//! Internals used by generated code.

@@ -1,0 +1,29 @@
+//! Task counters of one manager.
+
+/// A snapshot of a manager's counters, from [`Manager::stats`](crate::Manager::stats).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Counters of the tasks started under the manager.
+    pub tasks: TaskStats,
+}
+
+/// Counts of the tasks started under one manager, at any depth.
+///
+/// The body is not counted; a child service counts as one task of its parent (its own tasks
+/// count in its own manager). A task counts as finished once it is done — its future has
+/// completed, however it ended, and all its children are done — so once the service is
+/// finished, `finished_count == total_count`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskStats {
+    /// Tasks started so far.
+    pub total_count: usize,
+    /// Tasks that are done.
+    pub finished_count: usize,
+}
+
+impl TaskStats {
+    /// Tasks started and not yet done: `total_count - finished_count`.
+    pub fn pending_count(&self) -> usize {
+        self.total_count.saturating_sub(self.finished_count)
+    }
+}

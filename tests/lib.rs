@@ -1,0 +1,146 @@
+//! Helpers shared by the integration tests: services made of closures, live-task counters,
+//! event logs and a hang guard.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use service_runtime::prelude::*;
+
+/// A service whose body is a closure; built with [`svc`].
+pub struct FnService<F> {
+    name: &'static str,
+    options: Options,
+    body: F,
+}
+
+/// A service named `name` whose body is `body(cx)`.
+pub fn svc<F, Fut>(name: &'static str, body: F) -> FnService<F>
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    FnService {
+        name,
+        options: Options::default(),
+        body,
+    }
+}
+
+impl<F> std::fmt::Debug for FnService<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnService").field("name", &self.name).finish()
+    }
+}
+
+impl<F> FnService<F> {
+    /// The same service with `options`.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The same service with a grace period.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.options.grace = grace;
+        self
+    }
+}
+
+impl<F, Fut> Service for FnService<F>
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    fn serve(self: Arc<Self>, cx: Context) -> impl Future<Output = Result<(), BoxError>> + Send {
+        (self.body)(cx)
+    }
+
+    fn name(&self) -> std::borrow::Cow<'static, str> {
+        self.name.into()
+    }
+
+    fn options(&self) -> Options {
+        self.options.clone()
+    }
+}
+
+/// Counts live things: every task of a test holds a [`LiveGuard`]; once a service is
+/// finished the count must be back to zero (no orphans).
+#[derive(Clone, Default, Debug)]
+pub struct Live(Arc<AtomicUsize>);
+
+impl Live {
+    /// A new counter at zero.
+    pub fn new() -> Self {
+        Live::default()
+    }
+
+    /// One more live thing, until the guard is dropped.
+    pub fn guard(&self) -> LiveGuard {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        LiveGuard(Arc::clone(&self.0))
+    }
+
+    /// How many guards are alive.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Decrements its [`Live`] counter when dropped.
+#[derive(Debug)]
+pub struct LiveGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An ordered record of events, for asserting the order things happened in.
+#[derive(Clone, Default, Debug)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    /// A new empty log.
+    pub fn new() -> Self {
+        Log::default()
+    }
+
+    /// Appends an entry.
+    pub fn push(&self, entry: impl Into<String>) {
+        self.0.lock().unwrap().push(entry.into());
+    }
+
+    /// The entries so far.
+    pub fn entries(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The position of `entry`; panics with the whole log if it is missing.
+    pub fn position(&self, entry: &str) -> usize {
+        let entries = self.entries();
+        entries
+            .iter()
+            .position(|e| e == entry)
+            .unwrap_or_else(|| panic!("`{entry}` not in log {entries:?}"))
+    }
+}
+
+/// Runs `f`, failing the test if it takes more than 10 s: a guard against hangs, never a
+/// way to wait for something (under paused time it fires as soon as everything is idle
+/// for 10 virtual seconds).
+pub async fn guard<F: Future>(f: F) -> F::Output {
+    match tokio::time::timeout(Duration::from_secs(10), f).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out: the runtime hung"),
+    }
+}
+
+/// Whether `f` is still pending after every other task has had its chance to run (and,
+/// under paused time, after the clock has jumped by 1 s).
+pub async fn stays_pending<F: Future>(f: F) -> bool {
+    tokio::time::timeout(Duration::from_secs(1), f).await.is_err()
+}

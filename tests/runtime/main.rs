@@ -1,0 +1,15 @@
+//! Behaviour of the runtime, one module per area, named after the catalogue in
+//! `shared/BEHAVIOURS.md` (item numbers in the test docs).
+
+mod background;
+mod cancellation;
+mod children;
+mod daemons;
+mod errors;
+mod external;
+mod lifecycle;
+mod limits;
+mod orphans;
+mod run;
+mod stats;
+mod tasks;
