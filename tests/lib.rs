@@ -144,3 +144,39 @@ pub async fn guard<F: Future>(f: F) -> F::Output {
 pub async fn stays_pending<F: Future>(f: F) -> bool {
     tokio::time::timeout(Duration::from_secs(1), f).await.is_err()
 }
+
+/// Yields to the runtime until `cond` holds, failing the test (through [`guard`]) if it never
+/// does: for waiting on state that has no event of its own (stats, live counts). Yielding
+/// keeps the runtime busy, so under paused time the clock does not move while this waits.
+pub async fn poll_until(mut cond: impl FnMut() -> bool) {
+    guard(async {
+        while !cond() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
+
+/// Runs `f` on a thread of its own and returns its output, failing the test if it takes more
+/// than 10 s: the hang guard for tests that build (and drop) tokio runtimes by hand.
+pub fn guard_thread<T, F>(f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(output) => {
+            thread.join().expect("the guarded thread panicked");
+            output
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("timed out: the runtime hung"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match thread.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the thread ended without sending its output"),
+        },
+    }
+}

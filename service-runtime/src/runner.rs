@@ -20,7 +20,8 @@ use crate::context::Context;
 use crate::error::{BoxError, DaemonExitError, FailureKind, PanicError, TaskFailure};
 use crate::tree::{TaskNode, release};
 
-/// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>`.
+/// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
+/// `!`, for a task that never returns).
 ///
 /// Implemented for exactly those; you never implement it yourself.
 pub trait IntoTaskResult {
@@ -31,6 +32,25 @@ pub trait IntoTaskResult {
 impl IntoTaskResult for () {
     fn into_task_result(self) -> Result<(), BoxError> {
         Ok(())
+    }
+}
+
+/// Names the never type `!` on stable Rust: the output type of `fn() -> !`.
+trait FnOutput {
+    type Output;
+}
+
+impl<T> FnOutput for fn() -> T {
+    type Output = T;
+}
+
+type Never = <fn() -> ! as FnOutput>::Output;
+
+/// A task that never returns (`async { loop { .. } }`, a body that only panics): its
+/// output type is `!`, which needs no conversion.
+impl IntoTaskResult for Never {
+    fn into_task_result(self) -> Result<(), BoxError> {
+        self
     }
 }
 
