@@ -9,6 +9,7 @@ mod errors;
 mod external;
 mod lifecycle;
 mod limits;
+mod observability;
 mod orphans;
 mod run;
 mod stats;

@@ -1,0 +1,1 @@
+//! Runnable examples of `service-runtime`: see the `[[example]]` targets of this package.

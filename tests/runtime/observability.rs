@@ -1,0 +1,67 @@
+//! Tracing spans and events (SPEC §4.7).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use service_runtime::prelude::*;
+use service_tests::svc;
+
+/// A `MakeWriter` collecting everything written into one buffer.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+
+    fn make_writer(&'a self) -> Buffer {
+        self.clone()
+    }
+}
+
+/// Events inside a task carry its span (service and path); a failure is an `ERROR` event
+/// naming the path and the cause.
+#[tokio::test]
+async fn tasks_run_in_spans_and_failures_are_error_events() {
+    let buffer = Buffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(buffer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let error = svc("Node", |cx| async move {
+        cx.run_task("gossip", |_cx| async {
+            tracing::info!("hello from gossip");
+            Err::<(), _>("peer vanished")
+        })?;
+        Ok(())
+    })
+    .run()
+    .await
+    .unwrap_err();
+    assert_eq!(error.failures().len(), 1);
+    let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let hello = output
+        .lines()
+        .find(|l| l.contains("hello from gossip"))
+        .unwrap_or_else(|| panic!("no event from the task in:\n{output}"));
+    assert!(hello.contains("task{service=Node path=Node/gossip}"), "{hello}");
+    let failed = output
+        .lines()
+        .find(|l| l.contains("task failed"))
+        .unwrap_or_else(|| panic!("no failure event in:\n{output}"));
+    assert!(failed.contains("ERROR"), "{failed}");
+    assert!(failed.contains("path=Node/gossip"), "{failed}");
+    assert!(failed.contains("error=peer vanished"), "{failed}");
+}
