@@ -8,8 +8,8 @@ use std::sync::Arc;
 use crate::error::LifecycleError;
 use crate::handle::ServiceHandle;
 use crate::manager::{Manager, ParentLink, Shared};
-use crate::serve::Service;
 use crate::runner::{self, IntoTaskResult, Role};
+use crate::serve::Service;
 use crate::tree::{TaskNode, attach};
 
 /// The inside view of a service, one per task (and one for the body).
@@ -34,7 +34,11 @@ impl Context {
     /// Returns `Ok(())` without starting anything while the service is being cancelled;
     /// `Err(NotRunning)` once it is finished; `Err(TooManyChildren)` when this task already
     /// has [`Options::max_children`](crate::Options::max_children) live children.
-    pub fn run_task<F, Fut>(&self, name: impl Into<Cow<'static, str>>, f: F) -> Result<(), LifecycleError>
+    pub fn run_task<F, Fut>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> Result<(), LifecycleError>
     where
         F: FnOnce(Context) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
@@ -66,7 +70,10 @@ impl Context {
     ///
     /// While this service is being cancelled the child is not started: the handle returned
     /// is already finished (its waiters resolve at once).
-    pub fn run_child_service<C: Service>(&self, service: C) -> Result<ServiceHandle<C>, LifecycleError> {
+    pub fn run_child_service<C: Service>(
+        &self,
+        service: C,
+    ) -> Result<ServiceHandle<C>, LifecycleError> {
         self.spawn_child(service, false)
     }
 
@@ -137,7 +144,11 @@ impl Context {
         Ok(())
     }
 
-    fn spawn_child<C: Service>(&self, service: C, daemon: bool) -> Result<ServiceHandle<C>, LifecycleError> {
+    fn spawn_child<C: Service>(
+        &self,
+        service: C,
+        daemon: bool,
+    ) -> Result<ServiceHandle<C>, LifecycleError> {
         let parent = &self.manager.shared;
         if parent.is_cancelled() {
             if self.manager.is_finished() {

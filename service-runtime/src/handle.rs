@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::context::Context;
 use crate::error::{LifecycleError, ServiceError};
 use crate::manager::{Manager, Shared};
-use crate::serve::Service;
 use crate::runner::{self, Role};
+use crate::serve::Service;
 
 /// A service together with its manager. Cheap to clone; derefs to [`Manager`] for the
 /// flags, `cancel`, `stop` and the waits. Dropping handles never cancels the service.
@@ -26,7 +26,13 @@ impl<S: Service> ServiceHandle<S> {
     pub fn new(service: S) -> ServiceHandle<S> {
         let name = service.name();
         let path = Arc::from(&*name);
-        let shared = Shared::new(name, path, service.options(), CancellationToken::new(), None);
+        let shared = Shared::new(
+            name,
+            path,
+            service.options(),
+            CancellationToken::new(),
+            None,
+        );
         ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service))
     }
 

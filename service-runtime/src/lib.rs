@@ -101,10 +101,10 @@ mod event;
 mod handle;
 mod manager;
 mod options;
+mod runner;
 mod serve;
 mod stats;
 mod sync;
-mod runner;
 mod tree;
 
 #[doc(hidden)]
@@ -116,9 +116,9 @@ pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, T
 pub use handle::ServiceHandle;
 pub use manager::Manager;
 pub use options::Options;
+pub use runner::IntoTaskResult;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
 pub use stats::{Stats, TaskStats};
-pub use runner::IntoTaskResult;
 
 #[cfg(feature = "macros")]
 pub use service_macros::{child, daemon, service, task};
@@ -126,9 +126,9 @@ pub use service_macros::{child, daemon, service, task};
 /// Everything a service needs, in one import: `use service_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        BoxError, Context, FailureKind, Failures, IntoTaskResult, LifecycleError, Manager,
-        Options, Service, ServiceError, ServiceExt, ServiceHandle, Stats, TaskFailure,
-        TaskStats, background, shutdown_signal,
+        BoxError, Context, FailureKind, Failures, IntoTaskResult, LifecycleError, Manager, Options,
+        Service, ServiceError, ServiceExt, ServiceHandle, Stats, TaskFailure, TaskStats,
+        background, shutdown_signal,
     };
 
     #[cfg(feature = "macros")]

@@ -136,7 +136,9 @@ impl Shared {
             lock(&manager.failures).push(failure.clone());
             manager.did_error.store(true, Ordering::Release);
             manager.cancel();
-            let parent = lock(&manager.parent).as_ref().map(|link| Arc::clone(&link.manager));
+            let parent = lock(&manager.parent)
+                .as_ref()
+                .map(|link| Arc::clone(&link.manager));
             match parent {
                 Some(parent) => manager = parent,
                 None => return,
@@ -150,7 +152,10 @@ impl Shared {
         let outcome = if failures.is_empty() {
             Ok(())
         } else {
-            Err(ServiceError::Failed(Failures::new(Arc::clone(&self.path), failures)))
+            Err(ServiceError::Failed(Failures::new(
+                Arc::clone(&self.path),
+                failures,
+            )))
         };
         let _ = self.outcome.set(outcome);
         self.finished_event.set();
@@ -158,7 +163,8 @@ impl Shared {
         let link = lock(&self.parent).take();
         if let Some(link) = link {
             if link.daemon && !link.manager.is_cancelled() {
-                link.manager.record_failure(crate::runner::daemon_exit(&link.node, true));
+                link.manager
+                    .record_failure(crate::runner::daemon_exit(&link.node, true));
             }
             release(link.node, &*link.manager);
         }

@@ -97,7 +97,12 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
 ///
 /// # Errors
 /// As [`Context::run_task`].
-pub fn task<S, F, Fut>(cx: &Context, name: &'static str, service: &Arc<S>, method: F) -> Result<(), BoxError>
+pub fn task<S, F, Fut>(
+    cx: &Context,
+    name: &'static str,
+    service: &Arc<S>,
+    method: F,
+) -> Result<(), BoxError>
 where
     S: ?Sized + Send + Sync + 'static,
     F: FnOnce(Arc<S>, Context) -> Fut + Send + 'static,
@@ -112,7 +117,12 @@ where
 ///
 /// # Errors
 /// As [`Context::run_daemon_task`].
-pub fn daemon_task<S, F, Fut>(cx: &Context, name: &'static str, service: &Arc<S>, method: F) -> Result<(), BoxError>
+pub fn daemon_task<S, F, Fut>(
+    cx: &Context,
+    name: &'static str,
+    service: &Arc<S>,
+    method: F,
+) -> Result<(), BoxError>
 where
     S: ?Sized + Send + Sync + 'static,
     F: FnOnce(Arc<S>, Context) -> Fut + Send + 'static,

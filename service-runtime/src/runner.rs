@@ -35,8 +35,11 @@ impl IntoTaskResult for () {
     }
 }
 
-/// Names the never type `!` on stable Rust: the output type of `fn() -> !`.
-trait FnOutput {
+/// Names the never type `!` on stable Rust: the output type of `fn() -> !`. (Nominally
+/// public only because it appears in a public impl; it is not reachable from outside.)
+#[doc(hidden)]
+#[allow(unreachable_pub, reason = "named by a public impl; not exported")]
+pub trait FnOutput {
     type Output;
 }
 
@@ -44,7 +47,8 @@ impl<T> FnOutput for fn() -> T {
     type Output = T;
 }
 
-type Never = <fn() -> ! as FnOutput>::Output;
+#[allow(unreachable_pub, reason = "named by a public impl; not exported")]
+pub type Never = <fn() -> ! as FnOutput>::Output;
 
 /// A task that never returns (`async { loop { .. } }`, a body that only panics): its
 /// output type is `!`, which needs no conversion.
@@ -118,7 +122,9 @@ where
         }
     };
     if role == Role::Daemon && matches!(ended, Ended::Returned(Ok(()))) && !cx.is_cancelled() {
-        cx.manager.shared.record_failure(daemon_exit(&cx.node, false));
+        cx.manager
+            .shared
+            .record_failure(daemon_exit(&cx.node, false));
         return;
     }
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {

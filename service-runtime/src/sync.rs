@@ -10,5 +10,7 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 /// come from a bug of ours that already panicked; the data it guards is still consistent
 /// because every critical section leaves it so before calling anything that could panic.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -108,7 +108,8 @@ impl TaskNode {
                 None => break "",
             }
         };
-        let mut path = String::with_capacity(base.len() + names.iter().map(|n| n.len() + 1).sum::<usize>());
+        let mut path =
+            String::with_capacity(base.len() + names.iter().map(|n| n.len() + 1).sum::<usize>());
         path.push_str(base);
         for name in names.iter().rev() {
             if !path.is_empty() {
@@ -133,7 +134,6 @@ impl TaskNode {
             self.children_done.notified().await;
         }
     }
-
 }
 
 impl Drop for TaskNode {
@@ -166,7 +166,10 @@ pub(crate) fn attach(
         let mut state = lock(&candidate.state);
         if state.is_done() {
             drop(state);
-            candidate = candidate.parent.as_ref().ok_or(LifecycleError::NotRunning)?;
+            candidate = candidate
+                .parent
+                .as_ref()
+                .ok_or(LifecycleError::NotRunning)?;
             continue;
         }
         if state.children.len() >= limit {
@@ -243,8 +246,10 @@ fn most_common_names(children: &Slots<Arc<TaskNode>>) -> Vec<(String, usize)> {
     for child in children.iter() {
         *counts.entry(child.name()).or_default() += 1;
     }
-    let mut counts: Vec<(String, usize)> =
-        counts.into_iter().map(|(name, n)| (name.to_owned(), n)).collect();
+    let mut counts: Vec<(String, usize)> = counts
+        .into_iter()
+        .map(|(name, n)| (name.to_owned(), n))
+        .collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     counts.truncate(10);
     counts

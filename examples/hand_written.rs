@@ -1,0 +1,108 @@
+//! `hand_written`: a TCP echo server written against the runtime API alone — no macros.
+//!
+//! Shows what the `#[service]` DSL generates: a `Service` impl whose body starts an acceptor
+//! daemon (one child task per connection) and a stats daemon, run until Ctrl-C / SIGTERM
+//! with a grace period for open connections.
+//!
+//! Run: `cargo run --example hand_written -- --port 7000 --grace 2s`, then
+//! `nc 127.0.0.1 7000` in another terminal; Ctrl-C stops it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use service_examples::{Args, echo_connection};
+use service_runtime::prelude::*;
+use tokio::net::TcpListener;
+
+/// The echo server: a listener, a count of open connections, and how often to report it.
+struct EchoServer {
+    listener: TcpListener,
+    open: AtomicUsize,
+    report_every: Duration,
+    grace: Duration,
+}
+
+impl Service for EchoServer {
+    async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+        let server = Arc::clone(&self);
+        cx.run_daemon_task("acceptor", move |cx| server.accept(cx))?;
+        let server = Arc::clone(&self);
+        cx.run_daemon_task("stats", move |cx| server.report(cx))?;
+        Ok(())
+    }
+
+    fn options(&self) -> Options {
+        let mut options = Options::default();
+        options.grace = self.grace;
+        options
+    }
+}
+
+impl EchoServer {
+    /// Accepts connections until the service is cancelled; each connection is a task, a
+    /// child of this daemon, so it is stopped (after the grace period) before the acceptor.
+    async fn accept(self: Arc<Self>, cx: Context) -> std::io::Result<()> {
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = cx.cancelled() => return Ok(()),
+                accepted = self.listener.accept() => accepted?,
+            };
+            let server = Arc::clone(&self);
+            cx.run_task(format!("conn-{peer}"), move |cx| async move {
+                server.open.fetch_add(1, Ordering::Relaxed);
+                let result = echo_connection(stream, &cx).await;
+                server.open.fetch_sub(1, Ordering::Relaxed);
+                result
+            })
+            .map_err(std::io::Error::other)?;
+        }
+    }
+
+    /// Logs the number of open connections every few seconds.
+    async fn report(self: Arc<Self>, cx: Context) {
+        let mut ticks = tokio::time::interval(self.report_every);
+        loop {
+            tokio::select! {
+                () = cx.cancelled() => return,
+                _ = ticks.tick() => {
+                    let open = self.open.load(Ordering::Relaxed);
+                    let tasks = cx.manager().stats().tasks;
+                    tracing::info!(open, started = tasks.total_count, "connections");
+                }
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    service_examples::init_tracing();
+    let args = match Args::from_env() {
+        Ok(args) => args,
+        Err(e) => return service_examples::fail(&e),
+    };
+    let listener = match TcpListener::bind(("127.0.0.1", args.port)).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            return service_examples::fail(&format!("cannot listen on port {}: {e}", args.port));
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("listening on {addr}"),
+        Err(e) => return service_examples::fail(&format!("no local address: {e}")),
+    }
+    let server = EchoServer {
+        listener,
+        open: AtomicUsize::new(0),
+        report_every: Duration::from_secs(3),
+        grace: args.grace,
+    };
+    match server.run_until(service_runtime::shutdown_signal()).await {
+        Ok(()) => {
+            println!("stopped cleanly");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => service_examples::fail(&e.to_string()),
+    }
+}
