@@ -162,20 +162,26 @@ impl Context {
         let node = attach(&self.node, name.clone(), parent.options.max_children)?;
         parent.count_started_task();
         let path: Arc<str> = node.path().clone();
+        let child_node = Arc::clone(&node);
         let shared = Shared::new(
             name,
             path,
             service.options(),
-            parent.token.child_token(),
             Some(ParentLink {
                 manager: Arc::clone(parent),
                 node,
                 daemon,
             }),
         );
+        child_node.set_service(&shared);
         let handle = ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service));
         // Cannot fail: the manager is new, and we are inside the parent's runtime.
         let _ = handle.start();
+        if parent.is_cancelled() {
+            // The parent's cancellation walk may have passed the node before it knew the
+            // child (tree module docs, "Wake-ups").
+            handle.cancel();
+        }
         Ok(handle)
     }
 }

@@ -5,8 +5,6 @@ use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::context::Context;
 use crate::error::{LifecycleError, ServiceError};
 use crate::manager::{Manager, Shared};
@@ -26,13 +24,7 @@ impl<S: Service> ServiceHandle<S> {
     pub fn new(service: S) -> ServiceHandle<S> {
         let name = service.name();
         let path = Arc::from(&*name);
-        let shared = Shared::new(
-            name,
-            path,
-            service.options(),
-            CancellationToken::new(),
-            None,
-        );
+        let shared = Shared::new(name, path, service.options(), None);
         ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service))
     }
 

@@ -18,7 +18,7 @@
 //!
 //! # Lock order
 //!
-//! `failures` and `parent` are leaf locks: nothing else is locked while one is held, no user
+//! `failures`, `parent` and `root` are leaf locks: nothing else is locked while one is held, no user
 //! code runs under them, and a failure is forwarded to the parent after letting go.
 
 use std::borrow::Cow;
@@ -33,7 +33,7 @@ use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{Stats, TaskStats};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, lock};
-use crate::tree::{OnDone, TaskNode, release};
+use crate::tree::{OnDone, TaskNode, release, wake_tree};
 
 /// The untyped view of a running (or runnable) service: its flags, its outcome, and the
 /// means to stop it. Cheap to clone; dropping it never cancels anything.
@@ -49,9 +49,15 @@ pub(crate) struct Shared {
     pub(crate) name: Cow<'static, str>,
     pub(crate) path: Arc<str>,
     pub(crate) options: Options,
-    /// Cancelled when this service is asked to stop; a child token of the parent's.
+    /// Set once, when this service is asked to stop; read on every spawn (so an atomic,
+    /// not the token's lock).
+    cancelled: AtomicBool,
+    /// Cancelled right after `cancelled` is set: what `Context::cancelled` and
+    /// `ServiceHandle::call` wait on.
     pub(crate) token: CancellationToken,
     cancelled_at: OnceLock<Instant>,
+    /// The body's node while the service runs: where the cancellation walk starts.
+    root: Mutex<Option<Arc<TaskNode>>>,
     started: AtomicBool,
     started_event: Event,
     finished_event: Event,
@@ -76,15 +82,16 @@ impl Shared {
         name: Cow<'static, str>,
         path: Arc<str>,
         options: Options,
-        token: CancellationToken,
         parent: Option<ParentLink>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             name,
             path,
             options,
-            token,
+            cancelled: AtomicBool::new(false),
+            token: CancellationToken::new(),
             cancelled_at: OnceLock::new(),
+            root: Mutex::new(None),
             started: AtomicBool::new(false),
             started_event: Event::default(),
             finished_event: Event::default(),
@@ -97,23 +104,49 @@ impl Shared {
         })
     }
 
-    /// When cancellation began, as first observed (by `cancel` or by the first task to see a
-    /// parent's cancellation reach this service).
+    /// When cancellation began.
     pub(crate) fn cancelled_at(&self) -> Instant {
         *self.cancelled_at.get_or_init(Instant::now)
     }
 
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
+    pub(crate) fn cancelled_flag(&self) -> &AtomicBool {
+        &self.cancelled
     }
 
+    pub(crate) fn is_cancelled(&self) -> bool {
+        // Acquire pairs with the Release half of the swap in `cancel`.
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Cancels this service and, through its tree, every child service below it.
     pub(crate) fn cancel(&self) {
-        if self.finished_event.is_set() || self.token.is_cancelled() {
-            return;
+        let mut pending = Vec::new();
+        let mut next = self.cancel_one();
+        loop {
+            pending.append(&mut next);
+            match pending.pop() {
+                Some(child) => next = child.cancel_one(),
+                None => return,
+            }
+        }
+    }
+
+    /// Cancels this service alone: sets the flag, wakes its tasks, and returns the child
+    /// services found in its tree (cancelled by the caller's loop: no recursion).
+    fn cancel_one(&self) -> Vec<Arc<Shared>> {
+        if self.finished_event.is_set() {
+            return Vec::new();
         }
         self.cancelled_at();
+        // AcqRel: only one canceller proceeds; the store must precede the walk's locks
+        // (tree module docs, "Wake-ups").
+        if self.cancelled.swap(true, Ordering::AcqRel) {
+            return Vec::new();
+        }
         self.token.cancel();
         tracing::debug!(service = %self.path, "service cancelled");
+        let root = lock(&self.root).clone();
+        root.map(|root| wake_tree(&root)).unwrap_or_default()
     }
 
     pub(crate) fn count_started_task(&self) {
@@ -148,6 +181,7 @@ impl Shared {
 
     /// The body's node is done: publish the outcome, wake the waiters, report to the parent.
     fn finish(&self) {
+        drop(lock(&self.root).take());
         let failures = std::mem::take(&mut *lock(&self.failures));
         let outcome = if failures.is_empty() {
             Ok(())
@@ -327,6 +361,7 @@ impl Manager {
             return Ok(());
         }
         let root = TaskNode::root(self.shared.name.clone(), Arc::clone(&self.shared.path));
+        *lock(&self.shared.root) = Some(Arc::clone(&root));
         self.shared.mark_started();
         body(self, root);
         Ok(())

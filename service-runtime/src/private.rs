@@ -60,11 +60,11 @@ pub trait ServiceBody {
 }
 
 /// `Service::serve` of a `#[service] struct`.
-pub fn serve<S: Service + ServiceBody>(
-    service: Arc<S>,
-    cx: Context,
-) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
-    async move { S::start(&service, &cx) }
+///
+/// # Errors
+/// As [`ServiceBody::start`].
+pub async fn serve<S: Service + ServiceBody>(service: Arc<S>, cx: Context) -> Result<(), BoxError> {
+    S::start(&service, &cx)
 }
 
 /// What a task method or a `#[service] async fn` may return.

@@ -1,6 +1,6 @@
 //! Running one task: its future, its failure, its abort, its place in the tree.
 //!
-//! Each task is one tokio task running [`run_task`]: it polls the task's future until the
+//! Each task is one tokio task running a [`TaskFuture`]: it polls the task's future until the
 //! future completes or the task is due to be aborted (the service is cancelled, the grace
 //! period has run out, **and** all the task's children are done — so children always stop
 //! before their parent). Whatever happens, the task's node is released when the tokio task
@@ -12,8 +12,9 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Poll, ready};
 
+use pin_project_lite::pin_project;
 use tracing::Instrument;
 
 use crate::context::Context;
@@ -86,7 +87,44 @@ where
             tracing::info_span!("task", service = %cx.manager.shared.path, path = %cx.node.path())
         }
     };
-    tokio::spawn(run_task(cx, role, f).instrument(span));
+    let task = TaskFuture {
+        future: None,
+        make: Some(f),
+        abort: AbortStage::WaitCancel,
+        role,
+        release: Release(cx),
+    };
+    // Without a subscriber that wants the span, spawn the bare future: no span to store and
+    // enter on every poll.
+    if span.is_disabled() {
+        tokio::spawn(task);
+    } else {
+        tokio::spawn(task.instrument(span));
+    }
+}
+
+pin_project! {
+    /// One task: makes the future, polls it, and aborts it when due (a hand-written future,
+    /// so that a task costs its own future plus a few words).
+    struct TaskFuture<F, Fut> {
+        // Declared first: dropped before `release` even when tokio drops the task unfinished.
+        #[pin]
+        future: Option<Fut>,
+        make: Option<F>,
+        abort: AbortStage,
+        role: Role,
+        release: Release,
+    }
+}
+
+/// How far a task has got on its way to being aborted.
+enum AbortStage {
+    /// Until the service is cancelled.
+    WaitCancel,
+    /// The grace period after cancellation.
+    Grace(Pin<Box<tokio::time::Sleep>>),
+    /// Until all the task's children are done; then the task is aborted.
+    WaitChildren { graced: bool },
 }
 
 enum Ended {
@@ -95,39 +133,105 @@ enum Ended {
     Aborted,
 }
 
-async fn run_task<F, Fut>(cx: Context, role: Role, f: F)
+impl<F, Fut> Future for TaskFuture<F, Fut>
 where
     F: FnOnce(Context) -> Fut,
     Fut: Future,
     Fut::Output: IntoTaskResult,
 {
-    let release = Release(cx);
-    let cx = &release.0;
-    tracing::trace!("task started");
-    let made = catch_unwind(AssertUnwindSafe(|| Box::pin(f(cx.clone()))));
-    let ended = match made {
-        Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
-        Ok(future) => {
-            let mut future = Some(future);
-            let ended = tokio::select! {
-                biased;
-                ended = poll_caught(&mut future) => ended,
-                () = abort_due(cx) => Ended::Aborted,
-            };
-            // Drop the future here, where a panic in its destructors is caught too.
-            match catch_unwind(AssertUnwindSafe(|| drop(future.take()))) {
-                Ok(()) => ended,
-                Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let cx = &this.release.0;
+        if let Some(make) = this.make.take() {
+            tracing::trace!("task started");
+            match catch_unwind(AssertUnwindSafe(|| make(cx.clone()))) {
+                Ok(future) => this.future.set(Some(future)),
+                Err(payload) => {
+                    finish(
+                        cx,
+                        *this.role,
+                        Ended::Panicked(PanicError::from_payload(&*payload)),
+                    );
+                    return Poll::Ready(());
+                }
             }
         }
-    };
-    if role == Role::Daemon && matches!(ended, Ended::Returned(Ok(()))) && !cx.is_cancelled() {
-        cx.manager
-            .shared
-            .record_failure(daemon_exit(&cx.node, false));
-        return;
+        let polled = match this.future.as_mut().as_pin_mut() {
+            Some(future) => catch_unwind(AssertUnwindSafe(|| future.poll(task_cx))),
+            None => Ok(Poll::Pending),
+        };
+        let ended = match polled {
+            Ok(Poll::Ready(output)) => Ended::Returned(output.into_task_result()),
+            Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
+            Ok(Poll::Pending) => match poll_abort(this.abort, cx, task_cx) {
+                Poll::Ready(()) => Ended::Aborted,
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        // Drop the future here, where a panic in its destructors is caught too (the first
+        // panic wins if polling it already panicked).
+        let ended = match catch_unwind(AssertUnwindSafe(|| this.future.set(None))) {
+            Err(payload) if !matches!(ended, Ended::Panicked(_)) => {
+                Ended::Panicked(PanicError::from_payload(&*payload))
+            }
+            _ => ended,
+        };
+        finish(cx, *this.role, ended);
+        Poll::Ready(())
     }
+}
+
+/// Ready when the task must be aborted: its service is cancelled, its grace period has run
+/// out, and all its children are done.
+fn poll_abort(
+    stage: &mut AbortStage,
+    cx: &Context,
+    task_cx: &mut std::task::Context<'_>,
+) -> Poll<()> {
+    let shared = &cx.manager.shared;
+    loop {
+        match stage {
+            AbortStage::WaitCancel => {
+                ready!(cx.node.poll_cancelled(task_cx, shared.cancelled_flag()));
+                let grace = shared.options.grace;
+                *stage = if grace.is_zero() {
+                    AbortStage::WaitChildren { graced: false }
+                } else {
+                    // Boxed: most tasks never get here, and an inline timer would make every
+                    // task larger.
+                    AbortStage::Grace(Box::pin(tokio::time::sleep_until(
+                        shared.cancelled_at() + grace,
+                    )))
+                };
+            }
+            AbortStage::Grace(sleep) => {
+                ready!(sleep.as_mut().poll(task_cx));
+                *stage = AbortStage::WaitChildren { graced: true };
+            }
+            AbortStage::WaitChildren { graced } => {
+                ready!(cx.node.poll_children_done(task_cx));
+                if *graced {
+                    let grace = shared.options.grace;
+                    tracing::warn!(path = %cx.node.path(), ?grace, "task still running after its grace period; aborting it");
+                }
+                return Poll::Ready(());
+            }
+        }
+    }
+}
+
+/// Records how a task ended: a failure for an error, a panic, or a daemon that returned
+/// while its service was running.
+fn finish(cx: &Context, role: Role, ended: Ended) {
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
+        Ended::Returned(Ok(())) if role == Role::Daemon && !cx.is_cancelled() => {
+            cx.manager
+                .shared
+                .record_failure(daemon_exit(&cx.node, false));
+            return;
+        }
         Ended::Returned(Ok(())) => {
             tracing::trace!("task returned");
             return;
@@ -146,40 +250,6 @@ where
         error,
     );
     cx.manager.shared.record_failure(failure);
-}
-
-/// Polls the task's future, catching a panic as a failure.
-async fn poll_caught<Fut>(future: &mut Option<Pin<Box<Fut>>>) -> Ended
-where
-    Fut: Future,
-    Fut::Output: IntoTaskResult,
-{
-    std::future::poll_fn(|task_cx| {
-        let Some(fut) = future.as_mut() else {
-            return Poll::Pending;
-        };
-        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(task_cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ended::Returned(output.into_task_result())),
-            Err(payload) => Poll::Ready(Ended::Panicked(PanicError::from_payload(&*payload))),
-        }
-    })
-    .await
-}
-
-/// Resolves when the task must be aborted: its service is cancelled, its grace period has
-/// run out, and all its children are done.
-async fn abort_due(cx: &Context) {
-    let shared = &cx.manager.shared;
-    shared.token.cancelled().await;
-    let grace = shared.options.grace;
-    if !grace.is_zero() {
-        tokio::time::sleep_until(shared.cancelled_at() + grace).await;
-        cx.node.children_done().await;
-        tracing::warn!(path = %cx.node.path(), ?grace, "task still running after its grace period; aborting it");
-    } else {
-        cx.node.children_done().await;
-    }
 }
 
 /// The failure of a daemon that ended while its service was running.

@@ -1,4 +1,5 @@
-//! The task tree: who is whose child, and when a task is done.
+//! The task tree: who is whose child, when a task is done, and how cancellation reaches
+//! every task.
 //!
 //! Every task, every child service (as seen from its parent) and every service body is a
 //! [`TaskNode`]. A node is *done* when its own work — the task's future, or the child
@@ -6,6 +7,12 @@
 //! upwards without any task waiting for it: whoever removes the last piece of work from a
 //! node completes it and goes on with its parent, in a loop (a chain of thousands of nested
 //! tasks needs no stack).
+//!
+//! Each node also holds the waker of its own task while that task waits to be aborted
+//! ([`TaskNode::poll_cancelled`], [`TaskNode::poll_children_done`]). Cancelling a service
+//! sets its flag and then walks its tree once ([`wake_tree`]), waking every waiting task
+//! and collecting the child services to cancel in turn. Registration touches only the
+//! task's own node, so starting and finishing tasks never contends on a service-wide lock.
 //!
 //! # Invariants
 //!
@@ -22,25 +29,29 @@
 //!
 //! # Lock order
 //!
-//! At most one node lock is held at a time: [`attach`] and [`release`] take one node's lock,
-//! let go, and only then take the next. No other lock is taken while a node lock is held, and
-//! no user code runs under one.
+//! At most one node lock is held at a time: [`attach`], [`release`] and [`wake_tree`] take
+//! one node's lock, let go, and only then take the next. No other lock is taken while a node
+//! lock is held, and no user code runs under one (wakers are woken after unlocking).
 //!
-//! # Wake-ups
+//! # Wake-ups: why none is lost
 //!
-//! A task that must not be aborted before its children are done waits in
-//! [`TaskNode::children_done`]. The child that empties the set calls
-//! `Notify::notify_one`, which stores a permit when nobody waits yet, so a waiter that checks
-//! the set and then waits cannot miss it; a stale permit only costs one extra check.
+//! - *Cancellation.* The canceller stores the service's `cancelled` flag, then takes each
+//!   node's lock to wake its waker. A waiter stores its waker under its node's lock, then
+//!   reads the flag. If the canceller's lock came first, the flag store happened before it and
+//!   the waiter's read sees it; otherwise the canceller finds the stored waker. A node
+//!   attached after the walk passed its parent reads the flag on its task's first poll.
+//! - *Children done.* The waiter checks `children` and stores its waker under one lock; the
+//!   child that empties `children` does so under the same lock and takes the waker. One of
+//!   the two sees the other.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
-
-use tokio::sync::Notify;
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
 
 use crate::error::LifecycleError;
-use crate::sync::{Mutex, lock};
+use crate::manager::Shared;
+use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
 pub(crate) struct TaskNode {
     parent: Option<Arc<TaskNode>>,
@@ -49,12 +60,33 @@ pub(crate) struct TaskNode {
     name: Cow<'static, str>,
     path: OnceLock<Arc<str>>,
     state: Mutex<NodeState>,
-    children_done: Notify,
 }
 
 struct NodeState {
     running: bool,
     children: Slots<Arc<TaskNode>>,
+    /// The waker of this node's task while it waits to be aborted.
+    waker: Option<Waker>,
+    /// For the node of a child service: the child's manager, cancelled with this tree.
+    service: Option<Weak<Shared>>,
+}
+
+impl NodeState {
+    fn new() -> Mutex<NodeState> {
+        Mutex::new(NodeState {
+            running: true,
+            children: Slots::default(),
+            waker: None,
+            service: None,
+        })
+    }
+
+    fn register(&mut self, waker: &Waker) {
+        match &self.waker {
+            Some(current) if current.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+    }
 }
 
 impl NodeState {
@@ -71,11 +103,7 @@ impl TaskNode {
             slot: 0,
             name,
             path: OnceLock::from(path),
-            state: Mutex::new(NodeState {
-                running: true,
-                children: Slots::default(),
-            }),
-            children_done: Notify::new(),
+            state: NodeState::new(),
         })
     }
 
@@ -120,19 +148,40 @@ impl TaskNode {
         self.path.get_or_init(|| path.into())
     }
 
-    /// Resolves once every child of this node is done.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: it only observes.
-    pub(crate) async fn children_done(&self) {
-        loop {
-            if lock(&self.state).children.is_empty() {
-                return;
-            }
-            // A permit stored by `release` between the check and here completes this at
-            // once (see the module docs, "Wake-ups").
-            self.children_done.notified().await;
+    /// Ready once `cancelled` is set (the flag of this node's service); until then this
+    /// node's task is woken by [`wake_tree`].
+    pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>, cancelled: &AtomicBool) -> Poll<()> {
+        // Acquire pairs with the canceller's store: what it did before is visible after.
+        if cancelled.load(Ordering::Acquire) {
+            return Poll::Ready(());
         }
+        lock(&self.state).register(cx.waker());
+        // Read again after registering (module docs, "Wake-ups").
+        if cancelled.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Ready once every child of this node is done; until then this node's task is woken by
+    /// the [`release`] that empties its children.
+    pub(crate) fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = lock(&self.state);
+        if state.children.is_empty() {
+            state.waker = None;
+            Poll::Ready(())
+        } else {
+            state.register(cx.waker());
+            Poll::Pending
+        }
+    }
+
+    /// Makes this child-service node cancel `service` along with its tree. The caller must
+    /// read the tree's `cancelled` flag afterwards and cancel the child itself if it is set:
+    /// a walk may have passed this node before (same argument as in "Wake-ups").
+    pub(crate) fn set_service(&self, service: &Arc<Shared>) {
+        lock(&self.state).service = Some(Arc::downgrade(service));
     }
 }
 
@@ -189,11 +238,7 @@ pub(crate) fn attach(
             slot,
             name,
             path,
-            state: Mutex::new(NodeState {
-                running: true,
-                children: Slots::default(),
-            }),
-            children_done: Notify::new(),
+            state: NodeState::new(),
         });
         state.children.insert(Arc::clone(&node));
         return Ok(node);
@@ -225,20 +270,42 @@ pub(crate) fn release(node: Arc<TaskNode>, on_done: &dyn OnDone) {
             return;
         };
         on_done.task_done();
-        let (parent_done, wake) = {
+        let (parent_done, waker) = {
             let mut state = lock(&parent.state);
             state.children.remove(done.slot);
             let empty = state.children.is_empty();
-            (empty && !state.running, empty && state.running)
+            let waker = if empty { state.waker.take() } else { None };
+            (empty && !state.running, waker)
         };
-        if wake {
-            parent.children_done.notify_one();
+        if let Some(waker) = waker {
+            waker.wake();
         }
         if !parent_done {
             return;
         }
         done = parent;
     }
+}
+
+/// Wakes every waiting task of the tree below `root`, and returns the managers of the child
+/// services found in it (to be cancelled in turn). Iterative: no stack for deep trees.
+pub(crate) fn wake_tree(root: &Arc<TaskNode>) -> Vec<Arc<Shared>> {
+    let mut services = Vec::new();
+    let mut pending = vec![Arc::clone(root)];
+    while let Some(node) = pending.pop() {
+        let waker = {
+            let mut state = lock(&node.state);
+            pending.extend(state.children.iter().cloned());
+            if let Some(service) = state.service.as_ref().and_then(Weak::upgrade) {
+                services.push(service);
+            }
+            state.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+    services
 }
 
 fn most_common_names(children: &Slots<Arc<TaskNode>>) -> Vec<(String, usize)> {
@@ -255,18 +322,28 @@ fn most_common_names(children: &Slots<Arc<TaskNode>>) -> Vec<(String, usize)> {
     counts
 }
 
-/// A vector with stable indices and O(1) insert and remove (a minimal slab).
+/// A vector with stable indices and O(1) insert and remove (a minimal slab): vacant
+/// entries form a free list threaded through the vector.
 struct Slots<T> {
-    entries: Vec<Option<T>>,
-    free: Vec<usize>,
+    entries: Vec<Entry<T>>,
+    /// Head of the free list, `NONE` when empty.
+    next_free: usize,
     len: usize,
 }
+
+enum Entry<T> {
+    Occupied(T),
+    /// The next vacant index, `NONE` at the end of the free list.
+    Vacant(usize),
+}
+
+const NONE: usize = usize::MAX;
 
 impl<T> Default for Slots<T> {
     fn default() -> Self {
         Slots {
             entries: Vec::new(),
-            free: Vec::new(),
+            next_free: NONE,
             len: 0,
         }
     }
@@ -283,38 +360,55 @@ impl<T> Slots<T> {
 
     /// The index the next [`Slots::insert`] will use.
     fn next_slot(&self) -> usize {
-        self.free.last().copied().unwrap_or(self.entries.len())
+        if self.next_free == NONE {
+            self.entries.len()
+        } else {
+            self.next_free
+        }
     }
 
     fn insert(&mut self, value: T) -> usize {
         self.len += 1;
-        match self.free.pop() {
-            Some(slot) => {
-                self.entries[slot] = Some(value);
-                slot
-            }
-            None => {
-                self.entries.push(Some(value));
-                self.entries.len() - 1
-            }
+        if self.next_free == NONE {
+            self.entries.push(Entry::Occupied(value));
+            return self.entries.len() - 1;
         }
+        let slot = self.next_free;
+        match std::mem::replace(&mut self.entries[slot], Entry::Occupied(value)) {
+            Entry::Vacant(next) => self.next_free = next,
+            Entry::Occupied(_) => unreachable!("the free list only holds vacant entries"),
+        }
+        slot
     }
 
     fn remove(&mut self, slot: usize) -> Option<T> {
-        let value = self.entries.get_mut(slot)?.take()?;
+        let entry = self.entries.get_mut(slot)?;
+        if matches!(entry, Entry::Vacant(_)) {
+            return None;
+        }
+        let Entry::Occupied(value) = std::mem::replace(entry, Entry::Vacant(self.next_free)) else {
+            return None;
+        };
+        self.next_free = slot;
         self.len -= 1;
         if self.len == 0 {
-            // Give the memory of a burst of children back once it is over.
-            self.entries = Vec::new();
-            self.free = Vec::new();
-        } else {
-            self.free.push(slot);
+            self.next_free = NONE;
+            if self.entries.capacity() > 64 {
+                // Give the memory of a burst of children back once it is over (small sets
+                // keep theirs: a task that starts children one at a time would reallocate).
+                self.entries = Vec::new();
+            } else {
+                self.entries.clear();
+            }
         }
         Some(value)
     }
 
     fn iter(&self) -> impl Iterator<Item = &T> {
-        self.entries.iter().flatten()
+        self.entries.iter().filter_map(|entry| match entry {
+            Entry::Occupied(value) => Some(value),
+            Entry::Vacant(_) => None,
+        })
     }
 }
 
@@ -335,5 +429,18 @@ mod tests {
         assert_eq!(slots.remove(a), None);
         assert_eq!(slots.remove(b), Some('b'));
         assert!(slots.is_empty());
+        // Many inserts and removes in any order keep indices stable.
+        let keys: Vec<usize> = (0..100)
+            .map(|i| slots.insert(char::from(b'a' + (i % 26) as u8)))
+            .collect();
+        for key in keys.iter().step_by(2) {
+            assert!(slots.remove(*key).is_some());
+        }
+        assert_eq!(slots.len(), 50);
+        for key in keys.iter().skip(1).step_by(2) {
+            assert!(slots.remove(*key).is_some());
+        }
+        assert!(slots.is_empty());
+        assert_eq!(slots.iter().count(), 0);
     }
 }
