@@ -19,7 +19,14 @@ impl Drop for LogOnDrop {
 }
 
 /// The DAG of async-service's ordering test: node → its children.
-const DAG: &[(usize, &[usize])] = &[(0, &[1, 2, 3]), (2, &[4, 5]), (4, &[6, 7, 8, 9, 10]), (8, &[11]), (11, &[12]), (12, &[13])];
+const DAG: &[(usize, &[usize])] = &[
+    (0, &[1, 2, 3]),
+    (2, &[4, 5]),
+    (4, &[6, 7, 8, 9, 10]),
+    (8, &[11]),
+    (11, &[12]),
+    (12, &[13]),
+];
 const NODES: usize = 14;
 
 fn children_of(node: usize) -> &'static [usize] {
@@ -55,7 +62,10 @@ fn start_node(cx: &Context, node: usize, all: Arc<Resources>, up: mpsc::Unbounde
     let name = format!("node-{node}");
     cx.run_task(name, move |cx| async move {
         all.active[node].store(true, Ordering::SeqCst);
-        let _resource = Resource { node, all: Arc::clone(&all) };
+        let _resource = Resource {
+            node,
+            all: Arc::clone(&all),
+        };
         for &child in children_of(node) {
             start_node(&cx, child, Arc::clone(&all), up.clone());
         }
@@ -131,7 +141,10 @@ async fn body_cleanup_runs_after_its_tasks() {
     assert_eq!(entries.last().map(String::as_str), Some("body"));
     for task in ["a", "b"] {
         let task_at = log.position(task);
-        assert!(entries[..task_at].iter().any(|e| e == "leaf"), "{entries:?}");
+        assert!(
+            entries[..task_at].iter().any(|e| e == "leaf"),
+            "{entries:?}"
+        );
     }
 }
 

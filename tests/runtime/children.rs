@@ -114,7 +114,10 @@ async fn nested_children_stop_inside_out() {
     .start();
     guard(up_rx.recv()).await.unwrap();
     guard(handle.stop()).await.unwrap();
-    assert_eq!(log.entries(), ["Leaf cleanup", "Mid cleanup", "Root cleanup"]);
+    assert_eq!(
+        log.entries(),
+        ["Leaf cleanup", "Mid cleanup", "Root cleanup"]
+    );
 }
 
 /// Item 61: a child's and a grandchild's failures reach the root unchanged, flattened,
@@ -136,7 +139,10 @@ async fn child_failures_are_flattened_into_every_ancestor() {
                     std::future::pending().await
                 }
             }))?;
-            cx.run_task("gossip", move |_cx| async move { mid.wait_finished().await })?;
+            cx.run_task(
+                "gossip",
+                move |_cx| async move { mid.wait_finished().await },
+            )?;
             std::future::pending().await
         }
     })
@@ -147,12 +153,20 @@ async fn child_failures_are_flattened_into_every_ancestor() {
     // The `gossip` task returns the child's error as its own error too: a task's error is
     // its own failure, whatever it carries.
     assert_eq!(paths[0], "Node/Store/Disk/flush");
-    assert!(error.failures().iter().all(|f| f.kind() == FailureKind::Error));
+    assert!(
+        error
+            .failures()
+            .iter()
+            .all(|f| f.kind() == FailureKind::Error)
+    );
     let grandchild = rx.recv().await.unwrap();
     let own = grandchild.wait_finished().await.unwrap_err();
     assert_eq!(own.failures().len(), 1);
     assert_eq!(own.failures()[0].path(), "Node/Store/Disk/flush");
-    assert_eq!(own.to_string(), "service `Node/Store/Disk` failed: `Node/Store/Disk/flush` failed: disk full");
+    assert_eq!(
+        own.to_string(),
+        "service `Node/Store/Disk` failed: `Node/Store/Disk/flush` failed: disk full"
+    );
 }
 
 /// SPEC §4.5: a child started from inside a task is named below that task.
@@ -213,10 +227,16 @@ async fn daemon_child_finishing_is_a_daemon_exit() {
     .run()
     .await
     .unwrap_err();
-    let [failure] = error.failures() else { panic!("{error}") };
+    let [failure] = error.failures() else {
+        panic!("{error}")
+    };
     assert_eq!(failure.kind(), FailureKind::DaemonExit);
     assert_eq!(failure.path(), "Parent/ChildOk");
-    assert!(failure.to_string().contains("daemon child service `ChildOk` exited"));
+    assert!(
+        failure
+            .to_string()
+            .contains("daemon child service `ChildOk` exited")
+    );
 
     let error = svc("Parent", |cx| async move {
         let child = cx.run_daemon_child_service(idle_child("Stopped", Log::new()))?;

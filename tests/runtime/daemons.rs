@@ -33,7 +33,9 @@ async fn daemon_returning_ok_is_a_failure() {
 #[tokio::test(start_paused = true)]
 async fn daemons_ending_during_cancellation_are_not_failures() {
     let service = svc("Svc", |cx| async move {
-        cx.run_daemon_task("sleeper", |_cx| tokio::time::sleep(std::time::Duration::from_secs(100)))?;
+        cx.run_daemon_task("sleeper", |_cx| {
+            tokio::time::sleep(std::time::Duration::from_secs(100))
+        })?;
         cx.run_daemon_task("watcher", |cx| async move {
             while !cx.is_cancelled() {
                 tokio::task::yield_now().await;
@@ -127,7 +129,11 @@ async fn daemon_exit_leaving_a_child_reports_only_the_exit() {
     .run()
     .await
     .unwrap_err();
-    let kinds: Vec<_> = error.failures().iter().map(|f| (f.path().to_owned(), f.kind())).collect();
+    let kinds: Vec<_> = error
+        .failures()
+        .iter()
+        .map(|f| (f.path().to_owned(), f.kind()))
+        .collect();
     assert_eq!(kinds, [("Svc/daemon".to_owned(), FailureKind::DaemonExit)]);
 }
 

@@ -20,8 +20,18 @@ async fn failures_in_the_order_they_happened() {
     .run()
     .await
     .unwrap_err();
-    let seen: Vec<_> = error.failures().iter().map(|f| (f.path(), f.error().to_string())).collect();
-    assert_eq!(seen, [("Svc", "RuntimeError".to_owned()), ("Svc/task", "ValueError".to_owned())]);
+    let seen: Vec<_> = error
+        .failures()
+        .iter()
+        .map(|f| (f.path(), f.error().to_string()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("Svc", "RuntimeError".to_owned()),
+            ("Svc/task", "ValueError".to_owned())
+        ]
+    );
     assert_eq!(
         error.to_string(),
         "service `Svc` failed (2 failures): 1) `Svc` failed: RuntimeError; 2) `Svc/task` failed: ValueError"
@@ -42,18 +52,25 @@ async fn panics_are_caught_and_reported() {
     .run()
     .await
     .unwrap_err();
-    let [failure] = error.failures() else { panic!("{error}") };
+    let [failure] = error.failures() else {
+        panic!("{error}")
+    };
     assert_eq!(failure.kind(), FailureKind::Panic);
     assert_eq!(failure.path(), "Svc/boom");
     assert_eq!(failure.error().to_string(), "exploded with 7");
     assert_eq!(failure.to_string(), "`Svc/boom` panicked: exploded with 7");
 
     // Panics in the body, and in the closure that makes a task's future.
-    let error = svc("Body", |_cx| async { panic!("body panic") }).run().await.unwrap_err();
+    let error = svc("Body", |_cx| async { panic!("body panic") })
+        .run()
+        .await
+        .unwrap_err();
     assert_eq!(error.failures()[0].kind(), FailureKind::Panic);
     assert_eq!(error.failures()[0].error().to_string(), "body panic");
     let error = svc("Maker", |cx| async move {
-        cx.run_task("maker", |_cx| -> std::future::Ready<()> { panic!("before the future") })?;
+        cx.run_task("maker", |_cx| -> std::future::Ready<()> {
+            panic!("before the future")
+        })?;
         Ok(())
     })
     .run()
@@ -98,7 +115,10 @@ async fn panic_in_drop_during_abort_is_reported() {
 async fn error_types_behave() {
     let error = svc("Svc", |cx| async move {
         cx.run_task("io", |_cx| async {
-            Err::<(), _>(std::io::Error::new(std::io::ErrorKind::NotFound, "no such peer"))
+            Err::<(), _>(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such peer",
+            ))
         })?;
         Ok(())
     })
@@ -111,12 +131,20 @@ async fn error_types_behave() {
     assert_eq!(failure.to_string(), "`Svc/io` failed: no such peer");
     let io = failure.source().expect("the task's error");
     assert!(io.downcast_ref::<std::io::Error>().is_some());
-    let ServiceError::Failed(failures) = &error else { panic!("{error}") };
+    let ServiceError::Failed(failures) = &error else {
+        panic!("{error}")
+    };
     assert_eq!(failures.service(), "Svc");
     assert_eq!(failures.len(), 1);
 
-    let e = LifecycleError::TooManyChildren { limit: 2, most_common: vec![("a".into(), 2)] };
+    let e = LifecycleError::TooManyChildren {
+        limit: 2,
+        most_common: vec![("a".into(), 2)],
+    };
     assert_eq!(e.clone(), e);
-    assert_eq!(e.to_string(), "a task tried to start more than 2 live children; most common: `a` (2)");
+    assert_eq!(
+        e.to_string(),
+        "a task tried to start more than 2 live children; most common: `a` (2)"
+    );
     assert_eq!(FailureKind::DaemonExit.to_string(), "daemon exit");
 }

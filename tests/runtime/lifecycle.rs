@@ -104,7 +104,12 @@ async fn daemon_exit_flags() {
     let failure = &error.failures()[0];
     assert_eq!(failure.kind(), FailureKind::DaemonExit);
     assert_eq!(failure.task_name(), "daemon_task_fn");
-    assert!(failure.error().to_string().contains("daemon task `daemon_task_fn` exited"));
+    assert!(
+        failure
+            .error()
+            .to_string()
+            .contains("daemon task `daemon_task_fn` exited")
+    );
 }
 
 /// SPEC §4.2 (departs from item 87): cancel before start finishes the service without
@@ -199,11 +204,14 @@ async fn names_and_paths_of_contexts() {
     svc("Node", move |cx| {
         let tx = tx.clone();
         async move {
-            tx.send((cx.name().to_owned(), cx.path().to_owned())).unwrap();
+            tx.send((cx.name().to_owned(), cx.path().to_owned()))
+                .unwrap();
             cx.run_task("gossip", move |cx| async move {
-                tx.send((cx.name().to_owned(), cx.path().to_owned())).unwrap();
+                tx.send((cx.name().to_owned(), cx.path().to_owned()))
+                    .unwrap();
                 cx.run_task("handle", move |cx| async move {
-                    tx.send((cx.name().to_owned(), cx.path().to_owned())).unwrap();
+                    tx.send((cx.name().to_owned(), cx.path().to_owned()))
+                        .unwrap();
                 })
             })?;
             Ok(())
@@ -216,7 +224,14 @@ async fn names_and_paths_of_contexts() {
     while let Ok(entry) = rx.try_recv() {
         seen.push(entry);
     }
-    let expected = [("Node", "Node"), ("gossip", "Node/gossip"), ("handle", "Node/gossip/handle")];
-    let expected: Vec<_> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let expected = [
+        ("Node", "Node"),
+        ("gossip", "Node/gossip"),
+        ("handle", "Node/gossip/handle"),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     assert_eq!(seen, expected);
 }

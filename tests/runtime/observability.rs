@@ -56,7 +56,10 @@ async fn tasks_run_in_spans_and_failures_are_error_events() {
         .lines()
         .find(|l| l.contains("hello from gossip"))
         .unwrap_or_else(|| panic!("no event from the task in:\n{output}"));
-    assert!(hello.contains("task{service=Node path=Node/gossip}"), "{hello}");
+    assert!(
+        hello.contains("task{service=Node path=Node/gossip}"),
+        "{hello}"
+    );
     let failed = output
         .lines()
         .find(|l| l.contains("task failed"))

@@ -101,7 +101,11 @@ async fn a_task_is_done_only_when_its_children_are() {
     // its last poll by now); it still counts as pending because its child runs.
     guard(returned_rx).await.unwrap();
     tokio::task::yield_now().await;
-    assert_eq!(handle.stats().tasks.finished_count, 0, "parent must wait for its child");
+    assert_eq!(
+        handle.stats().tasks.finished_count,
+        0,
+        "parent must wait for its child"
+    );
     assert_eq!(handle.stats().tasks.pending_count(), 2);
     release.notify_one();
     guard(handle.wait_finished()).await.unwrap();
@@ -121,7 +125,9 @@ async fn work_requested_during_cancellation_never_runs() {
         async move {
             cx.cancel();
             let flag = Arc::clone(&ran);
-            let task = cx.run_task("late", move |_cx| async move { flag.store(true, Ordering::SeqCst) });
+            let task = cx.run_task("late", move |_cx| async move {
+                flag.store(true, Ordering::SeqCst)
+            });
             let flag = Arc::clone(&ran);
             let daemon = cx.run_daemon_task("late_daemon", move |_cx| async move {
                 flag.store(true, Ordering::SeqCst)
@@ -165,8 +171,14 @@ async fn work_requested_after_finish_is_refused() {
     .await
     .unwrap();
     let cx: Context = rx.await.unwrap();
-    assert_eq!(cx.run_task("late", |_cx| async {}), Err(LifecycleError::NotRunning));
-    assert_eq!(cx.run_daemon_task("late", |_cx| async {}), Err(LifecycleError::NotRunning));
+    assert_eq!(
+        cx.run_task("late", |_cx| async {}),
+        Err(LifecycleError::NotRunning)
+    );
+    assert_eq!(
+        cx.run_daemon_task("late", |_cx| async {}),
+        Err(LifecycleError::NotRunning)
+    );
     let child = cx.run_child_service(svc("Child", |_cx| async { Ok(()) }));
     assert_eq!(child.unwrap_err(), LifecycleError::NotRunning);
 }
@@ -207,7 +219,10 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
     assert_eq!(guard(path_rx.recv()).await.unwrap(), "Svc/short/adopted");
     release.notify_one();
     tokio::task::yield_now().await;
-    assert!(handle.is_running(), "the service waits for the adopted task");
+    assert!(
+        handle.is_running(),
+        "the service waits for the adopted task"
+    );
     hold.notify_one();
     guard(handle.wait_finished()).await.unwrap();
     assert_eq!(handle.stats().tasks.total_count, 2);
@@ -220,8 +235,12 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
 async fn task_return_types_and_names() {
     let error = svc("Svc", |cx| async move {
         cx.run_task("unit", |_cx| async {})?;
-        cx.run_task(String::from("io"), |_cx| async { Ok::<(), std::io::Error>(()) })?;
-        cx.run_task("anyhow", |_cx| async { Err::<(), _>(anyhow::anyhow!("anyhow failure")) })?;
+        cx.run_task(String::from("io"), |_cx| async {
+            Ok::<(), std::io::Error>(())
+        })?;
+        cx.run_task("anyhow", |_cx| async {
+            Err::<(), _>(anyhow::anyhow!("anyhow failure"))
+        })?;
         Ok(())
     })
     .run()
