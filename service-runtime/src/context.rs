@@ -93,7 +93,7 @@ impl Context {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn cancelled(&self) {
-        self.manager.shared.token.cancelled().await;
+        self.manager.shared.cancel_event.wait().await;
     }
 
     /// Whether the service is cancelled.

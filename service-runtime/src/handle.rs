@@ -89,7 +89,7 @@ impl<S: Service> ServiceHandle<S> {
         let call = f(Arc::clone(&self.service));
         tokio::select! {
             biased;
-            () = self.manager.shared.token.cancelled() => Err(LifecycleError::NotRunning),
+            () = self.manager.shared.cancel_event.wait() => Err(LifecycleError::NotRunning),
             value = call => Ok(value),
         }
     }

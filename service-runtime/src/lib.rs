@@ -103,6 +103,7 @@ mod manager;
 mod options;
 mod runner;
 mod serve;
+mod slots;
 mod stats;
 mod sync;
 mod tree;

@@ -26,7 +26,6 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::error::{Failures, LifecycleError, ServiceError, TaskFailure};
 use crate::event::Event;
@@ -52,9 +51,9 @@ pub(crate) struct Shared {
     /// Set once, when this service is asked to stop; read on every spawn (so an atomic,
     /// not the token's lock).
     cancelled: AtomicBool,
-    /// Cancelled right after `cancelled` is set: what `Context::cancelled` and
-    /// `ServiceHandle::call` wait on.
-    pub(crate) token: CancellationToken,
+    /// Set right after `cancelled`: what `Context::cancelled` and `ServiceHandle::call`
+    /// wait on.
+    pub(crate) cancel_event: Event,
     cancelled_at: OnceLock<Instant>,
     /// The body's node while the service runs: where the cancellation walk starts.
     root: Mutex<Option<Arc<TaskNode>>>,
@@ -89,7 +88,7 @@ impl Shared {
             path,
             options,
             cancelled: AtomicBool::new(false),
-            token: CancellationToken::new(),
+            cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
             root: Mutex::new(None),
             started: AtomicBool::new(false),
@@ -143,7 +142,7 @@ impl Shared {
         if self.cancelled.swap(true, Ordering::AcqRel) {
             return Vec::new();
         }
-        self.token.cancel();
+        self.cancel_event.set();
         tracing::debug!(service = %self.path, "service cancelled");
         let root = lock(&self.root).clone();
         root.map(|root| wake_tree(&root)).unwrap_or_default()
