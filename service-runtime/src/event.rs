@@ -17,16 +17,26 @@ use std::task::{Context, Poll, Waker};
 use crate::slots::Slots;
 use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
-#[derive(Default)]
 pub(crate) struct Event {
     is_set: AtomicBool,
     waiters: Mutex<Waiters>,
 }
 
-#[derive(Default)]
 struct Waiters {
     set: bool,
     wakers: Slots<Waker>,
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Event {
+            is_set: AtomicBool::new(false),
+            waiters: Mutex::new(Waiters {
+                set: false,
+                wakers: Slots::default(),
+            }),
+        }
+    }
 }
 
 impl Event {

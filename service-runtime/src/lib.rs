@@ -108,6 +108,9 @@ mod stats;
 mod sync;
 mod tree;
 
+#[cfg(all(test, loom))]
+mod loom_models;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

@@ -203,6 +203,13 @@ impl Shared {
         }
     }
 
+    /// Creates the body's node, the root of this service's task tree.
+    pub(crate) fn plant_root(&self) -> Arc<TaskNode> {
+        let root = TaskNode::root(self.name.clone(), Arc::clone(&self.path));
+        *lock(&self.root) = Some(Arc::clone(&root));
+        root
+    }
+
     /// Marks the service started; false if it already was.
     pub(crate) fn try_start(&self) -> bool {
         // AcqRel: the winner's later writes (launching the body) must not be reordered
@@ -359,8 +366,7 @@ impl Manager {
             self.shared.finish_unstarted(Ok(()));
             return Ok(());
         }
-        let root = TaskNode::root(self.shared.name.clone(), Arc::clone(&self.shared.path));
-        *lock(&self.shared.root) = Some(Arc::clone(&root));
+        let root = self.shared.plant_root();
         self.shared.mark_started();
         body(self, root);
         Ok(())

@@ -61,10 +61,18 @@ pub trait ServiceBody {
 
 /// `Service::serve` of a `#[service] struct`.
 ///
-/// # Errors
-/// As [`ServiceBody::start`].
-pub async fn serve<S: Service + ServiceBody>(service: Arc<S>, cx: Context) -> Result<(), BoxError> {
-    S::start(&service, &cx)
+/// The future is declared `Send` (not inferred, as an `async fn`'s would be) so that a
+/// service that is not `Send + Sync` is reported once, by `Service`'s supertraits, rather
+/// than again here.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the declared `Send` bound is the point"
+)]
+pub fn serve<S: Service + ServiceBody>(
+    service: Arc<S>,
+    cx: Context,
+) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
+    async move { S::start(&service, &cx) }
 }
 
 /// What a task method or a `#[service] async fn` may return.

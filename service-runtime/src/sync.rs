@@ -1,7 +1,16 @@
-//! The synchronisation primitives the runtime's core is built on, in one place so that a
-//! model checker can swap them (see `RELIABILITY.md`).
+//! The synchronisation primitives the runtime's core is built on, in one place so that the
+//! loom model checker can swap them: under `--cfg loom` the tree, the events and the
+//! manager's flags run on loom's mutexes and atomics, which explore every interleaving
+//! (see `RELIABILITY.md`).
 
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+
+#[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// Locks `mutex`, ignoring poisoning.

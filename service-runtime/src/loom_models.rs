@@ -1,0 +1,140 @@
+//! Model checks of the synchronisation core with loom: every interleaving of the racing
+//! operations below is explored, and a lost wake-up shows up as a deadlock loom reports.
+//!
+//! Run: `RUSTFLAGS="--cfg loom" cargo test -p service-runtime --release --lib loom_models`
+//! (`.ci/run` does, with a separate target directory).
+
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use loom::future::block_on;
+use loom::thread;
+
+use crate::handle::ServiceHandle;
+use crate::manager::{Manager, Shared};
+use crate::options::Options;
+use crate::serve::Service;
+use crate::tree::{TaskNode, attach, release};
+use crate::{BoxError, Context, LifecycleError};
+
+/// A service whose manager is set up by hand (no tokio runtime under loom).
+struct Nothing;
+
+impl Service for Nothing {
+    async fn serve(self: Arc<Self>, _cx: Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// A started manager with its root node, as `Manager::launch` leaves them.
+fn started() -> (Arc<Shared>, Arc<TaskNode>) {
+    let shared = Shared::new("Svc".into(), "Svc".into(), Options::default(), None);
+    assert!(shared.try_start());
+    let root = shared.plant_root();
+    shared.mark_started();
+    (shared, root)
+}
+
+/// Spawning races cancellation: the new task either sees the flag at once or is woken by
+/// the cancellation walk — it never waits forever.
+#[test]
+fn cancel_racing_spawn() {
+    loom::model(|| {
+        let (shared, root) = started();
+        let spawner = {
+            let (shared, root) = (Arc::clone(&shared), Arc::clone(&root));
+            thread::spawn(move || {
+                if shared.is_cancelled() {
+                    return;
+                }
+                let child = attach(&root, "child".into(), 10).unwrap();
+                block_on(poll_fn(|cx| {
+                    child.poll_cancelled(cx, shared.cancelled_flag())
+                }));
+                release(child, &*shared);
+            })
+        };
+        shared.cancel();
+        spawner.join().unwrap();
+        release(root, &*shared);
+        assert!(Manager::from_shared(shared).is_finished());
+    });
+}
+
+/// A task finishing races cancellation: the tree completes exactly once, with the
+/// finished count equal to the started count.
+#[test]
+fn cancel_racing_a_task_finishing() {
+    loom::model(|| {
+        let (shared, root) = started();
+        let child = attach(&root, "child".into(), 10).unwrap();
+        shared.count_started_task();
+        let finisher = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || release(child, &*shared))
+        };
+        shared.cancel();
+        finisher.join().unwrap();
+        release(root, &*shared);
+        let manager = Manager::from_shared(shared);
+        assert!(manager.is_finished() && manager.is_cancelled());
+        let tasks = manager.stats().tasks;
+        assert_eq!((tasks.total_count, tasks.finished_count), (1, 1));
+    });
+}
+
+/// The last child finishing races its parent starting to wait for its children: the
+/// parent is always woken.
+#[test]
+fn last_child_racing_the_parents_wait() {
+    loom::model(|| {
+        let (shared, root) = started();
+        let parent = attach(&root, "parent".into(), 10).unwrap();
+        let child = attach(&parent, "child".into(), 10).unwrap();
+        let finisher = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || release(child, &*shared))
+        };
+        block_on(poll_fn(|cx| parent.poll_children_done(cx)));
+        finisher.join().unwrap();
+        release(parent, &*shared);
+        release(root, &*shared);
+        assert!(Manager::from_shared(shared).is_finished());
+    });
+}
+
+/// Two waiters on `wait_finished` race the service finishing: both get the outcome.
+#[test]
+fn two_waiters_racing_completion() {
+    loom::model(|| {
+        let (shared, root) = started();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let manager = Manager::from_shared(Arc::clone(&shared));
+                thread::spawn(move || block_on(manager.wait_finished()))
+            })
+            .collect();
+        release(root, &*shared);
+        for waiter in waiters {
+            assert!(waiter.join().unwrap().is_ok());
+        }
+    });
+}
+
+/// An external call races cancellation: the call either completes before, or is dropped
+/// and fails with `NotRunning`; it never hangs.
+#[test]
+fn external_call_racing_cancel() {
+    loom::model(|| {
+        let (shared, root) = started();
+        let handle =
+            ServiceHandle::from_parts(Manager::from_shared(Arc::clone(&shared)), Arc::new(Nothing));
+        let caller = {
+            let handle = handle.clone();
+            thread::spawn(move || block_on(handle.call(|_svc| std::future::pending::<()>())))
+        };
+        handle.cancel();
+        assert_eq!(caller.join().unwrap(), Err(LifecycleError::NotRunning));
+        release(root, &*shared);
+    });
+}
