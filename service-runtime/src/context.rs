@@ -5,10 +5,13 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::builder::{ChildBuilder, TaskBuilder};
+use crate::cause::CancelCause;
 use crate::error::LifecycleError;
 use crate::handle::ServiceHandle;
 use crate::manager::{Manager, ParentLink, Shared};
-use crate::runner::{self, IntoTaskResult, Role};
+use crate::restart::Supervisor;
+use crate::runner::{self, IntoTaskResult, Maker, Once, Role};
 use crate::serve::Service;
 use crate::tree::{TaskNode, attach};
 
@@ -44,7 +47,7 @@ impl Context {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        self.spawn(name.into(), Role::Task, f)
+        self.task(name).spawn(f)
     }
 
     /// Starts a child daemon task: like [`Context::run_task`], but the task must run as
@@ -61,7 +64,7 @@ impl Context {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        self.spawn(name.into(), Role::Daemon, f)
+        self.task(name).daemon().spawn(f)
     }
 
     /// Starts `service` as a child service of this task, under its own manager, and returns
@@ -74,7 +77,7 @@ impl Context {
         &self,
         service: C,
     ) -> Result<ServiceHandle<C>, LifecycleError> {
-        self.spawn_child(service, false)
+        self.child(|| service).spawn()
     }
 
     /// Starts a daemon child service: like [`Context::run_child_service`], but if the
@@ -84,7 +87,25 @@ impl Context {
         &self,
         service: C,
     ) -> Result<ServiceHandle<C>, LifecycleError> {
-        self.spawn_child(service, true)
+        self.child(|| service).daemon().spawn()
+    }
+
+    /// A builder for a child task named `name`: [`TaskBuilder::daemon`],
+    /// [`TaskBuilder::restart`], then `spawn`. `run_task` and `run_daemon_task` are
+    /// shorthands for it.
+    pub fn task(&self, name: impl Into<Cow<'static, str>>) -> TaskBuilder<'_> {
+        TaskBuilder::new(self, name.into())
+    }
+
+    /// A builder for a child service made by `factory`: [`ChildBuilder::daemon`],
+    /// [`ChildBuilder::restart`] (then `factory` is called for each restart), then `spawn`.
+    /// `run_child_service` and `run_daemon_child_service` are shorthands for it.
+    pub fn child<F, C>(&self, factory: F) -> ChildBuilder<'_, F>
+    where
+        F: FnOnce() -> C,
+        C: Service,
+    {
+        ChildBuilder::new(self, factory)
     }
 
     /// Resolves when this task is asked to stop: when its service is cancelled (by
@@ -122,9 +143,30 @@ impl Context {
         self.node.path()
     }
 
-    fn spawn<F, Fut>(&self, name: Cow<'static, str>, role: Role, f: F) -> Result<(), LifecycleError>
+    pub(crate) fn spawn<F, Fut>(
+        &self,
+        name: Cow<'static, str>,
+        role: Role,
+        f: F,
+    ) -> Result<(), LifecycleError>
     where
         F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        self.spawn_with(name, role, Once(Some(f)), None)
+    }
+
+    /// Starts a task whose futures `make` makes, restarted by `supervisor` if any.
+    pub(crate) fn spawn_with<M, Fut>(
+        &self,
+        name: Cow<'static, str>,
+        role: Role,
+        make: M,
+        supervisor: Option<Box<Supervisor>>,
+    ) -> Result<(), LifecycleError>
+    where
+        M: Maker<Fut> + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
@@ -138,16 +180,25 @@ impl Context {
                 Ok(())
             };
         }
-        let node = attach(&self.node, name, shared.options.max_children)?;
+        let node = attach(&self.node, name, shared.options.max_children, None)?;
         shared.count_started_task();
-        runner::spawn(Context::new(self.manager.clone(), node), role, f);
+        runner::spawn(
+            Context::new(self.manager.clone(), node),
+            role,
+            make,
+            supervisor,
+        );
         Ok(())
     }
 
-    fn spawn_child<C: Service>(
+    /// Starts `service` as a child of this task. A `supervised` child is the one child of a
+    /// supervising task (restart policy): it takes that task's path, and its failures go to
+    /// the supervisor instead of straight to the ancestors.
+    pub(crate) fn spawn_child<C: Service>(
         &self,
         service: C,
         daemon: bool,
+        supervised: bool,
     ) -> Result<ServiceHandle<C>, LifecycleError> {
         let parent = &self.manager.shared;
         if parent.is_cancelled() {
@@ -155,12 +206,15 @@ impl Context {
                 return Err(LifecycleError::NotRunning);
             }
             let handle = ServiceHandle::new(service);
-            handle.cancel();
+            handle.manager().cancel_with(CancelCause::Parent);
             return Ok(handle);
         }
         let name = service.name();
-        let node = attach(&self.node, name.clone(), parent.options.max_children)?;
-        parent.count_started_task();
+        let path = supervised.then(|| Arc::clone(self.node.path()));
+        let node = attach(&self.node, name.clone(), parent.options.max_children, path)?;
+        if !supervised {
+            parent.count_started_task();
+        }
         let path: Arc<str> = node.path().clone();
         let child_node = Arc::clone(&node);
         let shared = Shared::new(
@@ -171,6 +225,7 @@ impl Context {
                 manager: Arc::clone(parent),
                 node,
                 daemon,
+                supervised,
             }),
         );
         child_node.set_service(&shared);
@@ -180,7 +235,7 @@ impl Context {
         if parent.is_cancelled() {
             // The parent's cancellation walk may have passed the node before it knew the
             // child (tree module docs, "Wake-ups").
-            handle.cancel();
+            handle.manager().cancel_with(CancelCause::Parent);
         }
         Ok(handle)
     }

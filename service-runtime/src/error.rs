@@ -6,6 +6,8 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::cause::CancelCause;
+
 /// The error type task bodies are converted to: any `E: Into<BoxError>` works as a task's
 /// error (`anyhow::Error`, `std::io::Error`, your own error types, `&str`, `String`).
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -111,6 +113,21 @@ impl TaskFailure {
         &self.path
     }
 
+    /// The same failure with its error replaced by `f(error)`.
+    pub(crate) fn map_error(
+        self,
+        f: impl FnOnce(Arc<dyn Error + Send + Sync + 'static>) -> Arc<dyn Error + Send + Sync + 'static>,
+    ) -> TaskFailure {
+        TaskFailure {
+            error: f(self.error),
+            ..self
+        }
+    }
+
+    pub(crate) fn error_arc(&self) -> Arc<dyn Error + Send + Sync + 'static> {
+        Arc::clone(&self.error)
+    }
+
     /// How the task failed.
     pub fn kind(&self) -> FailureKind {
         self.kind
@@ -176,6 +193,32 @@ impl PanicError {
     }
 }
 
+/// The error of a task (or child service) that was restarted too often: the last cause,
+/// noting how many restarts there were.
+#[derive(Debug)]
+pub(crate) struct GaveUp {
+    pub(crate) restarts: usize,
+    pub(crate) within: std::time::Duration,
+    pub(crate) cause: Arc<dyn Error + Send + Sync + 'static>,
+}
+
+impl fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.restarts == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} (gave up after {} restart{s} within {:?})",
+            self.cause, self.restarts, self.within
+        )
+    }
+}
+
+impl Error for GaveUp {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.cause)
+    }
+}
+
 /// The error carried by a daemon that ended while its service was running.
 #[derive(Debug)]
 pub(crate) struct DaemonExitError {
@@ -207,14 +250,25 @@ impl Error for DaemonExitError {}
 pub struct Failures {
     service: Arc<str>,
     list: Arc<[TaskFailure]>,
+    cause: Option<CancelCause>,
 }
 
 impl Failures {
-    pub(crate) fn new(service: Arc<str>, list: Vec<TaskFailure>) -> Self {
+    pub(crate) fn new(
+        service: Arc<str>,
+        list: Vec<TaskFailure>,
+        cause: Option<CancelCause>,
+    ) -> Self {
         Failures {
             service,
             list: list.into(),
+            cause,
         }
+    }
+
+    /// Why the service began to stop (normally the first failure).
+    pub fn cancel_cause(&self) -> Option<&CancelCause> {
+        self.cause.as_ref()
     }
 
     /// The path of the service these failures ended.
@@ -235,6 +289,7 @@ impl fmt::Debug for Failures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Failures")
             .field("service", &self.service)
+            .field("cause", &self.cause)
             .field("failures", &&*self.list)
             .finish()
     }
@@ -274,6 +329,9 @@ impl fmt::Display for ServiceError {
         match self {
             ServiceError::Lifecycle(e) => e.fmt(f),
             ServiceError::Failed(failures) => {
+                if let Some(cause) = &failures.cause {
+                    write!(f, "{cause}: ")?;
+                }
                 let service = failures.service();
                 match &*failures.list {
                     [one] => write!(f, "service `{service}` failed: {one}"),

@@ -5,10 +5,11 @@ use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::cause::CancelCause;
 use crate::context::Context;
 use crate::error::{LifecycleError, ServiceError};
 use crate::manager::{Manager, Shared};
-use crate::runner::{self, Role};
+use crate::runner::{self, Once, Role};
 use crate::serve::Service;
 
 /// A service together with its manager. Cheap to clone; derefs to [`Manager`] for the
@@ -55,7 +56,12 @@ impl<S: Service> ServiceHandle<S> {
         let service = Arc::clone(&self.service);
         self.manager.launch(move |manager, root| {
             let cx = Context::new(manager.clone(), root);
-            runner::spawn(cx, Role::Body, move |cx| service.serve(cx));
+            runner::spawn(
+                cx,
+                Role::Body,
+                Once(Some(move |cx| service.serve(cx))),
+                None,
+            );
         })
     }
 
@@ -72,8 +78,8 @@ impl<S: Service> ServiceHandle<S> {
     /// Calls into the running service from outside (the external-API guard).
     ///
     /// Fails at once with `NotRunning` unless the service is started and neither cancelled
-    /// nor finished; if the service is cancelled while `f`'s future runs, that future is
-    /// dropped and the call fails with `NotRunning`. An error inside `f` is the caller's:
+    /// nor finished; if the service is cancelled (or finishes) while `f`'s future runs, that
+    /// future is dropped and the call fails with `NotRunning`. An error inside `f` is the caller's:
     /// it is returned in `T`, and the service does not see it.
     ///
     /// # Cancel safety
@@ -90,6 +96,7 @@ impl<S: Service> ServiceHandle<S> {
         tokio::select! {
             biased;
             () = self.manager.shared.cancel_event.wait() => Err(LifecycleError::NotRunning),
+            () = self.manager.shared.finished_event.wait() => Err(LifecycleError::NotRunning),
             value = call => Ok(value),
         }
     }
@@ -130,7 +137,7 @@ impl CancelOnDrop<'_> {
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
         if let Some(manager) = self.0 {
-            manager.cancel();
+            manager.cancel_with(CancelCause::Parent);
         }
     }
 }

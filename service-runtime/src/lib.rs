@@ -40,7 +40,10 @@
 //! let error = Node.run().await.unwrap_err();
 //! assert_eq!(error.failures().len(), 1);
 //! assert_eq!(error.failures()[0].path(), "Node/announce");
-//! assert_eq!(error.to_string(), "service `Node` failed: `Node/announce` failed: no peers");
+//! assert_eq!(
+//!     error.to_string(),
+//!     "stopped by the failure of `Node/announce`: service `Node` failed: `Node/announce` failed: no peers",
+//! );
 //! # }
 //! ```
 //!
@@ -95,12 +98,15 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod builder;
+mod cause;
 mod context;
 mod error;
 mod event;
 mod handle;
 mod manager;
 mod options;
+mod restart;
 mod runner;
 mod serve;
 mod slots;
@@ -115,11 +121,14 @@ mod loom_models;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use builder::{ChildBuilder, RestartingChildBuilder, RestartingTaskBuilder, TaskBuilder};
+pub use cause::CancelCause;
 pub use context::Context;
 pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, TaskFailure};
 pub use handle::ServiceHandle;
 pub use manager::Manager;
 pub use options::Options;
+pub use restart::Restart;
 pub use runner::IntoTaskResult;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
 pub use stats::{Stats, TaskStats};
@@ -130,9 +139,9 @@ pub use service_macros::{child, daemon, service, task};
 /// Everything a service needs, in one import: `use service_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        BoxError, Context, FailureKind, Failures, IntoTaskResult, LifecycleError, Manager, Options,
-        Service, ServiceError, ServiceExt, ServiceHandle, Stats, TaskFailure, TaskStats,
-        background, shutdown_signal,
+        BoxError, CancelCause, Context, FailureKind, Failures, IntoTaskResult, LifecycleError,
+        Manager, Options, Restart, Service, ServiceError, ServiceExt, ServiceHandle, Stats,
+        TaskFailure, TaskStats, background, shutdown_signal,
     };
 
     #[cfg(feature = "macros")]

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use loom::future::block_on;
 use loom::thread;
 
+use crate::cause::CancelCause;
 use crate::handle::ServiceHandle;
 use crate::manager::{Manager, Shared};
 use crate::options::Options;
@@ -47,14 +48,14 @@ fn cancel_racing_spawn() {
                 if shared.is_cancelled() {
                     return;
                 }
-                let child = attach(&root, "child".into(), 10).unwrap();
+                let child = attach(&root, "child".into(), 10, None).unwrap();
                 block_on(poll_fn(|cx| {
                     child.poll_cancelled(cx, shared.cancelled_flag())
                 }));
                 release(child, &*shared);
             })
         };
-        shared.cancel();
+        shared.cancel(CancelCause::Requested);
         spawner.join().unwrap();
         release(root, &*shared);
         assert!(Manager::from_shared(shared).is_finished());
@@ -67,13 +68,13 @@ fn cancel_racing_spawn() {
 fn cancel_racing_a_task_finishing() {
     loom::model(|| {
         let (shared, root) = started();
-        let child = attach(&root, "child".into(), 10).unwrap();
+        let child = attach(&root, "child".into(), 10, None).unwrap();
         shared.count_started_task();
         let finisher = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || release(child, &*shared))
         };
-        shared.cancel();
+        shared.cancel(CancelCause::Requested);
         finisher.join().unwrap();
         release(root, &*shared);
         let manager = Manager::from_shared(shared);
@@ -89,8 +90,8 @@ fn cancel_racing_a_task_finishing() {
 fn last_child_racing_the_parents_wait() {
     loom::model(|| {
         let (shared, root) = started();
-        let parent = attach(&root, "parent".into(), 10).unwrap();
-        let child = attach(&parent, "child".into(), 10).unwrap();
+        let parent = attach(&root, "parent".into(), 10, None).unwrap();
+        let child = attach(&parent, "child".into(), 10, None).unwrap();
         let finisher = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || release(child, &*shared))

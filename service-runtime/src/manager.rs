@@ -27,6 +27,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::time::Instant;
 
+use crate::cause::CancelCause;
 use crate::error::{Failures, LifecycleError, ServiceError, TaskFailure};
 use crate::event::Event;
 use crate::options::Options;
@@ -55,16 +56,18 @@ pub(crate) struct Shared {
     /// wait on.
     pub(crate) cancel_event: Event,
     cancelled_at: OnceLock<Instant>,
+    cause: OnceLock<CancelCause>,
     /// The body's node while the service runs: where the cancellation walk starts.
     root: Mutex<Option<Arc<TaskNode>>>,
     started: AtomicBool,
     started_event: Event,
-    finished_event: Event,
+    pub(crate) finished_event: Event,
     outcome: OnceLock<Result<(), ServiceError>>,
     failures: Mutex<Vec<TaskFailure>>,
     did_error: AtomicBool,
     total: AtomicUsize,
     finished: AtomicUsize,
+    restarts: AtomicUsize,
     parent: Mutex<Option<ParentLink>>,
 }
 
@@ -74,6 +77,8 @@ pub(crate) struct ParentLink {
     /// The child's node in the parent's tree; released when the child finishes.
     pub(crate) node: Arc<TaskNode>,
     pub(crate) daemon: bool,
+    /// The child of a supervising task (restart policy): failures stop here.
+    pub(crate) supervised: bool,
 }
 
 impl Shared {
@@ -90,6 +95,7 @@ impl Shared {
             cancelled: AtomicBool::new(false),
             cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
+            cause: OnceLock::new(),
             root: Mutex::new(None),
             started: AtomicBool::new(false),
             started_event: Event::default(),
@@ -99,6 +105,7 @@ impl Shared {
             did_error: AtomicBool::new(false),
             total: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
+            restarts: AtomicUsize::new(0),
             parent: Mutex::new(parent),
         })
     }
@@ -117,14 +124,15 @@ impl Shared {
         self.cancelled.load(Ordering::Acquire)
     }
 
-    /// Cancels this service and, through its tree, every child service below it.
-    pub(crate) fn cancel(&self) {
+    /// Cancels this service for `cause` and, through its tree, every child service below it
+    /// (for `Parent`).
+    pub(crate) fn cancel(&self, cause: CancelCause) {
         let mut pending = Vec::new();
-        let mut next = self.cancel_one();
+        let mut next = self.cancel_one(cause);
         loop {
             pending.append(&mut next);
             match pending.pop() {
-                Some(child) => next = child.cancel_one(),
+                Some(child) => next = child.cancel_one(CancelCause::Parent),
                 None => return,
             }
         }
@@ -132,10 +140,12 @@ impl Shared {
 
     /// Cancels this service alone: sets the flag, wakes its tasks, and returns the child
     /// services found in its tree (cancelled by the caller's loop: no recursion).
-    fn cancel_one(&self) -> Vec<Arc<Shared>> {
+    fn cancel_one(&self, cause: CancelCause) -> Vec<Arc<Shared>> {
         if self.finished_event.is_set() {
             return Vec::new();
         }
+        // The first cause wins; it is set before the flag, so whoever sees the flag sees it.
+        let _ = self.cause.set(cause);
         self.cancelled_at();
         // AcqRel: only one canceller proceeds; the store must precede the walk's locks
         // (tree module docs, "Wake-ups").
@@ -146,6 +156,11 @@ impl Shared {
         tracing::debug!(service = %self.path, "service cancelled");
         let root = lock(&self.root).clone();
         root.map(|root| wake_tree(&root)).unwrap_or_default()
+    }
+
+    pub(crate) fn count_restart(&self) {
+        // Relaxed: a statistic, as in `count_started_task`.
+        self.restarts.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_started_task(&self) {
@@ -167,9 +182,14 @@ impl Shared {
         loop {
             lock(&manager.failures).push(failure.clone());
             manager.did_error.store(true, Ordering::Release);
-            manager.cancel();
+            manager.cancel(CancelCause::Failure {
+                path: failure.path().to_owned(),
+            });
+            // A supervised child's failures go to its supervising task, which restarts it or
+            // reports them; an unsupervised child's go straight to every ancestor.
             let parent = lock(&manager.parent)
                 .as_ref()
+                .filter(|link| !link.supervised)
                 .map(|link| Arc::clone(&link.manager));
             match parent {
                 Some(parent) => manager = parent,
@@ -188,6 +208,7 @@ impl Shared {
             Err(ServiceError::Failed(Failures::new(
                 Arc::clone(&self.path),
                 failures,
+                self.cause.get().cloned(),
             )))
         };
         let _ = self.outcome.set(outcome);
@@ -195,7 +216,7 @@ impl Shared {
         tracing::debug!(service = %self.path, "service finished");
         let link = lock(&self.parent).take();
         if let Some(link) = link {
-            if link.daemon && !link.manager.is_cancelled() {
+            if link.daemon && !link.supervised && !link.manager.is_cancelled() {
                 link.manager
                     .record_failure(crate::runner::daemon_exit(&link.node, true));
             }
@@ -288,7 +309,12 @@ impl Manager {
     /// background (see the crate docs, "Cancellation"). Idempotent; a no-op once finished.
     /// Before start, the service finishes at once without running its body.
     pub fn cancel(&self) {
-        self.shared.cancel();
+        self.cancel_with(CancelCause::Requested);
+    }
+
+    /// [`Manager::cancel`] for a given cause.
+    pub(crate) fn cancel_with(&self, cause: CancelCause) {
+        self.shared.cancel(cause);
         if self.shared.try_start() {
             self.shared.finish_unstarted(Ok(()));
         }
@@ -329,6 +355,15 @@ impl Manager {
         self.shared.outcome.get().cloned().unwrap_or(Ok(()))
     }
 
+    /// Why the service was cancelled, once it was; the first cause wins.
+    pub fn cancel_cause(&self) -> Option<CancelCause> {
+        if self.is_cancelled() {
+            self.shared.cause.get().cloned()
+        } else {
+            None
+        }
+    }
+
     /// A snapshot of the task counters.
     pub fn stats(&self) -> Stats {
         // Read `finished` first: a task is counted in `total` before it can finish, so the
@@ -339,6 +374,7 @@ impl Manager {
             tasks: TaskStats {
                 total_count,
                 finished_count,
+                restart_count: self.shared.restarts.load(Ordering::Relaxed),
             },
         }
     }

@@ -17,8 +17,11 @@ use std::task::{Poll, ready};
 use pin_project_lite::pin_project;
 use tracing::Instrument;
 
+use tokio::time::Instant;
+
 use crate::context::Context;
-use crate::error::{BoxError, DaemonExitError, FailureKind, PanicError, TaskFailure};
+use crate::error::{BoxError, DaemonExitError, FailureKind, GaveUp, PanicError, TaskFailure};
+use crate::restart::{Decision, Supervisor};
 use crate::tree::{TaskNode, release};
 
 /// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
@@ -74,23 +77,57 @@ pub(crate) enum Role {
     Daemon,
 }
 
-/// Spawns the tokio task that runs `f(cx)` as the task `cx` belongs to.
-pub(crate) fn spawn<F, Fut>(cx: Context, role: Role, f: F)
+/// Makes a task's future: once ([`Once`]), or for each restart ([`Again`]).
+pub(crate) trait Maker<Fut> {
+    /// The next future, or `None` once a one-shot maker is used up.
+    fn make(&mut self, cx: Context) -> Option<Fut>;
+}
+
+/// A maker for a task that is never restarted.
+pub(crate) struct Once<F>(pub(crate) Option<F>);
+
+impl<F: FnOnce(Context) -> Fut, Fut> Maker<Fut> for Once<F> {
+    fn make(&mut self, cx: Context) -> Option<Fut> {
+        self.0.take().map(|f| f(cx))
+    }
+}
+
+/// A maker for a task that may be restarted.
+pub(crate) struct Again<F>(pub(crate) F);
+
+impl<F: FnMut(Context) -> Fut, Fut> Maker<Fut> for Again<F> {
+    fn make(&mut self, cx: Context) -> Option<Fut> {
+        Some((self.0)(cx))
+    }
+}
+
+/// Spawns the tokio task that runs the futures `make` makes, as the task `cx` belongs to;
+/// with a `supervisor`, ended futures are restarted by its policy.
+pub(crate) fn spawn<M, Fut>(cx: Context, role: Role, make: M, supervisor: Option<Box<Supervisor>>)
 where
-    F: FnOnce(Context) -> Fut + Send + 'static,
+    M: Maker<Fut> + Send + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: IntoTaskResult,
 {
+    // Root spans (`parent: None`): the path already names every ancestor, and a span chain
+    // as deep as the task tree would make subscribers recurse once per level.
     let span = match role {
-        Role::Body => tracing::info_span!("service", service = %cx.manager.shared.path),
-        Role::Task | Role::Daemon => {
-            tracing::info_span!("task", service = %cx.manager.shared.path, path = %cx.node.path())
+        Role::Body => {
+            tracing::info_span!(parent: None, "service", service = %cx.manager.shared.path)
         }
+        Role::Task | Role::Daemon => tracing::info_span!(
+            parent: None,
+            "task",
+            service = %cx.manager.shared.path,
+            path = %cx.node.path()
+        ),
     };
     let task = TaskFuture {
         future: None,
-        make: Some(f),
+        make,
         abort: AbortStage::WaitCancel,
+        supervisor,
+        backoff: None,
         role,
         release: Release(cx),
     };
@@ -104,14 +141,18 @@ where
 }
 
 pin_project! {
-    /// One task: makes the future, polls it, and aborts it when due (a hand-written future,
-    /// so that a task costs its own future plus a few words).
-    struct TaskFuture<F, Fut> {
+    /// One task: makes the future, polls it, restarts it if its policy says so, and aborts
+    /// it when due (a hand-written future, so that a task costs its own future plus a few
+    /// words).
+    struct TaskFuture<M, Fut> {
         // Declared first: dropped before `release` even when tokio drops the task unfinished.
         #[pin]
         future: Option<Fut>,
-        make: Option<F>,
+        make: M,
         abort: AbortStage,
+        // Boxed: only restartable tasks have one.
+        supervisor: Option<Box<Supervisor>>,
+        backoff: Option<Pin<Box<tokio::time::Sleep>>>,
         role: Role,
         release: Release,
     }
@@ -133,9 +174,9 @@ enum Ended {
     Aborted,
 }
 
-impl<F, Fut> Future for TaskFuture<F, Fut>
+impl<M, Fut> Future for TaskFuture<M, Fut>
 where
-    F: FnOnce(Context) -> Fut,
+    M: Maker<Fut>,
     Fut: Future,
     Fut::Output: IntoTaskResult,
 {
@@ -144,42 +185,101 @@ where
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut this = self.project();
         let cx = &this.release.0;
-        if let Some(make) = this.make.take() {
-            tracing::trace!("task started");
-            match catch_unwind(AssertUnwindSafe(|| make(cx.clone()))) {
-                Ok(future) => this.future.set(Some(future)),
-                Err(payload) => {
-                    finish(
-                        cx,
-                        *this.role,
-                        Ended::Panicked(PanicError::from_payload(&*payload)),
-                    );
-                    return Poll::Ready(());
+        loop {
+            if this.future.is_none() {
+                if let Some(backoff) = this.backoff {
+                    // Waiting out a restart's backoff: done at once if cancelled meanwhile.
+                    if cx
+                        .node
+                        .poll_cancelled(task_cx, cx.manager.shared.cancelled_flag())
+                        .is_ready()
+                    {
+                        return Poll::Ready(());
+                    }
+                    ready!(backoff.as_mut().poll(task_cx));
+                    *this.backoff = None;
+                }
+                if this.supervisor.is_none() {
+                    tracing::trace!("task started");
+                }
+                match catch_unwind(AssertUnwindSafe(|| this.make.make(cx.clone()))) {
+                    Ok(Some(future)) => this.future.set(Some(future)),
+                    Ok(None) => return Poll::Ready(()),
+                    Err(payload) => {
+                        let ended = Ended::Panicked(PanicError::from_payload(&*payload));
+                        match supervise(this.supervisor, this.backoff, cx, *this.role, ended) {
+                            Some(ended) => return finish(cx, *this.role, ended, this.supervisor),
+                            None => continue,
+                        }
+                    }
+                }
+                if let Some(supervisor) = this.supervisor {
+                    supervisor.started(Instant::now());
                 }
             }
-        }
-        let polled = match this.future.as_mut().as_pin_mut() {
-            Some(future) => catch_unwind(AssertUnwindSafe(|| future.poll(task_cx))),
-            None => Ok(Poll::Pending),
-        };
-        let ended = match polled {
-            Ok(Poll::Ready(output)) => Ended::Returned(output.into_task_result()),
-            Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
-            Ok(Poll::Pending) => match poll_abort(this.abort, cx, task_cx) {
-                Poll::Ready(()) => Ended::Aborted,
-                Poll::Pending => return Poll::Pending,
-            },
-        };
-        // Drop the future here, where a panic in its destructors is caught too (the first
-        // panic wins if polling it already panicked).
-        let ended = match catch_unwind(AssertUnwindSafe(|| this.future.set(None))) {
-            Err(payload) if !matches!(ended, Ended::Panicked(_)) => {
-                Ended::Panicked(PanicError::from_payload(&*payload))
+            let polled = match this.future.as_mut().as_pin_mut() {
+                Some(future) => catch_unwind(AssertUnwindSafe(|| future.poll(task_cx))),
+                None => Ok(Poll::Pending),
+            };
+            let ended = match polled {
+                Ok(Poll::Ready(output)) => Ended::Returned(output.into_task_result()),
+                Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
+                Ok(Poll::Pending) => match poll_abort(this.abort, cx, task_cx) {
+                    Poll::Ready(()) => Ended::Aborted,
+                    Poll::Pending => return Poll::Pending,
+                },
+            };
+            // Drop the future here, where a panic in its destructors is caught too (the
+            // first panic wins if polling it already panicked).
+            let ended = match catch_unwind(AssertUnwindSafe(|| this.future.set(None))) {
+                Err(payload) if !matches!(ended, Ended::Panicked(_)) => {
+                    Ended::Panicked(PanicError::from_payload(&*payload))
+                }
+                _ => ended,
+            };
+            match supervise(this.supervisor, this.backoff, cx, *this.role, ended) {
+                Some(ended) => return finish(cx, *this.role, ended, this.supervisor),
+                None => continue,
             }
-            _ => ended,
-        };
-        finish(cx, *this.role, ended);
-        Poll::Ready(())
+        }
+    }
+}
+
+/// Applies the restart policy to an ended task: `None` when it is restarted (after
+/// `backoff`, if set), the ending otherwise.
+fn supervise(
+    supervisor: &mut Option<Box<Supervisor>>,
+    backoff: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    cx: &Context,
+    role: Role,
+    ended: Ended,
+) -> Option<Ended> {
+    let Some(supervisor) = supervisor else {
+        return Some(ended);
+    };
+    let failed = match &ended {
+        Ended::Aborted => return Some(ended),
+        Ended::Returned(Ok(())) => false,
+        Ended::Returned(Err(_)) | Ended::Panicked(_) => true,
+    };
+    if cx.is_cancelled() {
+        return Some(ended);
+    }
+    match supervisor.decide(failed, role == Role::Daemon, Instant::now()) {
+        Decision::Restart(delay) => {
+            cx.manager.shared.count_restart();
+            let cause = match &ended {
+                Ended::Returned(Err(e)) => e.to_string(),
+                Ended::Panicked(p) => format!("panicked: {p}"),
+                _ => "exited".to_owned(),
+            };
+            tracing::warn!(path = %cx.node.path(), %cause, restart = supervisor.restarts(), ?delay, "restarting task");
+            if !delay.is_zero() {
+                *backoff = Some(Box::pin(tokio::time::sleep(delay)));
+            }
+            None
+        }
+        Decision::Finish | Decision::GiveUp(_) => Some(ended),
     }
 }
 
@@ -223,24 +323,38 @@ fn poll_abort(
 }
 
 /// Records how a task ended: a failure for an error, a panic, or a daemon that returned
-/// while its service was running.
-fn finish(cx: &Context, role: Role, ended: Ended) {
+/// while its service was running. A supervised task that ends this way has given up: its
+/// failure notes the restarts it had.
+fn finish(
+    cx: &Context,
+    role: Role,
+    ended: Ended,
+    supervisor: &Option<Box<Supervisor>>,
+) -> Poll<()> {
+    let shared = &cx.manager.shared;
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
         Ended::Returned(Ok(())) if role == Role::Daemon && !cx.is_cancelled() => {
-            cx.manager
-                .shared
-                .record_failure(daemon_exit(&cx.node, false));
-            return;
+            let failure = daemon_exit(&cx.node, false);
+            (failure.kind(), failure.error_arc())
         }
         Ended::Returned(Ok(())) => {
             tracing::trace!("task returned");
-            return;
+            return Poll::Ready(());
         }
         Ended::Aborted => {
             tracing::trace!("task aborted");
-            return;
+            return Poll::Ready(());
         }
-        Ended::Returned(Err(error)) => (FailureKind::Error, Arc::from(error)),
+        Ended::Returned(Err(error)) => match error.downcast::<ChildFailed>() {
+            // A supervised child service gave up: its own failures, with their paths.
+            Ok(child) => {
+                for failure in child.0.failures() {
+                    shared.record_failure(gave_up(failure.clone(), supervisor));
+                }
+                return Poll::Ready(());
+            }
+            Err(error) => (FailureKind::Error, Arc::from(error)),
+        },
         Ended::Panicked(panic) => (FailureKind::Panic, Arc::new(panic)),
     };
     let failure = TaskFailure::new(
@@ -249,8 +363,36 @@ fn finish(cx: &Context, role: Role, ended: Ended) {
         kind,
         error,
     );
-    cx.manager.shared.record_failure(failure);
+    shared.record_failure(gave_up(failure, supervisor));
+    Poll::Ready(())
 }
+
+/// Notes on `failure` how many restarts its task had before giving up (if it had any).
+fn gave_up(failure: TaskFailure, supervisor: &Option<Box<Supervisor>>) -> TaskFailure {
+    match supervisor {
+        Some(supervisor) if supervisor.restarts() > 0 => failure.map_error(|cause| {
+            Arc::new(GaveUp {
+                restarts: supervisor.restarts(),
+                within: supervisor.policy().window(),
+                cause,
+            })
+        }),
+        _ => failure,
+    }
+}
+
+/// The error of a supervised child service that ended badly, carried out of its supervising
+/// task to be reported failure by failure.
+#[derive(Debug)]
+pub(crate) struct ChildFailed(pub(crate) crate::error::ServiceError);
+
+impl std::fmt::Display for ChildFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ChildFailed {}
 
 /// The failure of a daemon that ended while its service was running.
 pub(crate) fn daemon_exit(node: &TaskNode, service: bool) -> TaskFailure {

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 
+use crate::cause::CancelCause;
 use crate::context::Context;
 use crate::error::{BoxError, ServiceError};
 use crate::handle::{CancelOnDrop, ServiceHandle};
@@ -109,7 +110,8 @@ pub trait ServiceExt: Service + Sized {
                     outcome = finished => outcome,
                     () = shutdown => {
                         tracing::info!(service = %handle.path(), "shutdown requested");
-                        handle.stop().await
+                        handle.manager().cancel_with(CancelCause::Shutdown);
+                        handle.wait_finished().await
                     }
                 }
             };

@@ -19,6 +19,9 @@ pub struct TaskStats {
     pub total_count: usize,
     /// Tasks that are done.
     pub finished_count: usize,
+    /// Times a task or child service was restarted by its [`Restart`](crate::Restart)
+    /// policy (failures healed this way are not in the service's error).
+    pub restart_count: usize,
 }
 
 impl TaskStats {

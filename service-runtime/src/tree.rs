@@ -201,8 +201,8 @@ impl Drop for TaskNode {
 }
 
 /// Attaches a new child named `name` under `parent`, or under its nearest ancestor that is
-/// not done (a `Context` may outlive its task). `path` is set when the child's path cannot be
-/// derived from its tree parent (that re-parented case).
+/// not done (a `Context` may outlive its task). `path`, if given, is the child's path;
+/// otherwise it is derived from the parent's on first use.
 ///
 /// Fails with `NotRunning` when the whole tree is done, and with `TooManyChildren` when the
 /// parent already has `limit` live children.
@@ -210,6 +210,7 @@ pub(crate) fn attach(
     parent: &Arc<TaskNode>,
     name: Cow<'static, str>,
     limit: usize,
+    path: Option<Arc<str>>,
 ) -> Result<Arc<TaskNode>, LifecycleError> {
     let mut candidate = parent;
     loop {
@@ -226,7 +227,9 @@ pub(crate) fn attach(
             let most_common = most_common_names(&state.children);
             return Err(LifecycleError::TooManyChildren { limit, most_common });
         }
-        let path = if Arc::ptr_eq(candidate, parent) {
+        let path = if let Some(path) = &path {
+            OnceLock::from(Arc::clone(path))
+        } else if Arc::ptr_eq(candidate, parent) {
             OnceLock::new()
         } else {
             // Adopted by an ancestor: keep the path the spawning task would have given it.

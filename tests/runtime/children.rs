@@ -165,7 +165,7 @@ async fn child_failures_are_flattened_into_every_ancestor() {
     assert_eq!(own.failures()[0].path(), "Node/Store/Disk/flush");
     assert_eq!(
         own.to_string(),
-        "service `Node/Store/Disk` failed: `Node/Store/Disk/flush` failed: disk full"
+        "stopped by the failure of `Node/Store/Disk/flush`: service `Node/Store/Disk` failed: `Node/Store/Disk/flush` failed: disk full"
     );
 }
 

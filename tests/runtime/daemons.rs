@@ -24,7 +24,7 @@ async fn daemon_returning_ok_is_a_failure() {
     assert_eq!(failure.path(), "Node/gossip");
     assert_eq!(
         error.to_string(),
-        "service `Node` failed: `Node/gossip`: daemon task `gossip` exited while its service was still running"
+        "stopped by the failure of `Node/gossip`: service `Node` failed: `Node/gossip`: daemon task `gossip` exited while its service was still running"
     );
 }
 

@@ -34,7 +34,7 @@ async fn failures_in_the_order_they_happened() {
     );
     assert_eq!(
         error.to_string(),
-        "service `Svc` failed (2 failures): 1) `Svc` failed: RuntimeError; 2) `Svc/task` failed: ValueError"
+        "stopped by the failure of `Svc`: service `Svc` failed (2 failures): 1) `Svc` failed: RuntimeError; 2) `Svc/task` failed: ValueError"
     );
 }
 

@@ -30,7 +30,9 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
 }
 
 /// Events inside a task carry its span (service and path); a failure is an `ERROR` event
-/// naming the path and the cause.
+/// naming the path and the cause. (The only test of this binary that installs a
+/// subscriber; other tests' events may land in the buffer too, which is why lines are
+/// searched for by content.)
 #[tokio::test]
 async fn tasks_run_in_spans_and_failures_are_error_events() {
     let buffer = Buffer::default();
@@ -39,7 +41,9 @@ async fn tasks_run_in_spans_and_failures_are_error_events() {
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
+    // Global, not scoped: tracing caches each callsite's interest process-wide, and a scoped
+    // subscriber races the other tests of this binary registering the same callsites.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
     let error = svc("Node", |cx| async move {
         cx.run_task("gossip", |_cx| async {
             tracing::info!("hello from gossip");

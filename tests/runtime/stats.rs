@@ -1,1 +1,364 @@
-//! stats
+//! Task statistics (BEHAVIOURS §2.10, items 103–109; SPEC §4.2 "Stats").
+
+use std::future::pending;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use service_runtime::prelude::*;
+use service_tests::{Live, guard, poll_until, svc};
+use tokio::sync::{Notify, mpsc};
+
+/// `(total, finished, pending)` of a manager's task stats.
+fn counts(manager: &Manager) -> (usize, usize, usize) {
+    let tasks = manager.stats().tasks;
+    (
+        tasks.total_count,
+        tasks.finished_count,
+        tasks.pending_count(),
+    )
+}
+
+/// Gives every other task many chances to run (the "50 checkpoints" of item 106).
+async fn checkpoints(n: usize) {
+    for _ in 0..n {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Item 103: `pending_count` is `total_count - finished_count`; the fields are public and
+/// the types `Copy + PartialEq`.
+#[test]
+fn pending_is_total_minus_finished() {
+    let tasks = TaskStats {
+        total_count: 10,
+        finished_count: 3,
+        restart_count: 0,
+    };
+    assert_eq!(tasks.pending_count(), 7);
+    let stats = Stats { tasks };
+    let copy = stats;
+    assert_eq!(copy, stats);
+    assert_eq!(copy.tasks.total_count, 10);
+}
+
+/// Item 104: before the service runs, its stats are (0, 0, 0).
+#[test]
+fn stats_are_zero_before_run() {
+    let handle = ServiceHandle::new(svc("Idle", |_cx| async { Ok(()) }));
+    assert_eq!(counts(&handle), (0, 0, 0));
+    assert_eq!(handle.stats(), Stats::default());
+}
+
+/// Item 105: the body is not counted: one task that sleeps forever reads (1, 0, 1) while the
+/// body still runs, then (1, 1, 0) once stopped.
+#[tokio::test]
+async fn body_is_not_counted() {
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let handle = svc("Stats", move |cx| {
+        let ready_tx = ready_tx.clone();
+        async move {
+            cx.run_task("sleep_forever", move |_cx| async move {
+                ready_tx.send(()).unwrap();
+                pending::<()>().await
+            })?;
+            pending().await
+        }
+    })
+    .start();
+    guard(ready.recv()).await.unwrap();
+    checkpoints(50).await;
+    assert_eq!(counts(&handle), (1, 0, 1));
+    guard(handle.stop()).await.unwrap();
+    assert_eq!(counts(&handle), (1, 1, 0));
+}
+
+/// Items 105, 107: the body's own completion is never counted as a finished task (the
+/// original's clamp read (1, 1, 0) here, with a task still running).
+#[tokio::test]
+async fn returned_body_is_not_counted_as_finished() {
+    let (ready_tx, mut ready) = mpsc::unbounded_channel();
+    let body_live = Live::new();
+    let live = body_live.clone();
+    let handle = svc("Stats", move |cx| {
+        let ready_tx = ready_tx.clone();
+        let body_guard = live.guard();
+        async move {
+            let _body_guard = body_guard;
+            cx.run_task("sleep_forever", move |_cx| async move {
+                ready_tx.send(()).unwrap();
+                pending::<()>().await
+            })?;
+            Ok(())
+        }
+    })
+    .start();
+    guard(ready.recv()).await.unwrap();
+    // The body's future has been dropped: it has returned and its task has ended.
+    poll_until(|| body_live.count() == 0).await;
+    checkpoints(50).await;
+    assert_eq!(counts(&handle), (1, 0, 1));
+    assert!(handle.is_running());
+    guard(handle.stop()).await.unwrap();
+    assert_eq!(counts(&handle), (1, 1, 0));
+}
+
+/// Item 106, adapted (SPEC has no external spawn; a running task starts the tenth task
+/// instead). The body starts 2 tasks that sleep forever, 2 that return at once and
+/// `run_with_children`, which starts 4 that sleep forever and returns; later a sleeping task
+/// starts one more that returns at once. Settled: (10, 3, 7) — `run_with_children` is not
+/// finished while its children live (item 34); after stop: (10, 10, 0).
+#[tokio::test]
+async fn full_scenario() {
+    let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
+    let spawn_late = Arc::new(Notify::new());
+    let late = Arc::clone(&spawn_late);
+    let handle = svc("Stats", move |cx| {
+        let ready_tx = ready_tx.clone();
+        let late = Arc::clone(&late);
+        async move {
+            let sleeper = |ready_tx: mpsc::UnboundedSender<()>| {
+                move |_cx: Context| async move {
+                    ready_tx.send(()).unwrap();
+                    pending::<()>().await
+                }
+            };
+            let ready = ready_tx.clone();
+            cx.run_task("sleep_forever", move |cx| async move {
+                ready.send(()).unwrap();
+                late.notified().await;
+                cx.run_task("return_at_once", |_cx| async {})?;
+                pending::<Result<(), LifecycleError>>().await
+            })?;
+            cx.run_task("sleep_forever", sleeper(ready_tx.clone()))?;
+            cx.run_task("return_at_once", |_cx| async {})?;
+            cx.run_task("return_at_once", |_cx| async {})?;
+            cx.run_task("run_with_children", move |cx| async move {
+                for _ in 0..4 {
+                    cx.run_task("sleep_forever", sleeper(ready_tx.clone()))?;
+                }
+                Ok::<(), LifecycleError>(())
+            })?;
+            Ok(())
+        }
+    })
+    .start();
+    for _ in 0..6 {
+        guard(ready.recv()).await.unwrap();
+    }
+    poll_until(|| handle.stats().tasks.finished_count >= 2).await;
+    checkpoints(50).await;
+    assert_eq!(counts(&handle), (9, 2, 7));
+
+    spawn_late.notify_one();
+    poll_until(|| handle.stats().tasks.finished_count >= 3).await;
+    checkpoints(50).await;
+    assert_eq!(counts(&handle), (10, 3, 7));
+
+    guard(handle.stop()).await.unwrap();
+    assert_eq!(counts(&handle), (10, 10, 0));
+}
+
+/// Items 108, 109 (the anyio weakness SPEC removes): a task that failed counts as finished
+/// as soon as it is done, while the service is still stopping.
+async fn failed_task_counts_as_finished(panics: bool) {
+    let handle = svc("Stats", move |cx| async move {
+        cx.run_task("stubborn", |_cx| pending::<()>())?;
+        cx.run_task("fail", move |_cx| async move {
+            if panics {
+                panic!("boom");
+            }
+            Err::<(), _>("boom")
+        })?;
+        Ok(())
+    })
+    .with_grace(Duration::from_secs(5))
+    .start();
+    poll_until(|| handle.did_error() && handle.stats().tasks.finished_count >= 1).await;
+    checkpoints(50).await;
+    // `stubborn` ignores cancellation and has 5 s of grace: the service is still stopping.
+    assert!(handle.is_cancelled() && !handle.is_finished());
+    assert_eq!(counts(&handle), (2, 1, 1));
+    let error = guard(handle.wait_finished()).await.unwrap_err();
+    assert_eq!(error.failures().len(), 1);
+    assert_eq!(counts(&handle), (2, 2, 0));
+}
+
+/// Item 108: an errored task counts as finished (see [`failed_task_counts_as_finished`]).
+#[tokio::test(start_paused = true)]
+async fn errored_task_counts_as_finished() {
+    failed_task_counts_as_finished(false).await;
+}
+
+/// Item 108: a panicked task counts as finished (see [`failed_task_counts_as_finished`]).
+#[tokio::test(start_paused = true)]
+async fn panicked_task_counts_as_finished() {
+    failed_task_counts_as_finished(true).await;
+}
+
+/// Items 44, 108: work requested while the service is being cancelled — a task and a child
+/// service from the body right after `cancel()`, a task from a task that saw the
+/// cancellation — is accepted (`Ok`), never runs and is not counted.
+#[tokio::test]
+async fn work_requested_during_cancellation_is_not_counted() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let ran_in = Arc::clone(&ran);
+    let (child_tx, mut child_rx) = mpsc::unbounded_channel();
+    let handle = ServiceHandle::new(svc("Stats", move |cx| {
+        let ran = Arc::clone(&ran_in);
+        let child_tx = child_tx.clone();
+        async move {
+            let late_ran = Arc::clone(&ran);
+            cx.run_task("watcher", move |cx| async move {
+                cx.cancelled().await;
+                cx.run_task("late", move |_cx| async move {
+                    late_ran.store(true, Ordering::SeqCst)
+                })
+            })?;
+            cx.cancel();
+            let after = Arc::clone(&ran);
+            cx.run_task("after_cancel", move |_cx| async move {
+                after.store(true, Ordering::SeqCst)
+            })?;
+            let child_ran = Arc::clone(&ran);
+            let child = cx.run_child_service(svc("Late", move |_cx| {
+                child_ran.store(true, Ordering::SeqCst);
+                async { Ok(()) }
+            }))?;
+            child_tx.send(child.manager().clone()).unwrap();
+            Ok(())
+        }
+    }));
+    guard(handle.run()).await.unwrap();
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "work started during cancellation ran"
+    );
+    assert_eq!(counts(&handle), (1, 1, 0));
+    let child = child_rx.recv().await.unwrap();
+    assert!(child.is_finished());
+    assert_eq!(counts(&child), (0, 0, 0));
+}
+
+/// Items 58, 109 (the anyio weakness SPEC removes): a child service counts as one task of
+/// its parent; its own tasks, at any depth, count in its own stats only.
+#[tokio::test]
+async fn child_service_counts_as_one_task_of_its_parent() {
+    let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
+    let (child_tx, mut child_rx) = mpsc::unbounded_channel();
+    let handle = svc("Parent", move |cx| {
+        let ready_tx = ready_tx.clone();
+        let child_tx = child_tx.clone();
+        async move {
+            let ready = ready_tx.clone();
+            cx.run_task("own", move |_cx| async move {
+                ready.send(()).unwrap();
+                pending::<()>().await
+            })?;
+            let child = cx.run_child_service(svc("Child", move |cx| {
+                let ready_tx = ready_tx.clone();
+                async move {
+                    let ready = ready_tx.clone();
+                    cx.run_task("outer", move |cx| async move {
+                        let ready_inner = ready.clone();
+                        cx.run_task("inner", move |_cx| async move {
+                            ready_inner.send(()).unwrap();
+                            pending::<()>().await
+                        })?;
+                        ready.send(()).unwrap();
+                        pending::<Result<(), LifecycleError>>().await
+                    })?;
+                    cx.run_task("other", move |_cx| async move {
+                        ready_tx.send(()).unwrap();
+                        pending::<()>().await
+                    })?;
+                    Ok(())
+                }
+            }))?;
+            child_tx.send(child.manager().clone()).unwrap();
+            Ok(())
+        }
+    })
+    .start();
+    let child = guard(child_rx.recv()).await.unwrap();
+    for _ in 0..4 {
+        guard(ready.recv()).await.unwrap();
+    }
+    checkpoints(50).await;
+    assert_eq!(counts(&handle), (2, 0, 2));
+    assert_eq!(counts(&child), (3, 0, 3));
+    guard(handle.stop()).await.unwrap();
+    assert!(child.is_finished());
+    assert_eq!(counts(&handle), (2, 2, 0));
+    assert_eq!(counts(&child), (3, 3, 0));
+}
+
+/// How a service ends, for [`finished_equals_total_after_every_kind_of_finish`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Clean,
+    TaskError,
+    TaskPanic,
+    DaemonExit,
+    BodyError,
+    ChildFails,
+    Cancel,
+}
+
+/// Item 108 and SPEC §4.2: after the service is finished, `finished_count == total_count`,
+/// however it finished. Every scenario has four tasks, nested ones included.
+#[tokio::test]
+async fn finished_equals_total_after_every_kind_of_finish() {
+    use End::*;
+    for end in [
+        Clean, TaskError, TaskPanic, DaemonExit, BodyError, ChildFails, Cancel,
+    ] {
+        let handle = ServiceHandle::new(svc("Stats", move |cx| async move {
+            cx.run_task("quick", |_cx| async {})?;
+            cx.run_task("parent", move |cx| async move {
+                let nested = move |_cx: Context| async move {
+                    if end != Clean {
+                        pending::<()>().await;
+                    }
+                };
+                cx.run_task("nested", nested)
+            })?;
+            // Let `nested` start before the service ends.
+            let manager = cx.manager().clone();
+            while manager.stats().tasks.total_count < 3 {
+                tokio::task::yield_now().await;
+            }
+            match end {
+                Clean | Cancel => cx.run_task("quick", |_cx| async {})?,
+                TaskError => cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?,
+                TaskPanic => cx.run_task("fail", |_cx| async { panic!("boom") })?,
+                DaemonExit => cx.run_daemon_task("daemon", |_cx| async {})?,
+                BodyError => {
+                    cx.run_task("quick", |_cx| async {})?;
+                    return Err("boom".into());
+                }
+                ChildFails => {
+                    cx.run_child_service(svc("Child", |cx| async move {
+                        cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?;
+                        Ok(())
+                    }))?;
+                }
+            }
+            Ok(())
+        }));
+        let outcome = if end == Cancel {
+            handle.start().unwrap();
+            poll_until(|| handle.stats().tasks.total_count == 4).await;
+            guard(handle.stop()).await
+        } else {
+            guard(handle.run()).await
+        };
+        assert_eq!(
+            outcome.is_ok(),
+            matches!(end, Clean | Cancel),
+            "{end:?}: {outcome:?}"
+        );
+        assert!(handle.is_finished(), "{end:?}");
+        assert_eq!(counts(&handle), (4, 4, 0), "{end:?}");
+    }
+}
