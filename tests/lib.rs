@@ -30,7 +30,9 @@ where
 
 impl<F> std::fmt::Debug for FnService<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FnService").field("name", &self.name).finish()
+        f.debug_struct("FnService")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -142,7 +144,9 @@ pub async fn guard<F: Future>(f: F) -> F::Output {
 /// Whether `f` is still pending after every other task has had its chance to run (and,
 /// under paused time, after the clock has jumped by 1 s).
 pub async fn stays_pending<F: Future>(f: F) -> bool {
-    tokio::time::timeout(Duration::from_secs(1), f).await.is_err()
+    tokio::time::timeout(Duration::from_secs(1), f)
+        .await
+        .is_err()
 }
 
 /// Yields to the runtime until `cond` holds, failing the test (through [`guard`]) if it never

@@ -1,10 +1,222 @@
-//! placeholder (the lead's temporary stubs; replaced by the real macro crate)
+//! The procedural macros of [`service-runtime`]: [`macro@service`], [`macro@task`],
+//! [`macro@daemon`] and [`macro@child`].
+//!
+//! Depend on `service-runtime`, not on this crate: it re-exports the macros (default
+//! feature `macros`), `use service_runtime::prelude::*;` brings them into scope, and the
+//! generated code refers to `::service_runtime` by absolute path. The runnable examples
+//! are in `service_runtime`'s documentation; the ones here are not compiled.
+//!
+//! ```ignore
+//! use service_runtime::prelude::*;
+//!
+//! #[service(grace = "2s")]
+//! struct Node {
+//!     peers: PeerTable,
+//! }
+//!
+//! #[service]
+//! impl Node {
+//!     #[task]
+//!     async fn announce(&self) -> anyhow::Result<()> {
+//!         self.peers.announce().await
+//!     }
+//!
+//!     #[daemon]
+//!     async fn gossip(&self, cx: &Context) -> anyhow::Result<()> {
+//!         loop {
+//!             let peer = self.peers.next().await?;
+//!             cx.run_task("handle", move |_cx| async move { peer.handle().await })?;
+//!         }
+//!     }
+//!
+//!     #[child]
+//!     fn store(&self) -> Store {
+//!         Store::open()
+//!     }
+//! }
+//!
+//! Node::new(PeerTable::default()).run().await?;
+//! ```
+//!
+//! # How the expansion works
+//!
+//! `#[service]` on the struct implements `service_runtime::Service` for it; `serve` calls a
+//! hidden trait that `#[service]` on the impl block implements by starting the annotated
+//! methods in declaration order. Mistakes are reported at the tokens at fault, all of them
+//! in one compile, and the items are still emitted (with stub impls) so that one mistake
+//! does not cascade into others.
+//!
+//! [`service-runtime`]: https://docs.rs/service-runtime
+#![forbid(unsafe_code)]
+
+mod ast;
+mod attr;
+mod ctxt;
+mod expand;
+mod fallback;
+mod valid;
+
 use proc_macro::TokenStream;
+
+/// Makes a service of a struct and its inherent `impl` block, or of an `async fn`.
+///
+/// # On a struct
+///
+/// ```ignore
+/// #[service(name = "node", grace = "2s", max_children = 100)]
+/// pub struct Node {
+///     peers: PeerTable,
+///     inbox: Inbox,
+/// }
+/// ```
+///
+/// implements `Service` for `Node` and generates `Node::new(peers, inbox)`, a constructor
+/// taking every field in declaration order, with the struct's visibility. The struct needs
+/// one `#[service] impl Node` block (a compile error says so otherwise), and must be
+/// `Send + Sync` and without lifetime parameters (services run in tasks of their own).
+/// Generic structs work; the service is then a service for the type arguments that make it
+/// `Send + Sync + 'static` and satisfy the impl block's bounds.
+///
+/// Options, all optional:
+///
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `name = "node"` | the name in task paths, logs and errors (no `/`) | the type's name, as `Service::name` |
+/// | `grace = "2s"` | `Options::grace`: `<n>ms`, `<n>s` or `<n>m` | zero |
+/// | `max_children = 100` | `Options::max_children` | 1000 |
+/// | `no_new` | do not generate `new` (write your own) | `new` is generated |
+///
+/// # On the struct's inherent `impl` block
+///
+/// ```ignore
+/// #[service]
+/// impl Node {
+///     #[task]                      // started when the service starts
+///     async fn announce(&self) -> anyhow::Result<()> { .. }
+///
+///     #[daemon]                    // must run for the service's whole life
+///     async fn gossip(&self, cx: &Context) { .. }
+///
+///     #[child]                     // a child service, built and started with the service
+///     fn store(&self) -> Store { .. }
+///
+///     #[child(daemon)]             // a daemon child service
+///     fn metrics(&self) -> Metrics { .. }
+///
+///     fn helper(&self) {}          // unannotated items are left alone
+/// }
+/// ```
+///
+/// The annotated methods make up the service's body: when the service starts, each is
+/// started in declaration order — see [`macro@task`], [`macro@daemon`] and [`macro@child`]
+/// for what each accepts. The block takes no options and needs at least one annotated
+/// method. Generic impl blocks and where-clauses work: `#[service] impl<C: Codec> Node<C>`.
+///
+/// # On an `async fn`
+///
+/// ```ignore
+/// /// Beats every `period`.
+/// #[service(grace = "1s")]
+/// pub async fn heartbeat(cx: &Context, period: Duration) -> anyhow::Result<()> {
+///     loop {
+///         tokio::time::sleep(period).await;
+///         cx.run_task("beat", |_cx| async { beat().await })?;
+///     }
+/// }
+///
+/// Heartbeat::new(Duration::from_secs(1)).run().await?;
+/// ```
+///
+/// generates `pub struct Heartbeat { period: Duration }` (the function's name in
+/// `UpperCamelCase`, its visibility and doc comments), `Heartbeat::new(period)`, and a
+/// `Service` impl whose body calls the function. The function is kept as written.
+///
+/// - Its first parameter may be the service's `Context`, as `&Context` or `Context`.
+/// - The other parameters become the struct's fields. Each run gets a clone of them (the
+///   service is shared behind an `Arc`), so they must be `Clone`, owned (no references;
+///   wrap shared state in an `Arc`) and named by plain identifiers.
+/// - It returns `()` or `Result<(), E>` with `E: Into<BoxError>`.
+/// - Type parameters are allowed (they must be `Send + Sync + 'static`); lifetime
+///   parameters are not.
+/// - The options are those of the struct form, except `no_new`.
 #[proc_macro_attribute]
-pub fn service(_a: TokenStream, i: TokenStream) -> TokenStream { i }
+pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::service(args.into(), item.into()).into()
+}
+
+/// Marks a method of a `#[service] impl` block as a **task**, started when the service
+/// starts, named after the method.
+///
+/// ```ignore
+/// #[task]
+/// async fn announce(&self) -> anyhow::Result<()> { .. }
+///
+/// #[task]
+/// async fn sync(self: Arc<Self>, cx: Context) { .. }
+/// ```
+///
+/// - It is `async`, not `unsafe`, and generic over lifetimes only.
+/// - Its receiver is `&self` or `self: Arc<Self>` (tasks share the service, so not
+///   `&mut self` or `self`).
+/// - It may take one more parameter, the task's own `Context`, as `&Context` or `Context`
+///   (the type is recognised by its name, `Context` or `service_runtime::Context`). Work
+///   started through it is the task's children.
+/// - It returns `()` or `Result<(), E>` with `E: Into<BoxError>` (`anyhow::Error`,
+///   `std::io::Error`, ..). An error fails the service, with the task's path
+///   (`Node/announce`).
+///
+/// `#[task]` takes no arguments. Outside a `#[service] impl` block it is an error.
 #[proc_macro_attribute]
-pub fn task(_a: TokenStream, i: TokenStream) -> TokenStream { i }
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::stray("task", args.into(), item.into()).into()
+}
+
+/// Marks a method of a `#[service] impl` block as a **daemon** task: like
+/// [`macro@task`], but it must run as long as the service. If it returns (even `Ok`)
+/// while the service is not cancelled, that is a `FailureKind::DaemonExit` failure named
+/// after the method, and the service is cancelled.
+///
+/// ```ignore
+/// #[daemon]
+/// async fn gossip(&self, cx: &Context) -> anyhow::Result<()> {
+///     loop {
+///         tokio::select! {
+///             () = cx.cancelled() => return Ok(()),
+///             message = self.inbox.recv() => self.handle(message?).await?,
+///         }
+///     }
+/// }
+/// ```
+///
+/// The method follows the rules of [`macro@task`]. `#[daemon]` takes no arguments.
 #[proc_macro_attribute]
-pub fn daemon(_a: TokenStream, i: TokenStream) -> TokenStream { i }
+pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::stray("daemon", args.into(), item.into()).into()
+}
+
+/// Marks a method of a `#[service] impl` block as the factory of a **child service**,
+/// called and started when the service starts. `#[child(daemon)]` makes it a daemon child:
+/// if it finishes while its parent runs, that is a `DaemonExit` failure.
+///
+/// ```ignore
+/// #[child]
+/// fn store(&self) -> Store {
+///     Store::open(&self.path)
+/// }
+///
+/// #[child(daemon)]
+/// fn metrics(&self) -> Metrics {
+///     Metrics::default()
+/// }
+/// ```
+///
+/// - It is not `async`: it builds the child, the runtime starts it.
+/// - Its receiver is `&self`, and it takes no other parameter.
+/// - It returns a type that implements `Service` (or `impl Service`).
+///
+/// The child's failures are failures of its parent too, with the child's name in the
+/// path: `Node/Store/flush`.
 #[proc_macro_attribute]
-pub fn child(_a: TokenStream, i: TokenStream) -> TokenStream { i }
+pub fn child(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::stray("child", args.into(), item.into()).into()
+}

@@ -111,11 +111,7 @@ pub struct ChildBuilder<'a, F> {
     daemon: bool,
 }
 
-impl<'a, F, C> ChildBuilder<'a, F>
-where
-    F: FnOnce() -> C,
-    C: Service,
-{
+impl<'a, F> ChildBuilder<'a, F> {
     pub(crate) fn new(cx: &'a Context, factory: F) -> Self {
         ChildBuilder {
             cx,
@@ -123,7 +119,13 @@ where
             daemon: false,
         }
     }
+}
 
+impl<'a, F, C> ChildBuilder<'a, F>
+where
+    F: FnOnce() -> C,
+    C: Service,
+{
     /// Makes it a daemon child: it must run as long as its parent.
     pub fn daemon(mut self) -> Self {
         self.daemon = true;

@@ -100,11 +100,9 @@ impl Context {
     /// A builder for a child service made by `factory`: [`ChildBuilder::daemon`],
     /// [`ChildBuilder::restart`] (then `factory` is called for each restart), then `spawn`.
     /// `run_child_service` and `run_daemon_child_service` are shorthands for it.
-    pub fn child<F, C>(&self, factory: F) -> ChildBuilder<'_, F>
-    where
-        F: FnOnce() -> C,
-        C: Service,
-    {
+    // No bound on `F` here: the closure's kind (`FnOnce` or `Fn`) is then inferred from its
+    // body, so the same closure works with and without a restart policy.
+    pub fn child<F>(&self, factory: F) -> ChildBuilder<'_, F> {
         ChildBuilder::new(self, factory)
     }
 
@@ -115,6 +113,12 @@ impl Context {
     /// Cancel safe.
     pub async fn cancelled(&self) {
         self.manager.shared.cancel_event.wait().await;
+    }
+
+    /// Marks the service ready: its start-up work is done (see
+    /// [`Manager::is_ready`]). Idempotent; ignored once the service is cancelled.
+    pub fn ready(&self) {
+        self.manager.shared.mark_ready();
     }
 
     /// Whether the service is cancelled.

@@ -31,6 +31,8 @@ pub enum LifecycleError {
     },
     /// The service was started outside a tokio runtime.
     NoRuntime,
+    /// The service finished (cleanly) without ever becoming ready.
+    FinishedBeforeReady,
 }
 
 impl fmt::Display for LifecycleError {
@@ -50,6 +52,9 @@ impl fmt::Display for LifecycleError {
             }
             LifecycleError::NoRuntime => {
                 f.write_str("a service must be started from inside a tokio runtime")
+            }
+            LifecycleError::FinishedBeforeReady => {
+                f.write_str("the service finished without becoming ready")
             }
         }
     }

@@ -61,6 +61,7 @@ pub(crate) struct Shared {
     root: Mutex<Option<Arc<TaskNode>>>,
     started: AtomicBool,
     started_event: Event,
+    ready_event: Event,
     pub(crate) finished_event: Event,
     outcome: OnceLock<Result<(), ServiceError>>,
     failures: Mutex<Vec<TaskFailure>>,
@@ -99,6 +100,7 @@ impl Shared {
             root: Mutex::new(None),
             started: AtomicBool::new(false),
             started_event: Event::default(),
+            ready_event: Event::default(),
             finished_event: Event::default(),
             outcome: OnceLock::new(),
             failures: Mutex::new(Vec::new()),
@@ -231,6 +233,30 @@ impl Shared {
         root
     }
 
+    /// Marks the service ready (once; never after it was cancelled).
+    pub(crate) fn mark_ready(&self) {
+        if !self.is_cancelled() && !self.ready_event.is_set() {
+            self.ready_event.set();
+            tracing::debug!(service = %self.path, "service ready");
+        }
+    }
+
+    /// The body returned cleanly: without `manual_ready`, that is the end of start-up.
+    pub(crate) fn body_returned(&self) {
+        if !self.options.manual_ready {
+            self.mark_ready();
+        }
+    }
+
+    /// The failures so far, as an error (for waiters that give up before the end).
+    fn failures_so_far(&self) -> ServiceError {
+        ServiceError::Failed(Failures::new(
+            Arc::clone(&self.path),
+            lock(&self.failures).clone(),
+            self.cause.get().cloned(),
+        ))
+    }
+
     /// Marks the service started; false if it already was.
     pub(crate) fn try_start(&self) -> bool {
         // AcqRel: the winner's later writes (launching the body) must not be reordered
@@ -338,6 +364,47 @@ impl Manager {
     /// Cancel safe.
     pub async fn wait_started(&self) {
         self.shared.started_event.wait().await;
+    }
+
+    /// Whether the service is ready: its start-up work is done (its body returned, or a task
+    /// called [`Context::ready`](crate::Context::ready); with
+    /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter).
+    pub fn is_ready(&self) -> bool {
+        self.shared.ready_event.is_set()
+    }
+
+    /// Waits until the service is ready.
+    ///
+    /// Fails at once, with the failures so far, if the service fails before it is ready; and
+    /// with its outcome (or `LifecycleError::FinishedBeforeReady`) if it finishes first.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_ready(&self) -> Result<(), ServiceError> {
+        let shared = &self.shared;
+        loop {
+            tokio::select! {
+                biased;
+                () = shared.ready_event.wait() => return Ok(()),
+                () = shared.finished_event.wait() => {
+                    self.outcome()?;
+                    return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
+                }
+                () = shared.cancel_event.wait(), if !shared.is_cancelled() => {}
+            }
+            // Cancelled: never ready now. A failure fails the wait at once; otherwise the
+            // service's end decides.
+            if self.is_ready() {
+                return Ok(());
+            }
+            if self.did_error() {
+                return Err(shared.failures_so_far());
+            }
+            if shared.is_cancelled() {
+                self.wait_finished().await?;
+                return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
+            }
+        }
     }
 
     /// Waits until the service is finished and returns its outcome; any number of waiters

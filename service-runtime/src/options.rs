@@ -29,6 +29,10 @@ pub struct Options {
     /// one more fails with [`LifecycleError::TooManyChildren`](crate::LifecycleError::TooManyChildren).
     /// Default: 1000.
     pub max_children: usize,
+    /// Whether the service says itself when it is ready, with
+    /// [`Context::ready`](crate::Context::ready). Default: false — the service is ready as
+    /// soon as its body returns (or a task calls `ready` first).
+    pub manual_ready: bool,
 }
 
 impl Default for Options {
@@ -36,6 +40,7 @@ impl Default for Options {
         Options {
             grace: Duration::ZERO,
             max_children: 1000,
+            manual_ready: false,
         }
     }
 }

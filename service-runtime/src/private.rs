@@ -4,11 +4,11 @@
 //! # The contract with the macros
 //!
 //! - `#[service] struct S` implements [`ServiceStruct`] for `S`, [`Service`] for `S` (its
-//!   `serve` calls [`serve`], which calls [`ServiceBody::start`]) and, for a non-generic `S`,
+//!   `serve` calls [`serve`], which calls [`ServiceBody::start_work`]) and, for a non-generic `S`,
 //!   asserts `S: ServiceImpl` with [`assert_service_impl`] so that a missing
 //!   `#[service] impl` block is reported at the struct.
 //! - `#[service] impl S` implements [`ServiceImpl`] (whose supertrait [`ServiceStruct`]
-//!   reports a missing `#[service]` on the struct) and [`ServiceBody`], whose `start`
+//!   reports a missing `#[service]` on the struct) and [`ServiceBody`], whose `start_work`
 //!   starts the annotated methods in declaration order through [`task`], [`daemon_task`],
 //!   [`child`] and [`daemon_child`].
 //! - `#[service] async fn f` generates the struct and its [`Service`] impl directly.
@@ -56,7 +56,7 @@ pub trait ServiceBody {
     ///
     /// # Errors
     /// The first error from starting a task or child (the service is not running).
-    fn start(service: &Arc<Self>, cx: &Context) -> Result<(), BoxError>;
+    fn start_work(service: &Arc<Self>, cx: &Context) -> Result<(), BoxError>;
 }
 
 /// `Service::serve` of a `#[service] struct`.
@@ -72,7 +72,7 @@ pub fn serve<S: Service + ServiceBody>(
     service: Arc<S>,
     cx: Context,
 ) -> impl Future<Output = Result<(), BoxError>> + Send + 'static {
-    async move { S::start(&service, &cx) }
+    async move { S::start_work(&service, &cx) }
 }
 
 /// What a task method or a `#[service] async fn` may return.

@@ -339,6 +339,9 @@ fn finish(
         }
         Ended::Returned(Ok(())) => {
             tracing::trace!("task returned");
+            if role == Role::Body {
+                shared.body_returned();
+            }
             return Poll::Ready(());
         }
         Ended::Aborted => {

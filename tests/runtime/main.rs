@@ -11,6 +11,8 @@ mod lifecycle;
 mod limits;
 mod observability;
 mod orphans;
+mod readiness;
 mod run;
 mod stats;
+mod supervision;
 mod tasks;

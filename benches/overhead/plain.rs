@@ -1,0 +1,212 @@
+//! The plain-tokio side: what a careful user writes by hand with `JoinSet`, `TaskTracker` and
+//! `CancellationToken`, with the same nesting as the runtime side and the same guarantees
+//! where they are cheap — a parent is done only when its children are (batches wait for
+//! their leaves, services for their daemons and children), failures and panics are
+//! collected, not lost, and every service has its own cancellation token (a child of its
+//! parent's), so a subtree can be stopped on its own.
+
+use std::future::{Future, pending};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::task::{JoinError, JoinSet};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::probe::Probe;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// W1: one service task; it starts `batches` batch tasks; each starts `leaves` leaf tasks
+/// that yield once. Each level waits for the level below and propagates panics.
+/// Returns the time from start until the service task is finished.
+pub(crate) async fn w1(batches: usize, leaves: usize) -> Duration {
+    let start = Instant::now();
+    let service = tokio::spawn(async move {
+        let mut set = JoinSet::new();
+        for _ in 0..batches {
+            set.spawn(async move {
+                let mut set = JoinSet::new();
+                for _ in 0..leaves {
+                    set.spawn(tokio::task::yield_now());
+                }
+                while let Some(leaf) = set.join_next().await {
+                    leaf?;
+                }
+                Ok::<(), JoinError>(())
+            });
+        }
+        while let Some(batch) = set.join_next().await {
+            batch??;
+        }
+        Ok::<(), JoinError>(())
+    });
+    service
+        .await
+        .expect("W1 service panicked")
+        .expect("W1 task panicked");
+    start.elapsed()
+}
+
+/// `batches` batch tasks, each starting `daemons` idle daemons into its own tracker and
+/// waiting for them; the whole is waited for through one root tracker.
+pub(crate) async fn idle_daemons(
+    batches: usize,
+    daemons: usize,
+    token: CancellationToken,
+    probe: Arc<Probe>,
+) {
+    let tracker = TaskTracker::new();
+    for _ in 0..batches {
+        tracker.spawn(idle_batch(daemons, token.clone(), Arc::clone(&probe)));
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// One batch: `daemons` tasks that wait forever (until cancelled); done when they all are.
+async fn idle_batch(daemons: usize, token: CancellationToken, probe: Arc<Probe>) {
+    let tracker = TaskTracker::new();
+    for _ in 0..daemons {
+        let token = token.clone();
+        let probe = Arc::clone(&probe);
+        tracker.spawn(async move {
+            probe.arrive();
+            token.run_until_cancelled(pending::<()>()).await;
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// W2: `batches` × `daemons` idle daemons. Returns (start until all run, cancel until
+/// finished).
+pub(crate) async fn w2(batches: usize, daemons: usize) -> [Duration; 2] {
+    let token = CancellationToken::new();
+    let probe = Arc::new(Probe::new(batches * daemons));
+    let start = Instant::now();
+    let service = tokio::spawn(idle_daemons(
+        batches,
+        daemons,
+        token.clone(),
+        Arc::clone(&probe),
+    ));
+    probe.wait().await;
+    let started = start.elapsed();
+    let cancel = Instant::now();
+    token.cancel();
+    service.await.expect("W2 service panicked");
+    [started, cancel.elapsed()]
+}
+
+/// One service of the W3 tree: one daemon, and (above the leaves) `fanout` child services,
+/// each with a child token; done when its daemon and its children are.
+fn tree_node(
+    depth: u32,
+    max_depth: u32,
+    fanout: usize,
+    token: CancellationToken,
+    probe: Arc<Probe>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let tracker = TaskTracker::new();
+        {
+            let token = token.clone();
+            let probe = Arc::clone(&probe);
+            tracker.spawn(async move {
+                probe.arrive();
+                token.run_until_cancelled(pending::<()>()).await;
+            });
+        }
+        if depth < max_depth {
+            for _ in 0..fanout {
+                tracker.spawn(tree_node(
+                    depth + 1,
+                    max_depth,
+                    fanout,
+                    token.child_token(),
+                    Arc::clone(&probe),
+                ));
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+    })
+}
+
+/// W3: a tree of services, `fanout` children each, `max_depth` levels below the root.
+/// Returns (start until every daemon runs, cancel the root until finished).
+pub(crate) async fn w3(fanout: usize, max_depth: u32, services: usize) -> [Duration; 2] {
+    let token = CancellationToken::new();
+    let probe = Arc::new(Probe::new(services));
+    let start = Instant::now();
+    let service = tokio::spawn(tree_node(
+        0,
+        max_depth,
+        fanout,
+        token.clone(),
+        Arc::clone(&probe),
+    ));
+    probe.wait().await;
+    let started = start.elapsed();
+    let cancel = Instant::now();
+    token.cancel();
+    service.await.expect("W3 service panicked");
+    [started, cancel.elapsed()]
+}
+
+/// W4: `batches` × `daemons` idle daemons and one task that fails when triggered; the
+/// service collects failures, cancels on the first, and returns them once all is done.
+/// Returns the time from the failure until the service is finished with it reported.
+pub(crate) async fn w4(batches: usize, daemons: usize) -> Duration {
+    let token = CancellationToken::new();
+    let probe = Arc::new(Probe::new(batches * daemons));
+    let trigger = Arc::new(Notify::new());
+    let service = tokio::spawn({
+        let token = token.clone();
+        let probe = Arc::clone(&probe);
+        let trigger = Arc::clone(&trigger);
+        async move {
+            let mut set: JoinSet<Result<(), BoxError>> = JoinSet::new();
+            for _ in 0..batches {
+                let batch = idle_batch(daemons, token.clone(), Arc::clone(&probe));
+                set.spawn(async move {
+                    batch.await;
+                    Ok(())
+                });
+            }
+            set.spawn(async move {
+                trigger.notified().await;
+                Err("boom".into())
+            });
+            let mut failures: Vec<BoxError> = Vec::new();
+            while let Some(ended) = set.join_next().await {
+                match ended {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        failures.push(error);
+                        token.cancel();
+                    }
+                    Err(panic) => {
+                        failures.push(Box::new(panic));
+                        token.cancel();
+                    }
+                }
+            }
+            failures
+        }
+    });
+    probe.wait().await;
+    let failed = Instant::now();
+    trigger.notify_one();
+    let failures = service.await.expect("W4 service panicked");
+    let elapsed = failed.elapsed();
+    assert_eq!(
+        failures.len(),
+        1,
+        "W4 (plain tokio) must report exactly the one failure"
+    );
+    elapsed
+}

@@ -1,0 +1,138 @@
+//! `#[service] impl Node { .. }`: the impl block (kind attributes removed) and the hidden
+//! `ServiceBody` impl that starts the annotated methods in declaration order.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Attribute, ImplItem, ItemImpl, Type, parse_quote};
+
+use crate::ast::{self, ImplInput, Pass, Receiver, WorkMethod};
+use crate::attr::Kind;
+
+/// The expansion of a valid `#[service] impl`.
+pub(crate) fn expand(input: &ImplInput) -> TokenStream {
+    let starts = input.methods.iter().map(start);
+    with_body(input, &quote!(#(#starts)*))
+}
+
+/// The impl block, its `ServiceImpl` marker and a `ServiceBody` whose `start` runs
+/// `statements`, all of which use `__service: &Arc<Self>` and `__cx: &Context`.
+pub(crate) fn with_body(input: &ImplInput, statements: &TokenStream) -> TokenStream {
+    let item = &emitted_impl(input);
+    let self_ty = &item.self_ty;
+    let (impl_generics, _, where_clause) = item.generics.split_for_impl();
+    let predicates = where_clause
+        .into_iter()
+        .flat_map(|clause| clause.predicates.iter());
+    // The kind attributes were consumed by `#[service]`. Each is invoked once more, with a
+    // marker that makes it expand to nothing, so that its name resolves as an attribute's
+    // should: an import of it is used, and a missing one is reported as usual.
+    let marker = Ident::new(super::CONSUMED, Span::call_site());
+    let consumed = input.kind_paths.iter().enumerate().map(|(i, path)| {
+        let function = format_ident!("__consumed_{i}");
+        quote! {
+            #[#path(#marker)]
+            fn #function() {}
+        }
+    });
+    quote! {
+        #item
+
+        const _: () = {
+            #(#consumed)*
+        };
+
+        #[automatically_derived]
+        impl #impl_generics ::service_runtime::__private::ServiceImpl for #self_ty #where_clause {}
+
+        // Implemented only for a service that is `Send + Sync + 'static` (which its tasks
+        // need); the higher-ranked bound is not an error when false, so a service that is
+        // not is reported once, at its struct (see the struct's `Service` impl).
+        #[automatically_derived]
+        impl #impl_generics ::service_runtime::__private::ServiceBody for #self_ty
+        where
+            #(#predicates,)*
+            for<'__service> #self_ty: ::core::marker::Send + ::core::marker::Sync + 'static
+        {
+            fn start_work(
+                __service: &::std::sync::Arc<Self>,
+                __cx: &::service_runtime::Context,
+            ) -> ::core::result::Result<(), ::service_runtime::BoxError> {
+                #statements
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+}
+
+/// The impl block as emitted: the kind attributes removed, and lints that the DSL's
+/// required forms would trigger allowed on the annotated methods.
+pub(crate) fn emitted_impl(input: &ImplInput) -> ItemImpl {
+    let mut item = input.item.clone();
+    for method in &input.methods {
+        let allow: Attribute = if method.kind.is_task() {
+            parse_quote!(#[allow(clippy::unused_async, reason = "task methods are `async`, awaiting or not")])
+        } else {
+            parse_quote!(#[allow(clippy::unused_self, reason = "`#[child]` methods take `&self`, using it or not")])
+        };
+        if let Some(ImplItem::Fn(function)) = item.items.get_mut(method.index) {
+            function.attrs.push(allow);
+        }
+    }
+    item
+}
+
+/// The statement that starts `method`.
+fn start(method: &WorkMethod) -> TokenStream {
+    let ident = &method.sig.ident;
+    let cfgs = &method.cfgs;
+    // Spanned at the method, so that rustc's errors about the call land on it.
+    let call = quote_spanned!(ident.span()=> Self::#ident);
+    let statement = match method.kind {
+        Kind::Task | Kind::Daemon => {
+            let helper = if method.kind == Kind::Task {
+                quote!(task)
+            } else {
+                quote!(daemon_task)
+            };
+            let name = ident.unraw().to_string();
+            let mut args = vec![if let Receiver::Arc = method.receiver {
+                quote!(__service)
+            } else {
+                quote!(&__service)
+            }];
+            let mut cx_pattern = quote!(_);
+            if let Some(param) = method.params.first() {
+                cx_pattern = quote!(__cx);
+                let ty = &param.arg.ty;
+                args.push(if param.context == Some(Pass::Value) {
+                    quote_spanned!(ty.span()=> __cx)
+                } else {
+                    quote_spanned!(ty.span()=> &__cx)
+                });
+            }
+            let convert = super::task_output(ast::return_type(&method.sig));
+            quote! {
+                ::service_runtime::__private::#helper(__cx, #name, __service, |__service, #cx_pattern| async move {
+                    #convert(#call(#(#args),*).await)
+                })?;
+            }
+        }
+        Kind::Child | Kind::DaemonChild => {
+            let helper = if method.kind == Kind::Child {
+                quote!(child)
+            } else {
+                quote!(daemon_child)
+            };
+            // Naming the return type makes "not a service" an error at the return type.
+            let turbofish = ast::return_type(&method.sig)
+                .filter(|ty| !matches!(ast::unwrap_group(ty), Type::ImplTrait(_)))
+                .map(|ty| quote!(::<#ty>));
+            quote! {
+                ::service_runtime::__private::#helper #turbofish (__cx, #call(__service))?;
+            }
+        }
+    };
+    quote!(#(#cfgs)* #statement)
+}

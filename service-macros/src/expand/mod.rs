@@ -1,0 +1,318 @@
+//! Code generation. `service` runs the pipeline — model, validation, generation — and falls
+//! back to `fallback` on error; the generators themselves cannot fail.
+//!
+//! Generated code names everything by absolute path (`::service_runtime::..`, `::core::..`,
+//! `::std::..`) and its locals start with `__`, so the user's scope cannot change its
+//! meaning.
+
+pub(crate) mod fns;
+pub(crate) mod impls;
+pub(crate) mod structs;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::ext::IdentExt;
+use syn::{Attribute, Generics, Ident, Item, Type, Visibility};
+
+use crate::ast::Input;
+use crate::attr::ServiceArgs;
+use crate::ctxt::Errors;
+use crate::{fallback, valid};
+
+/// `#[service(args)] item`.
+pub(crate) fn service(args: TokenStream, item: TokenStream) -> TokenStream {
+    let parsed = match syn::parse2::<Item>(item.clone()) {
+        Ok(parsed) => parsed,
+        Err(error) => return fallback::unparsed(&error, item),
+    };
+    let mut errors = Errors::default();
+    let input = Input::new(args, parsed, &mut errors);
+    match try_expand(&input, errors) {
+        Ok(tokens) => tokens,
+        Err(error) => fallback::service(&input, &error),
+    }
+}
+
+fn try_expand(input: &Input, mut errors: Errors) -> syn::Result<TokenStream> {
+    valid::check(input, &mut errors);
+    errors.finish()?;
+    Ok(generate(input))
+}
+
+/// The expansion of valid input.
+pub(crate) fn generate(input: &Input) -> TokenStream {
+    match input {
+        Input::Struct(input) => structs::expand(input),
+        Input::Impl(input) => impls::expand(input),
+        Input::Fn(input) => fns::expand(input),
+        // Always an error (see `valid`); emitted unchanged for completeness.
+        Input::Other(item) => item.to_token_stream(),
+    }
+}
+
+/// The argument with which `#[service]` re-invokes the kind attributes it consumed.
+const CONSUMED: &str = "__consumed_by_service";
+
+/// `#[task]`, `#[daemon]` or `#[child]` expanded on its own: either re-invoked by
+/// `#[service]` with [`CONSUMED`] (it expands to nothing), or not inside a
+/// `#[service] impl` block, which would have consumed it (an error).
+pub(crate) fn stray(name: &str, args: TokenStream, item: TokenStream) -> TokenStream {
+    if args.to_string() == CONSUMED {
+        return TokenStream::new();
+    }
+    let error = syn::Error::new(
+        Span::call_site(),
+        format!(
+            "`#[{name}]` only works on a method of a `#[service] impl` block; \
+             add `#[service]` to the `impl` block, or remove `#[{name}]`"
+        ),
+    );
+    let mut tokens = error.to_compile_error();
+    tokens.extend(item);
+    tokens
+}
+
+/// The struct generated for `#[service] async fn heartbeat`: `Heartbeat`.
+pub(crate) fn struct_name(function: &Ident) -> Ident {
+    let mut name = String::new();
+    for word in function
+        .unraw()
+        .to_string()
+        .split('_')
+        .filter(|word| !word.is_empty())
+    {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    if name.is_empty() {
+        name.push_str("Service");
+    }
+    Ident::new(&name, function.span())
+}
+
+/// `name()` and `options()` of a `Service` impl, where they differ from the defaults. The
+/// default name is the type's name without its module path: for a type without generic
+/// parameters it is written out here, saving the default's allocation; a generic type
+/// keeps the default, which includes the type arguments (`Node<Json>`), as it would by hand.
+fn service_fns(args: &ServiceArgs, type_name: &Ident, generics: &Generics) -> TokenStream {
+    let generic =
+        generics.type_params().next().is_some() || generics.const_params().next().is_some();
+    let name = match &args.name {
+        Some(name) => Some(name.value()),
+        None => (!generic).then(|| type_name.unraw().to_string()),
+    };
+    let name = name.map(|name| {
+        quote! {
+            fn name(&self) -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(#name)
+            }
+        }
+    });
+    let options = args.has_options().then(|| {
+        let grace = args.grace.map(
+            |millis| quote!(::service_runtime::__private::set_grace(&mut __options, #millis);),
+        );
+        let max_children = args.max_children.map(
+            |limit| quote!(::service_runtime::__private::set_max_children(&mut __options, #limit);),
+        );
+        quote! {
+            fn options(&self) -> ::service_runtime::Options {
+                let mut __options = ::service_runtime::Options::default();
+                #grace
+                #max_children
+                __options
+            }
+        }
+    });
+    quote!(#name #options)
+}
+
+/// The function that converts a task's output, of type `output` (`()` if `None`), into
+/// the runtime's `Result<(), BoxError>`. The user's return type is named so that a wrong
+/// one is reported there, with `TaskOutput`'s explanation.
+fn task_output(output: Option<&Type>) -> TokenStream {
+    let output = output.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+    quote!(<#output as ::service_runtime::__private::TaskOutput>::into_task_result)
+}
+
+/// `impl Type { pub fn new(params) -> Self { init } }`.
+fn constructor(
+    vis: &Visibility,
+    ident: &Ident,
+    generics: &Generics,
+    params: &[TokenStream],
+    init: &TokenStream,
+    doc: &str,
+) -> TokenStream {
+    let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
+    quote! {
+        impl #impl_generics #ident #ty_generics #where_clause {
+            #[doc = #doc]
+            #[must_use]
+            #[allow(
+                clippy::too_many_arguments,
+                clippy::new_without_default,
+                reason = "`new` takes every field of the service, whatever their number"
+            )]
+            #vis fn new(#(#params),*) -> Self {
+                #init
+            }
+        }
+    }
+}
+
+/// The `#[cfg(..)]` and `#[doc = ..]` attributes among `attrs`.
+fn cfgs_and_docs(attrs: &[Attribute]) -> (Vec<&Attribute>, Vec<&Attribute>) {
+    let cfgs = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .collect();
+    let docs = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .collect();
+    (cfgs, docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The number of errors in an expansion.
+    fn errors(tokens: &TokenStream) -> usize {
+        tokens.to_string().matches("compile_error").count()
+    }
+
+    fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+        service(args, item)
+    }
+
+    #[test]
+    fn valid_input_has_no_errors() {
+        let item = quote! {
+            impl<T: Codec> Node<T> where T: Clone {
+                #[task] async fn a(&self) {}
+                #[daemon] async fn b(self: Arc<Self>, cx: Context) -> anyhow::Result<()> { Ok(()) }
+                #[child] fn c(&self) -> Store { Store::new() }
+                #[child(daemon)] fn d(&self) -> impl Service { Store::new() }
+                fn helper(&mut self, x: u32) {}
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        assert!(!tokens.to_string().contains("# [task]"));
+    }
+
+    #[test]
+    fn every_mistake_in_an_impl_is_reported_once() {
+        let item = quote! {
+            impl Node {
+                #[task] async fn a(&self) {}
+                #[task] fn b(&self) {}
+                #[daemon] async fn c(&self, cx: &Context) {}
+                #[task] async fn d(&mut self) {}
+                #[task] async fn e(&self) {}
+                #[child] async fn f(&self, x: u32) {}
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        // `b` not async; `d` takes `&mut self`; `f` async, with a parameter, no return type.
+        assert_eq!(errors(&tokens), 5, "{tokens}");
+        // The impl is still emitted, without the kind attributes, with stub impls.
+        let text = tokens.to_string();
+        assert!(text.contains("fn e"), "{text}");
+        assert!(!text.contains("# [task]"), "{text}");
+        assert!(text.contains("ServiceBody"), "{text}");
+    }
+
+    #[test]
+    fn every_mistake_in_a_function_is_reported() {
+        let item = quote! {
+            fn heartbeat(&self, (a, b): (u32, u32), name: &str, cx: &Context) -> &str {}
+        };
+        let tokens = expand(quote!(no_new, grace = "1x"), item);
+        // bad duration, `no_new`, not async, receiver, pattern, reference, context not
+        // first, return type.
+        assert_eq!(errors(&tokens), 8, "{tokens}");
+    }
+
+    #[test]
+    fn unsupported_items_are_emitted_unchanged() {
+        for item in [
+            quote!(
+                enum E {
+                    A,
+                }
+            ),
+            quote!(union U { a: u32 }),
+            quote!(
+                trait T {}
+            ),
+            quote!(
+                mod m {}
+            ),
+            quote!(
+                const C: u32 = 1;
+            ),
+            quote!(impl Trait for Node { #[task] async fn a(&self) {} }),
+        ] {
+            let tokens = expand(TokenStream::new(), item);
+            assert_eq!(errors(&tokens), 1, "{tokens}");
+            assert!(!tokens.to_string().contains("ServiceBody"), "{tokens}");
+        }
+    }
+
+    #[test]
+    fn garbage_does_not_panic() {
+        for (args, item) in [
+            (quote!(), quote!()),
+            (quote!(), quote!(struct)),
+            (
+                quote!(=),
+                quote!(
+                    struct S;
+                ),
+            ),
+            (
+                quote!(grace),
+                quote!(
+                    async fn f() {}
+                ),
+            ),
+            (quote!(), quote!(impl S {})),
+            (quote!(), quote!(impl S { #[child(daemon = 1, x)] fn a() })),
+            (
+                quote!(),
+                quote!(
+                    impl<'a> S<'a> {
+                        #[task]
+                        async fn a<T>(&self) {}
+                    }
+                ),
+            ),
+            (quote!(), quote!(impl [u8] { #[task] async fn a(&self) {} })),
+            (
+                quote!(),
+                quote!(
+                    async fn r#_x(_: u32) {}
+                ),
+            ),
+        ] {
+            let tokens = expand(args, item);
+            assert!(errors(&tokens) > 0, "{tokens}");
+        }
+    }
+
+    #[test]
+    fn struct_names() {
+        let name = |s: &str| struct_name(&syn::parse_str::<Ident>(s).unwrap()).to_string();
+        assert_eq!(name("heartbeat"), "Heartbeat");
+        assert_eq!(name("store_flush_2"), "StoreFlush2");
+        assert_eq!(name("_private"), "Private");
+        assert_eq!(name("r#type"), "Type");
+        assert_eq!(name("Already"), "Already");
+    }
+}

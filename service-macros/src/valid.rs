@@ -1,0 +1,323 @@
+//! Every semantic rule of the DSL, in one place. Each violation is recorded at the tokens
+//! at fault with what to write instead; checking goes on after a violation, so that all
+//! mistakes are reported in one compile.
+
+use proc_macro2::Span;
+use quote::{ToTokens, quote};
+use syn::{GenericParam, Generics, Item, Signature, Type};
+
+use crate::ast::{self, FnInput, ImplInput, Input, Param, Pass, Receiver, StructInput, WorkMethod};
+use crate::ctxt::Errors;
+
+/// Records every rule `input` breaks.
+pub(crate) fn check(input: &Input, errors: &mut Errors) {
+    match input {
+        Input::Struct(input) => check_struct(input, errors),
+        Input::Impl(input) => check_impl(input, errors),
+        Input::Fn(input) => check_fn(input, errors),
+        Input::Other(item) => unsupported(item, errors),
+    }
+}
+
+fn unsupported(item: &Item, errors: &mut Errors) {
+    let (keyword, what): (&dyn ToTokens, &str) = match item {
+        Item::Enum(item) => (&item.enum_token, "an enum"),
+        Item::Union(item) => (&item.union_token, "a union"),
+        Item::Trait(item) => (&item.trait_token, "a trait"),
+        _ => {
+            errors.at(
+                Span::call_site(),
+                "`#[service]` applies to a struct, to the struct's inherent `impl` block, or to an `async fn`",
+            );
+            return;
+        }
+    };
+    errors.spanned(
+        keyword,
+        format!(
+            "`#[service]` cannot be applied to {what}; declare the service as a struct, \
+             `#[service] struct Node {{ .. }}`, with a `#[service] impl Node {{ .. }}` block"
+        ),
+    );
+}
+
+fn check_struct(input: &StructInput, errors: &mut Errors) {
+    no_lifetimes(&input.item.generics, errors);
+}
+
+fn check_impl(input: &ImplInput, errors: &mut Errors) {
+    let item = &input.item;
+    if !input.args.is_empty() {
+        errors.spanned(
+            &input.args,
+            "`#[service]` on an `impl` block takes no options; options such as `grace` go on the struct's `#[service(..)]`",
+        );
+    }
+    if let Some((_, path, _)) = &item.trait_ {
+        let name = path
+            .segments
+            .last()
+            .map_or_else(String::new, |last| last.ident.to_string());
+        errors.spanned(
+            path,
+            format!(
+                "`#[service]` goes on the service's inherent `impl` block (`impl Node {{ .. }}`), not on a trait impl; \
+                 to implement `{name}` by hand, remove `#[service]`"
+            ),
+        );
+    }
+    no_lifetimes(&item.generics, errors);
+    if !matches!(ast::unwrap_group(&item.self_ty), Type::Path(_)) {
+        errors.spanned(
+            &item.self_ty,
+            "`#[service]` needs the `impl` block of a struct, like `impl Node { .. }`",
+        );
+    }
+    for attr in &input.misplaced {
+        errors.spanned(attr, "this attribute applies to methods only");
+    }
+    if input.methods.is_empty() && input.misplaced.is_empty() && item.trait_.is_none() {
+        let impl_token = &item.impl_token;
+        let self_ty = &item.self_ty;
+        errors.spanned(
+            quote!(#impl_token #self_ty),
+            "this `#[service] impl` has no `#[task]`, `#[daemon]` or `#[child]` method; \
+             annotate the methods that make up the service, like `#[task] async fn run(&self) { .. }`",
+        );
+    }
+    for method in &input.methods {
+        check_method(method, errors);
+    }
+}
+
+fn check_method(method: &WorkMethod, errors: &mut Errors) {
+    let attr = method.kind.attr();
+    for extra in &method.extra {
+        errors.spanned(
+            extra,
+            "a method can have only one of `#[task]`, `#[daemon]` and `#[child]`; remove this attribute",
+        );
+    }
+    let sig = &method.sig;
+    not_unsafe_nor_generic(sig, attr, errors);
+    if method.kind.is_task() {
+        check_task(method, errors);
+    } else {
+        check_child(method, errors);
+    }
+}
+
+fn check_task(method: &WorkMethod, errors: &mut Errors) {
+    let sig = &method.sig;
+    let attr = method.kind.attr();
+    if sig.asyncness.is_none() {
+        errors.spanned(
+            sig.fn_token,
+            format!(
+                "`{attr}` methods must be `async`; write `async fn {}`",
+                sig.ident
+            ),
+        );
+    }
+    let receivers = "`&self` or `self: Arc<Self>`";
+    match &method.receiver {
+        Receiver::Ref | Receiver::Arc => {}
+        Receiver::RefMut(receiver) => errors.spanned(
+            receiver,
+            "tasks share their service, so they cannot take `&mut self`; \
+             use `&self` (with a `Mutex` or atomics for state that changes) or `self: Arc<Self>`",
+        ),
+        Receiver::Value(receiver) => errors.spanned(
+            receiver,
+            format!("tasks share their service, so they cannot take it by value; use {receivers}"),
+        ),
+        Receiver::Other(receiver) => {
+            errors.spanned(
+                receiver,
+                format!("unsupported receiver for `{attr}`; use {receivers}"),
+            );
+        }
+        Receiver::Missing => errors.at(
+            sig.paren_token.span.join(),
+            format!("`{attr}` methods need a receiver; add {receivers} as the first parameter"),
+        ),
+    }
+    let mut params = method.params.iter();
+    if let Some(first) = params.next() {
+        context_param(
+            first,
+            "a task method takes only its context besides the receiver",
+            errors,
+        );
+    }
+    let extra: Vec<&Param> = params.collect();
+    if !extra.is_empty() {
+        let extra = extra.iter().map(|param| &param.arg);
+        errors.spanned(
+            quote!(#(#extra)*),
+            "too many parameters: a task method takes the receiver and, optionally, `cx: &Context`; \
+             read other inputs from the service's fields",
+        );
+    }
+    task_return_type(sig, &format!("`{attr}` methods"), errors);
+}
+
+fn check_child(method: &WorkMethod, errors: &mut Errors) {
+    let sig = &method.sig;
+    let attr = method.kind.attr();
+    if let Some(asyncness) = sig.asyncness {
+        errors.spanned(
+            asyncness,
+            format!("`{attr}` methods must not be `async`: they build the child service, which the runtime then starts; remove `async`"),
+        );
+    }
+    match &method.receiver {
+        Receiver::Ref => {}
+        Receiver::Arc => {
+            errors.spanned(sig.inputs.first(), format!("`{attr}` methods take `&self`"))
+        }
+        Receiver::RefMut(receiver) | Receiver::Value(receiver) | Receiver::Other(receiver) => {
+            errors.spanned(receiver, format!("`{attr}` methods take `&self`"));
+        }
+        Receiver::Missing => errors.at(
+            sig.paren_token.span.join(),
+            format!("`{attr}` methods need a receiver; add `&self` as the only parameter"),
+        ),
+    }
+    if !method.params.is_empty() {
+        let params = method.params.iter().map(|param| &param.arg);
+        errors.spanned(
+            quote!(#(#params)*),
+            format!("`{attr}` methods take no parameters besides `&self`; build the child from the service's fields"),
+        );
+    }
+    if ast::return_type(sig).is_none() {
+        let message = format!(
+            "`{attr}` methods must return the child service, like `fn {}(&self) -> Store`",
+            sig.ident
+        );
+        match &sig.output {
+            syn::ReturnType::Type(arrow, ty) => errors.spanned(quote!(#arrow #ty), message),
+            syn::ReturnType::Default => errors.at(sig.paren_token.span.close(), message),
+        }
+    }
+}
+
+/// The context parameter of a task method or `#[service]` function.
+fn context_param(param: &Param, otherwise: &str, errors: &mut Errors) {
+    match param.context {
+        Some(Pass::Ref | Pass::Value) => {}
+        Some(Pass::RefMut) => errors.spanned(
+            &param.arg.ty,
+            "expected `&Context` or `Context`, found `&mut Context`; take the context as `cx: &Context`",
+        ),
+        None => errors.spanned(
+            &param.arg.ty,
+            format!("expected `&Context` or `Context`: {otherwise}"),
+        ),
+    }
+}
+
+/// The return type of a task method or `#[service]` function: `()` or a path (such as
+/// `Result<(), E>` or an alias of it, checked by the compiler through `TaskOutput`).
+fn task_return_type(sig: &Signature, what: &str, errors: &mut Errors) {
+    if let Some(ty) = ast::return_type(sig)
+        && !matches!(ast::unwrap_group(ty), Type::Path(_))
+    {
+        errors.spanned(
+            ty,
+            format!("{what} must return `()` or `Result<(), E>` where `E: Into<BoxError>`"),
+        );
+    }
+}
+
+fn not_unsafe_nor_generic(sig: &Signature, what: &str, errors: &mut Errors) {
+    if let Some(unsafety) = sig.unsafety {
+        errors.spanned(unsafety, format!("`{what}` methods cannot be `unsafe`"));
+    }
+    let params: Vec<&GenericParam> = sig
+        .generics
+        .params
+        .iter()
+        .filter(|param| !matches!(param, GenericParam::Lifetime(_)))
+        .collect();
+    if !params.is_empty() {
+        errors.spanned(
+            quote!(#(#params)*),
+            format!("`{what}` methods cannot have type or const parameters: nothing would choose them when the service starts"),
+        );
+    }
+}
+
+fn no_lifetimes(generics: &Generics, errors: &mut Errors) {
+    for lifetime in generics.lifetimes() {
+        errors.spanned(
+            lifetime,
+            "a service cannot have lifetime parameters: it runs in tasks of its own, so it must be `'static`; \
+             own the data instead (for example with `String` or `Arc<T>`)",
+        );
+    }
+}
+
+fn check_fn(input: &FnInput, errors: &mut Errors) {
+    let sig = &input.item.sig;
+    let name = &sig.ident;
+    let struct_name = crate::expand::struct_name(name);
+    if sig.asyncness.is_none() {
+        errors.spanned(
+            sig.fn_token,
+            format!("`#[service]` on a function needs an `async fn`; write `async fn {name}`"),
+        );
+    }
+    if let Some(unsafety) = sig.unsafety {
+        errors.spanned(unsafety, "a `#[service]` function cannot be `unsafe`");
+    }
+    if let Some(syn::FnArg::Receiver(receiver)) = sig.inputs.first() {
+        errors.spanned(
+            receiver,
+            "`#[service]` makes a service of a free function, not of a method; \
+             for methods, use `#[task]` in a `#[service] impl` block",
+        );
+    }
+    no_lifetimes(&sig.generics, errors);
+    if let Some(no_new) = &input.args.no_new {
+        errors.spanned(
+            no_new,
+            "`no_new` applies to `#[service]` structs; a `#[service]` function always gets `new`",
+        );
+    }
+    if let Some(first) = input.params.first().filter(|first| first.context.is_some()) {
+        context_param(first, "", errors);
+    }
+    for param in input.fields() {
+        if param.context.is_some() {
+            errors.spanned(
+                &param.arg.ty,
+                format!(
+                    "the `Context` parameter must come first: `async fn {name}(cx: &Context, ..)`"
+                ),
+            );
+        } else if param.name().is_none() {
+            errors.spanned(
+                &param.arg.pat,
+                format!("expected a parameter name: the parameters of a `#[service]` function become the fields of `{struct_name}`"),
+            );
+        }
+        match ast::unwrap_group(&param.arg.ty) {
+            _ if param.context.is_some() => {}
+            Type::Reference(_) => errors.spanned(
+                &param.arg.ty,
+                format!(
+                    "a `#[service]` function cannot take references: its parameters are stored in `{struct_name}` \
+                     and cloned for each run; take an owned type (such as `String` or `Arc<T>`)"
+                ),
+            ),
+            Type::ImplTrait(_) => errors.spanned(
+                &param.arg.ty,
+                "`impl Trait` parameters cannot be stored in the service's struct; use a type parameter, `<T: Trait>`",
+            ),
+            _ => {}
+        }
+    }
+    task_return_type(sig, "`#[service]` functions", errors);
+}

@@ -1,0 +1,143 @@
+//! The expansions are lint-clean and hygienic: this module denies warnings, unnecessary
+//! qualifications and clippy's pedantic lints (checked by `cargo clippy --all-targets`),
+//! and shadows the names generated code could be tempted to use unqualified. Every form of
+//! the DSL is expanded here.
+
+#![deny(warnings, unused_qualifications, clippy::pedantic)]
+
+use service_runtime::{child, daemon, service, task};
+
+// Decoys: generated code must name these by absolute path.
+mod core {}
+mod std {}
+#[allow(dead_code, reason = "decoy")]
+struct Result;
+#[allow(dead_code, reason = "decoy")]
+struct Arc;
+#[allow(dead_code, reason = "decoy")]
+struct Context;
+#[allow(dead_code, reason = "decoy")]
+struct Box;
+#[allow(dead_code, reason = "decoy")]
+struct Option;
+#[allow(dead_code, reason = "decoy")]
+struct Future;
+#[allow(dead_code, reason = "decoy")]
+struct Send;
+#[allow(dead_code, reason = "decoy")]
+struct Cow;
+#[allow(dead_code, reason = "decoy")]
+struct Service;
+#[allow(dead_code, reason = "decoy")]
+struct BoxError;
+#[allow(dead_code, reason = "decoy")]
+trait Clone {}
+
+type Outcome = ::core::result::Result<(), service_runtime::BoxError>;
+
+#[service(name = "lint-node", grace = "10ms", max_children = 100)]
+struct Node {
+    first: u8,
+    second: u16,
+    third: u32,
+    fourth: u64,
+    fifth: i8,
+    sixth: i16,
+    seventh: i32,
+    eighth: i64,
+}
+
+#[service]
+impl Node {
+    #[task]
+    async fn sum(&self, cx: &service_runtime::Context) -> Outcome {
+        let total = i128::from(self.first)
+            + i128::from(self.second)
+            + i128::from(self.third)
+            + i128::from(self.fourth)
+            + i128::from(self.fifth)
+            + i128::from(self.sixth)
+            + i128::from(self.seventh)
+            + i128::from(self.eighth);
+        cx.run_task("check", move |_cx| async move { assert_eq!(total, 36) })?;
+        tokio::task::yield_now().await;
+        ::core::result::Result::Ok(())
+    }
+
+    #[daemon]
+    async fn listen(self: ::std::sync::Arc<Self>, cx: service_runtime::Context) {
+        cx.cancelled().await;
+    }
+
+    #[child]
+    fn unit(&self) -> Unit {
+        Unit::new(self.first)
+    }
+
+    #[child(daemon)]
+    fn tuple(&self) -> Tuple<u8> {
+        Tuple::new(self.first)
+    }
+
+    #[service_runtime::task]
+    async fn beat(&self) -> anyhow::Result<()> {
+        tokio::task::yield_now().await;
+        ::core::result::Result::Ok(())
+    }
+}
+
+#[service]
+struct Unit(u8);
+
+#[service]
+impl Unit {
+    #[task]
+    async fn noop(&self, cx: &service_runtime::Context) {
+        let _ = (cx.path(), self.0);
+        tokio::task::yield_now().await;
+    }
+}
+
+#[service]
+struct Tuple<T: ::core::fmt::Debug + ::core::marker::Send + ::core::marker::Sync + 'static>(T);
+
+#[service]
+impl<T> Tuple<T>
+where
+    T: ::core::fmt::Debug + ::core::marker::Send + ::core::marker::Sync + 'static,
+{
+    #[daemon]
+    async fn hold(&self, cx: &service_runtime::Context) {
+        let _ = format!("{:?}", self.0);
+        cx.cancelled().await;
+    }
+}
+
+/// A service function with every kind of parameter.
+#[service(grace = "1s")]
+async fn ticker(
+    cx: service_runtime::Context,
+    period: ::core::time::Duration,
+    label: String,
+) -> Outcome {
+    let _ = (cx.path(), label.len());
+    tokio::time::sleep(period).await;
+    ::core::result::Result::Ok(())
+}
+
+#[service]
+async fn bare() {
+    tokio::task::yield_now().await;
+}
+
+#[tokio::test]
+async fn lint_clean_services_run() {
+    let handle = service_runtime::ServiceExt::start(Node::new(1, 2, 3, 4, 5, 6, 7, 8));
+    handle.wait_started().await;
+    assert_eq!(handle.name(), "lint-node");
+    handle.stop().await.unwrap();
+    service_runtime::ServiceExt::run(Ticker::new(::core::time::Duration::ZERO, "x".to_owned()))
+        .await
+        .unwrap();
+    service_runtime::ServiceExt::run(Bare::new()).await.unwrap();
+}

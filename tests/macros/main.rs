@@ -1,0 +1,11 @@
+//! Behaviour of services written with the macros (`#[service]`, `#[task]`, `#[daemon]`,
+//! `#[child]`): they must behave exactly as the same services written by hand. One module
+//! per area; the expansions' compile-time behaviour is in `tests/ui`.
+
+mod failures;
+mod forms;
+mod functions;
+mod generics;
+mod lints;
+mod options;
+mod order;

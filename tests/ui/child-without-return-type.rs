@@ -1,0 +1,12 @@
+use service_runtime::prelude::*;
+
+#[service]
+struct Node;
+
+#[service]
+impl Node {
+    #[child]
+    fn store(&self) {}
+}
+
+fn main() {}

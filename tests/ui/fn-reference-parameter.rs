@@ -1,0 +1,8 @@
+use service_runtime::prelude::*;
+
+#[service]
+async fn greet(cx: &Context, name: &str) {
+    let _ = (cx, name);
+}
+
+fn main() {}

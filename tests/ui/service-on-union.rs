@@ -1,0 +1,11 @@
+use service_runtime::prelude::*;
+
+#[service]
+union Bits {
+    int: u32,
+    float: f32,
+}
+
+fn main() {
+    let _ = Bits { int: 1 };
+}

@@ -1,0 +1,10 @@
+use service_runtime::prelude::*;
+
+struct Node;
+
+impl Node {
+    #[task]
+    async fn announce(&self) {}
+}
+
+fn main() {}
