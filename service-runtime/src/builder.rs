@@ -13,7 +13,7 @@ use crate::handle::ServiceHandle;
 use crate::restart::{Restart, Supervisor};
 use crate::runner::{Again, ChildFailed, IntoTaskResult, Role};
 use crate::serve::Service;
-use crate::sync::lock;
+use crate::sync::{Mutex, lock};
 
 /// A task about to be started; from [`Context::task`].
 ///
@@ -178,7 +178,7 @@ where
         } = self.inner;
         let first = factory();
         let name = first.name();
-        let first = std::sync::Mutex::new(Some(first));
+        let first = Mutex::new(Some(first));
         let factory = Arc::new(factory);
         let make = move |cx: Context| {
             let service = lock(&first).take().unwrap_or_else(|| factory());

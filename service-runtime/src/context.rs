@@ -219,11 +219,10 @@ impl Context {
         if !supervised {
             parent.count_started_task();
         }
-        let path: Arc<str> = node.path().clone();
         let child_node = Arc::clone(&node);
         let shared = Shared::new(
             name,
-            path,
+            Some(Arc::clone(&node)),
             service.options(),
             Some(ParentLink {
                 manager: Arc::clone(parent),

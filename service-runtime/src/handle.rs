@@ -23,9 +23,7 @@ impl<S: Service> ServiceHandle<S> {
     /// A manager for `service`, not started yet: [`run`](ServiceHandle::run) or
     /// [`start`](ServiceHandle::start) it later.
     pub fn new(service: S) -> ServiceHandle<S> {
-        let name = service.name();
-        let path = Arc::from(&*name);
-        let shared = Shared::new(name, path, service.options(), None);
+        let shared = Shared::new(service.name(), None, service.options(), None);
         ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service))
     }
 

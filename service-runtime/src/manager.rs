@@ -33,7 +33,7 @@ use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{Stats, TaskStats};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, lock};
-use crate::tree::{OnDone, TaskNode, release, wake_tree};
+use crate::tree::{OnDone, TaskNode, Walk, release, wake_tree};
 
 /// The untyped view of a running (or runnable) service: its flags, its outcome, and the
 /// means to stop it. Cheap to clone; dropping it never cancels anything.
@@ -47,7 +47,10 @@ pub struct Manager {
 
 pub(crate) struct Shared {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) path: Arc<str>,
+    /// Built on first use from `above` (most services never need it).
+    path: OnceLock<Arc<str>>,
+    /// For a child service: its node in the parent's tree, whose path is the service's.
+    above: Option<Arc<TaskNode>>,
     pub(crate) options: Options,
     /// Set once, when this service is asked to stop; read on every spawn (so an atomic,
     /// not the token's lock).
@@ -85,13 +88,14 @@ pub(crate) struct ParentLink {
 impl Shared {
     pub(crate) fn new(
         name: Cow<'static, str>,
-        path: Arc<str>,
+        above: Option<Arc<TaskNode>>,
         options: Options,
         parent: Option<ParentLink>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
             name,
-            path,
+            path: OnceLock::new(),
+            above,
             options,
             cancelled: AtomicBool::new(false),
             cancel_event: Event::default(),
@@ -112,6 +116,14 @@ impl Shared {
         })
     }
 
+    /// The service's path: `Node`, or `Node/Store` for its child `Store`.
+    pub(crate) fn path(&self) -> &Arc<str> {
+        self.path.get_or_init(|| match &self.above {
+            Some(node) => Arc::clone(node.path()),
+            None => Arc::from(&*self.name),
+        })
+    }
+
     /// When cancellation began.
     pub(crate) fn cancelled_at(&self) -> Instant {
         *self.cancelled_at.get_or_init(Instant::now)
@@ -129,22 +141,18 @@ impl Shared {
     /// Cancels this service for `cause` and, through its tree, every child service below it
     /// (for `Parent`).
     pub(crate) fn cancel(&self, cause: CancelCause) {
-        let mut pending = Vec::new();
-        let mut next = self.cancel_one(cause);
-        loop {
-            pending.append(&mut next);
-            match pending.pop() {
-                Some(child) => next = child.cancel_one(CancelCause::Parent),
-                None => return,
-            }
+        let mut walk = Walk::default();
+        self.cancel_one(cause, &mut walk);
+        while let Some(child) = walk.services.pop() {
+            child.cancel_one(CancelCause::Parent, &mut walk);
         }
     }
 
-    /// Cancels this service alone: sets the flag, wakes its tasks, and returns the child
-    /// services found in its tree (cancelled by the caller's loop: no recursion).
-    fn cancel_one(&self, cause: CancelCause) -> Vec<Arc<Shared>> {
+    /// Cancels this service alone: sets the flag, wakes its tasks, and adds the child
+    /// services found in its tree to `walk` (cancelled by the caller's loop: no recursion).
+    fn cancel_one(&self, cause: CancelCause, walk: &mut Walk) {
         if self.finished_event.is_set() {
-            return Vec::new();
+            return;
         }
         // The first cause wins; it is set before the flag, so whoever sees the flag sees it.
         let _ = self.cause.set(cause);
@@ -152,12 +160,14 @@ impl Shared {
         // AcqRel: only one canceller proceeds; the store must precede the walk's locks
         // (tree module docs, "Wake-ups").
         if self.cancelled.swap(true, Ordering::AcqRel) {
-            return Vec::new();
+            return;
         }
         self.cancel_event.set();
-        tracing::debug!(service = %self.path, "service cancelled");
+        tracing::debug!(service = %self.path(), "service cancelled");
         let root = lock(&self.root).clone();
-        root.map(|root| wake_tree(&root)).unwrap_or_default()
+        if let Some(root) = root {
+            wake_tree(&root, walk);
+        }
     }
 
     pub(crate) fn count_restart(&self) {
@@ -174,7 +184,7 @@ impl Shared {
     /// Records a failure here and in every ancestor, then cancels each of them.
     pub(crate) fn record_failure(self: &Arc<Self>, failure: TaskFailure) {
         tracing::error!(
-            service = %self.path,
+            service = %self.path(),
             path = %failure.path(),
             kind = %failure.kind(),
             error = %failure.error(),
@@ -208,27 +218,27 @@ impl Shared {
             Ok(())
         } else {
             Err(ServiceError::Failed(Failures::new(
-                Arc::clone(&self.path),
+                Arc::clone(self.path()),
                 failures,
                 self.cause.get().cloned(),
             )))
         };
         let _ = self.outcome.set(outcome);
         self.finished_event.set();
-        tracing::debug!(service = %self.path, "service finished");
+        tracing::debug!(service = %self.path(), "service finished");
         let link = lock(&self.parent).take();
         if let Some(link) = link {
             if link.daemon && !link.supervised && !link.manager.is_cancelled() {
                 link.manager
                     .record_failure(crate::runner::daemon_exit(&link.node, true));
             }
-            release(link.node, &*link.manager);
+            release(&link.node, &*link.manager);
         }
     }
 
     /// Creates the body's node, the root of this service's task tree.
     pub(crate) fn plant_root(&self) -> Arc<TaskNode> {
-        let root = TaskNode::root(self.name.clone(), Arc::clone(&self.path));
+        let root = TaskNode::root(self.name.clone(), self.above.clone());
         *lock(&self.root) = Some(Arc::clone(&root));
         root
     }
@@ -237,7 +247,7 @@ impl Shared {
     pub(crate) fn mark_ready(&self) {
         if !self.is_cancelled() && !self.ready_event.is_set() {
             self.ready_event.set();
-            tracing::debug!(service = %self.path, "service ready");
+            tracing::debug!(service = %self.path(), "service ready");
         }
     }
 
@@ -251,7 +261,7 @@ impl Shared {
     /// The failures so far, as an error (for waiters that give up before the end).
     fn failures_so_far(&self) -> ServiceError {
         ServiceError::Failed(Failures::new(
-            Arc::clone(&self.path),
+            Arc::clone(self.path()),
             lock(&self.failures).clone(),
             self.cause.get().cloned(),
         ))
@@ -266,19 +276,19 @@ impl Shared {
 
     pub(crate) fn mark_started(&self) {
         self.started_event.set();
-        tracing::debug!(service = %self.path, "service started");
+        tracing::debug!(service = %self.path(), "service started");
     }
 
     /// Finishes a service whose body never ran (cancelled before start, or not startable).
     pub(crate) fn finish_unstarted(&self, outcome: Result<(), ServiceError>) {
         self.started_event.set();
         if let Err(e) = &outcome {
-            tracing::error!(service = %self.path, error = %e, "service could not start");
+            tracing::error!(service = %self.path(), error = %e, "service could not start");
         }
         let _ = self.outcome.set(outcome);
         self.finished_event.set();
         if let Some(link) = lock(&self.parent).take() {
-            release(link.node, &*link.manager);
+            release(&link.node, &*link.manager);
         }
     }
 }
@@ -302,7 +312,7 @@ impl Manager {
     /// The service's path in its tree of services (`Node/Store` for a child `Store` of
     /// `Node`); the prefix of its tasks' paths.
     pub fn path(&self) -> &str {
-        &self.shared.path
+        self.shared.path()
     }
 
     /// Whether the manager has begun running the service.

@@ -113,12 +113,12 @@ where
     // as deep as the task tree would make subscribers recurse once per level.
     let span = match role {
         Role::Body => {
-            tracing::info_span!(parent: None, "service", service = %cx.manager.shared.path)
+            tracing::info_span!(parent: None, "service", service = %cx.manager.shared.path())
         }
         Role::Task | Role::Daemon => tracing::info_span!(
             parent: None,
             "task",
-            service = %cx.manager.shared.path,
+            service = %cx.manager.shared.path(),
             path = %cx.node.path()
         ),
     };
@@ -414,6 +414,6 @@ struct Release(Context);
 
 impl Drop for Release {
     fn drop(&mut self) {
-        release(Arc::clone(&self.0.node), &*self.0.manager.shared);
+        release(&self.0.node, &*self.0.manager.shared);
     }
 }

@@ -44,7 +44,7 @@ pub trait Service: Send + Sync + 'static {
     /// Name used in task paths, logs and errors. Default: the type's name without its
     /// module path (and without generic arguments' paths).
     fn name(&self) -> Cow<'static, str> {
-        Cow::Owned(short_type_name(std::any::type_name::<Self>()))
+        short_type_name(std::any::type_name::<Self>())
     }
 
     /// Per-service settings. Default: [`Options::default()`].
@@ -53,8 +53,13 @@ pub trait Service: Send + Sync + 'static {
     }
 }
 
-/// `a::b::Node<c::T>` → `Node<T>`.
-fn short_type_name(full: &str) -> String {
+/// `a::b::Node<c::T>` → `Node<T>`; borrowed (no allocation) when there is nothing to
+/// strip but the leading path.
+fn short_type_name(full: &'static str) -> Cow<'static, str> {
+    if !full.contains(['<', '(', '[', '&', ';', ',', ' ']) {
+        let start = full.rfind("::").map_or(0, |i| i + 2);
+        return Cow::Borrowed(&full[start..]);
+    }
     let mut out = String::with_capacity(full.len());
     let mut segment_start = 0;
     for (i, c) in full.char_indices() {
@@ -69,7 +74,7 @@ fn short_type_name(full: &str) -> String {
         }
     }
     out.push_str(&full[segment_start..]);
-    out
+    Cow::Owned(out)
 }
 
 /// Ways to run a [`Service`]; implemented for every service.

@@ -29,8 +29,9 @@
 //!
 //! # Lock order
 //!
-//! At most one node lock is held at a time: [`attach`], [`release`] and [`wake_tree`] take
-//! one node's lock, let go, and only then take the next. No other lock is taken while a node
+//! At most one node lock is held at a time, except in [`wake_tree`], which nests a child's
+//! lock inside its parent's (always in that order): [`attach`] and [`release`] take one
+//! node's lock, let go, and only then take the next. No other lock is taken while a node
 //! lock is held, and no user code runs under one (wakers are woken after unlocking).
 //!
 //! # Wake-ups: why none is lost
@@ -56,6 +57,9 @@ use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
 pub(crate) struct TaskNode {
     parent: Option<Arc<TaskNode>>,
+    /// For the body of a child service: the child's node in its parent's tree, whose path
+    /// is the child's.
+    above: Option<Arc<TaskNode>>,
     /// This node's index in its parent's `children`.
     slot: usize,
     name: Cow<'static, str>,
@@ -97,13 +101,14 @@ impl NodeState {
 }
 
 impl TaskNode {
-    /// The node of a service body: the root of its tree, with the service's path.
-    pub(crate) fn root(name: Cow<'static, str>, path: Arc<str>) -> Arc<TaskNode> {
+    /// The node of a service body: the root of its tree (`above`: see the field).
+    pub(crate) fn root(name: Cow<'static, str>, above: Option<Arc<TaskNode>>) -> Arc<TaskNode> {
         Arc::new(TaskNode {
             parent: None,
+            above,
             slot: 0,
             name,
-            path: OnceLock::from(path),
+            path: OnceLock::new(),
             state: NodeState::new(),
         })
     }
@@ -121,20 +126,25 @@ impl TaskNode {
         if let Some(path) = self.path.get() {
             return path;
         }
-        // Walk up to the nearest node whose path is known (the root always knows it), then
-        // build downwards; iterative, so deep chains cost no stack.
-        let mut names = vec![&*self.name];
-        let mut node = self.parent.as_deref();
+        // Walk up to the nearest node whose path is known, then build downwards; iterative,
+        // so deep chains cost no stack. A child service's body adds no segment: its path is
+        // that of its node in the parent's tree (`above`).
+        let mut names: Vec<&str> = Vec::new();
+        let mut node = self;
         let base = loop {
-            match node {
-                Some(n) => match n.path.get() {
-                    Some(path) => break &**path,
-                    None => {
-                        names.push(&n.name);
-                        node = n.parent.as_deref();
-                    }
-                },
-                None => break "",
+            if let Some(path) = node.path.get() {
+                break &**path;
+            }
+            match (&node.parent, &node.above) {
+                (Some(parent), _) => {
+                    names.push(&node.name);
+                    node = parent;
+                }
+                (None, Some(above)) => node = above,
+                (None, None) => {
+                    names.push(&node.name);
+                    break "";
+                }
             }
         };
         let mut path =
@@ -239,6 +249,7 @@ pub(crate) fn attach(
         let slot = state.children.next_slot();
         let node = Arc::new(TaskNode {
             parent: Some(Arc::clone(candidate)),
+            above: None,
             slot,
             name,
             path,
@@ -259,7 +270,7 @@ pub(crate) trait OnDone {
 
 /// Records that `node`'s own work has ended; completes it, and every ancestor this leaves
 /// with nothing to do, reporting each to `on_done`.
-pub(crate) fn release(node: Arc<TaskNode>, on_done: &dyn OnDone) {
+pub(crate) fn release(node: &Arc<TaskNode>, on_done: &dyn OnDone) {
     {
         let mut state = lock(&node.state);
         state.running = false;
@@ -267,9 +278,12 @@ pub(crate) fn release(node: Arc<TaskNode>, on_done: &dyn OnDone) {
             return;
         }
     }
-    let mut done = node;
+    // Borrowed until the walk moves up: most releases stop at the first parent, and an
+    // `Arc` clone per task would be an atomic round trip for nothing.
+    let mut owned: Arc<TaskNode>;
+    let mut done: &Arc<TaskNode> = node;
     loop {
-        let Some(parent) = done.parent.clone() else {
+        let Some(parent) = done.parent.as_ref() else {
             on_done.root_done();
             return;
         };
@@ -287,29 +301,67 @@ pub(crate) fn release(node: Arc<TaskNode>, on_done: &dyn OnDone) {
         if !parent_done {
             return;
         }
-        done = parent;
+        owned = Arc::clone(parent);
+        done = &owned;
     }
 }
 
 /// Wakes every waiting task of the tree below `root`, and returns the managers of the child
 /// services found in it (to be cancelled in turn). Iterative: no stack for deep trees.
-pub(crate) fn wake_tree(root: &Arc<TaskNode>) -> Vec<Arc<Shared>> {
-    let mut services = Vec::new();
-    let mut pending = vec![Arc::clone(root)];
+///
+/// A node's children are visited under its lock, each child's lock taken inside it (locks
+/// are only ever nested parent before child, and everyone else holds one node lock at a
+/// time, so this cannot deadlock). Children without children of their own — most tasks —
+/// are handled right there; only inner nodes are queued, as `Arc`s. Wakers are woken after
+/// the parent's lock is released, so woken tasks do not queue on it.
+///
+/// `walk` carries the buffers, reused across the services of one cancellation.
+pub(crate) fn wake_tree(root: &Arc<TaskNode>, walk: &mut Walk) {
+    let Walk {
+        pending,
+        wakers,
+        services,
+    } = walk;
+    visit(root, pending, wakers, services);
     while let Some(node) = pending.pop() {
-        let waker = {
-            let mut state = lock(&node.state);
-            pending.extend(state.children.iter().cloned());
-            if let Some(service) = state.service.as_ref().and_then(Weak::upgrade) {
-                services.push(service);
+        {
+            let state = lock(&node.state);
+            for child in state.children.iter() {
+                visit(child, pending, wakers, services);
             }
-            state.waker.take()
-        };
-        if let Some(waker) = waker {
+        }
+        for waker in wakers.drain(..) {
             waker.wake();
         }
     }
-    services
+    for waker in wakers.drain(..) {
+        waker.wake();
+    }
+}
+
+/// The working set of a cancellation walk; `services` collects the child services found.
+#[derive(Default)]
+pub(crate) struct Walk {
+    pending: Vec<Arc<TaskNode>>,
+    wakers: Vec<Waker>,
+    pub(crate) services: Vec<Arc<Shared>>,
+}
+
+/// Takes `node`'s waker and notes its child service; queues it if it has children.
+fn visit(
+    node: &Arc<TaskNode>,
+    pending: &mut Vec<Arc<TaskNode>>,
+    wakers: &mut Vec<Waker>,
+    services: &mut Vec<Arc<Shared>>,
+) {
+    let mut state = lock(&node.state);
+    wakers.extend(state.waker.take());
+    if let Some(service) = state.service.as_ref().and_then(Weak::upgrade) {
+        services.push(service);
+    }
+    if !state.children.is_empty() {
+        pending.push(Arc::clone(node));
+    }
 }
 
 fn most_common_names(children: &Slots<Arc<TaskNode>>) -> Vec<(String, usize)> {
