@@ -50,6 +50,9 @@ impl Event {
             waiters.set = true;
             // Release: what the setter did before is visible to whoever reads the flag set.
             self.is_set.store(true, Ordering::Release);
+            if waiters.wakers.is_empty() {
+                return;
+            }
             waiters.wakers.drain().collect()
         };
         for waker in wakers {

@@ -13,6 +13,109 @@
 //!
 //! A port of Python's `async-service` (the library py-libp2p runs its services on).
 //!
+//! # The DSL
+//!
+//! Annotate a struct and one inherent `impl` of it with [`service`]; mark the methods that
+//! are the service's work with [`task`], [`daemon`] and [`child`]. Work starts in
+//! declaration order when the service runs; `new` takes the fields in order.
+//!
+//! ```
+//! use std::time::Duration;
+//! use service_runtime::prelude::*;
+//!
+//! #[service]
+//! struct Store;
+//!
+//! #[service]
+//! impl Store {
+//!     #[daemon] // must live as long as the service
+//!     async fn flush(&self, cx: &Context) {
+//!         cx.cancelled().await;
+//!     }
+//! }
+//!
+//! #[service(grace = "2s")]
+//! struct Node {
+//!     peers: usize,
+//! }
+//!
+//! #[service]
+//! impl Node {
+//!     #[child] // a child service, built and started with the service
+//!     fn store(&self) -> Store {
+//!         Store::new()
+//!     }
+//!
+//!     #[task] // a task: runs once; the service waits for it
+//!     async fn announce(&self) -> Result<(), std::io::Error> {
+//!         println!("announcing to {} peers", self.peers);
+//!         Ok(())
+//!     }
+//!
+//!     #[daemon]
+//!     async fn gossip(&self, cx: &Context) -> Result<(), BoxError> {
+//!         // Tasks started through `cx` are children of `gossip`: `Node/gossip/handle`.
+//!         cx.run_task("handle", |_cx| async { Err::<(), _>("peer vanished") })?;
+//!         cx.cancelled().await;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let error = Node::new(3).run().await.unwrap_err();
+//! assert_eq!(error.failures()[0].path(), "Node/gossip/handle");
+//! # }
+//! ```
+//!
+//! A function can be a service too (async-service's `as_service`): its parameters become
+//! the fields of a generated struct.
+//!
+//! ```
+//! use std::time::Duration;
+//! use service_runtime::prelude::*;
+//!
+//! #[service]
+//! async fn heartbeat(cx: &Context, period: Duration) -> Result<(), BoxError> {
+//!     let mut ticks = tokio::time::interval(period);
+//!     for _ in 0..3 {
+//!         ticks.tick().await;
+//!     }
+//!     cx.cancel();
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! Heartbeat::new(Duration::from_millis(1)).run().await.unwrap();
+//! # }
+//! ```
+//!
+//! Mistakes are compile errors that say what to write instead. A struct needs its
+//! `#[service] impl`:
+//!
+//! ```compile_fail
+//! use service_runtime::prelude::*;
+//!
+//! #[service]
+//! struct Lonely; // error: `Lonely` has `#[service]` but no `#[service] impl Lonely` block
+//! ```
+//!
+//! and task methods must be `async`:
+//!
+//! ```compile_fail
+//! use service_runtime::prelude::*;
+//!
+//! #[service]
+//! struct Node;
+//!
+//! #[service]
+//! impl Node {
+//!     #[task]
+//!     fn announce(&self) {} // error: a `#[task]` method must be `async`
+//! }
+//! ```
+//!
 //! # A service by hand
 //!
 //! ```
@@ -82,6 +185,53 @@
 //! A service that did not end cleanly returns [`ServiceError::Failed`] with every
 //! [`TaskFailure`] (`task_name`, `path`, [`FailureKind`], `error`); misuse of the API is a
 //! [`LifecycleError`]. Panics in tasks are caught and reported; the process goes on.
+//!
+//! # Supervision, readiness, and why a service stopped
+//!
+//! A task or child service can be restarted by a [`Restart`] policy instead of failing its
+//! service: [`Context::task`]`(name).restart(policy).spawn(f)` (with `f: Fn`), or
+//! [`Context::child`]`(factory).restart(policy).spawn()` (a fresh instance and manager each
+//! time). More than `max_restarts` restarts inside `within` gives up: the last failure
+//! becomes the service's, noting the restart count. Healed failures are counted in
+//! [`TaskStats::restart_count`] and logged at `warn`.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::Duration;
+//! use service_runtime::prelude::*;
+//!
+//! struct Flaky(AtomicUsize);
+//!
+//! impl Service for Flaky {
+//!     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+//!         let policy = Restart::on_failure()
+//!             .max_restarts(2)
+//!             .within(Duration::from_secs(60))
+//!             .backoff(Duration::from_millis(1), Duration::from_millis(10));
+//!         cx.task("worker").restart(policy).spawn(move |_cx| {
+//!             let attempt = self.0.fetch_add(1, Ordering::SeqCst);
+//!             async move { Err::<(), _>(format!("attempt {attempt} failed")) }
+//!         })?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let error = Flaky(AtomicUsize::new(0)).run().await.unwrap_err();
+//! assert_eq!(
+//!     error.failures()[0].error().to_string(),
+//!     "attempt 2 failed (gave up after 2 restarts within 60s)",
+//! );
+//! # }
+//! ```
+//!
+//! A service is *ready* ([`Manager::is_ready`], [`Manager::wait_ready`]) once its start-up
+//! work is done: when its body returns, or — with [`Options::manual_ready`] — when a task
+//! calls [`Context::ready`]. The DSL waits for each `#[child]` to be ready before starting
+//! the work declared after it. [`Manager::cancel_cause`] tells why a service began to stop
+//! ([`CancelCause`]); a [`ServiceError`]'s message starts with it.
 //!
 //! # Observability
 //!

@@ -56,8 +56,13 @@ pub trait Service: Send + Sync + 'static {
 /// `a::b::Node<c::T>` → `Node<T>`; borrowed (no allocation) when there is nothing to
 /// strip but the leading path.
 fn short_type_name(full: &'static str) -> Cow<'static, str> {
-    if !full.contains(['<', '(', '[', '&', ';', ',', ' ']) {
-        let start = full.rfind("::").map_or(0, |i| i + 2);
+    // Byte scans: this runs for every service started, and a type name is plain ASCII
+    // punctuation around identifiers.
+    if !full
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'(' | b'[' | b'&' | b';' | b',' | b' '))
+    {
+        let start = full.bytes().rposition(|b| b == b':').map_or(0, |i| i + 1);
         return Cow::Borrowed(&full[start..]);
     }
     let mut out = String::with_capacity(full.len());
