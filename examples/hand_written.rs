@@ -82,6 +82,9 @@ async fn main() -> std::process::ExitCode {
         Ok(args) => args,
         Err(e) => return service_examples::fail(&e),
     };
+    // `shutdown_signal()`, listening before we say we are up: a Ctrl-C from then on stops
+    // the server in order.
+    let shutdown = service_examples::listen_for_shutdown().await;
     let listener = match TcpListener::bind(("127.0.0.1", args.port)).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -98,7 +101,7 @@ async fn main() -> std::process::ExitCode {
         report_every: Duration::from_secs(3),
         grace: args.grace,
     };
-    match server.run_until(service_runtime::shutdown_signal()).await {
+    match server.run_until(shutdown).await {
         Ok(()) => {
             println!("stopped cleanly");
             std::process::ExitCode::SUCCESS

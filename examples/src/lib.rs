@@ -1,10 +1,17 @@
 //! Pieces shared by the examples of `service-runtime`: argument parsing, the echo loop of a
-//! connection, tracing set-up and error exits. Each example is a `[[example]]` target of
-//! this package; see their own headers.
+//! connection, run-time options for a DSL service, the shutdown signal, tracing set-up and
+//! error exits. Each example is a `[[example]]` target of this package; see their own
+//! headers.
 
+use std::borrow::Cow;
+use std::future::Future;
+use std::io::IsTerminal;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use service_runtime::Context;
+use service_runtime::{BoxError, Context, Options, Service};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -52,6 +59,56 @@ impl Args {
     }
 }
 
+/// A service run with [`Options`] chosen at run time, such as a grace period from the
+/// command line: `#[service(grace = "2s")]` fixes options at compile time. Same name, same
+/// body; only [`Service::options`] differs.
+#[derive(Debug)]
+pub struct WithOptions<S> {
+    service: Arc<S>,
+    options: Options,
+}
+
+impl<S: Service> WithOptions<S> {
+    /// `service`, run with `options`.
+    pub fn new(service: S, options: Options) -> Self {
+        WithOptions {
+            service: Arc::new(service),
+            options,
+        }
+    }
+
+    /// `service` with its own options, but `grace` as its grace period.
+    pub fn grace(service: S, grace: Duration) -> Self {
+        let mut options = service.options();
+        options.grace = grace;
+        WithOptions::new(service, options)
+    }
+}
+
+impl<S: Service> Service for WithOptions<S> {
+    async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+        Arc::clone(&self.service).serve(cx).await
+    }
+
+    fn name(&self) -> Cow<'static, str> {
+        self.service.name()
+    }
+
+    fn options(&self) -> Options {
+        self.options.clone()
+    }
+}
+
+/// Checks that the process got no arguments, for the examples that take none.
+pub fn no_arguments() -> Result<(), String> {
+    match std::env::args().nth(1) {
+        None => Ok(()),
+        Some(arg) => Err(format!(
+            "unexpected argument `{arg}`: this example takes no arguments"
+        )),
+    }
+}
+
 /// Parses `500ms`, `2s` or `1m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let invalid = || {
@@ -89,15 +146,52 @@ pub async fn echo_connection(mut stream: TcpStream, cx: &Context) -> std::io::Re
     stream.shutdown().await
 }
 
-/// Human-readable logs on stderr; `RUST_LOG` overrides the default `info`.
+/// [`service_runtime::shutdown_signal`] with its signal handlers installed now, before the
+/// program says it is up: a SIGINT that arrives from here on stops the service (before the
+/// handlers are installed, it would kill the process).
+pub async fn listen_for_shutdown() -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let mut signal = Box::pin(service_runtime::shutdown_signal());
+    // The first poll installs the handlers.
+    let first = std::future::poll_fn(|cx| Poll::Ready(signal.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(()) => Box::pin(std::future::ready(())),
+        Poll::Pending => signal,
+    }
+}
+
+/// Human-readable logs on stderr, timed from the start of the process and coloured on a
+/// terminal only; `RUST_LOG` overrides the default `info`.
 pub fn init_tracing() {
+    init_tracing_with("info");
+}
+
+/// As [`init_tracing`], with `default` as the filter when `RUST_LOG` is not set (for
+/// example `info,service_runtime=debug` to show the runtime's lifecycle events).
+pub fn init_tracing_with(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_timer(Elapsed(std::time::Instant::now()))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Log timestamps: seconds since the start, to the millisecond (`  1.250s`).
+struct Elapsed(std::time::Instant);
+
+impl tracing_subscriber::fmt::time::FormatTime for Elapsed {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        let elapsed = self.0.elapsed();
+        write!(
+            w,
+            "{:>3}.{:03}s",
+            elapsed.as_secs(),
+            elapsed.subsec_millis()
+        )
+    }
 }
 
 /// Prints `message` as one line on stderr and returns a failing exit code.

@@ -1,36 +1,17 @@
 //! Runs the echo-server examples as processes: echo over concurrent connections, a clean
 //! stop on SIGINT within the grace period, and one-line errors for bad input.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The built example binary `name` (cargo builds examples before running this test).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    target.join("examples").join(name)
-}
-
-/// Waits for `child` to exit, killing it (and failing) after `limit`.
-fn wait_with_limit(mut child: Child, limit: Duration) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || tx.send(child.wait()));
-    match rx.recv_timeout(limit) {
-        Ok(status) => status.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("the example did not exit within {limit:?}");
-        }
-    }
-}
+use common::{command, run_to_end, wait_with_limit};
 
 fn echo_then_interrupt(name: &str) {
-    let mut server = Command::new(example(name))
-        .args(["--port", "0", "--grace", "1s"])
+    let mut server = command(name, &["--port", "0", "--grace", "1s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -86,8 +67,8 @@ fn echo_then_interrupt(name: &str) {
 
 fn bad_input(name: &str) {
     let run = |args: &[&str]| {
-        let output = Command::new(example(name)).args(args).output().unwrap();
-        let stderr = String::from_utf8(output.stderr).unwrap();
+        let output = run_to_end(command(name, args), Duration::from_secs(10));
+        let stderr = output.stderr;
         assert!(!output.status.success());
         assert!(!stderr.contains("panicked"), "{stderr}");
         stderr
@@ -119,4 +100,14 @@ fn hand_written_echo_serves_and_stops_on_sigint() {
 #[test]
 fn hand_written_echo_rejects_bad_input() {
     bad_input("hand_written");
+}
+
+#[test]
+fn echo_serves_and_stops_on_sigint() {
+    echo_then_interrupt("echo");
+}
+
+#[test]
+fn echo_rejects_bad_input() {
+    bad_input("echo");
 }

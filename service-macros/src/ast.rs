@@ -9,7 +9,7 @@ use syn::{
     PathArguments, Signature, Type,
 };
 
-use crate::attr::{self, Kind, ServiceArgs};
+use crate::attr::{self, Kind, RestartArgs, ServiceArgs};
 use crate::ctxt::Errors;
 
 /// What `#[service]` was applied to.
@@ -97,9 +97,11 @@ impl ImplInput {
             let Some((attr, name)) = kinds.next() else {
                 continue;
             };
+            let (kind, restart) = attr::parse_kind(&attr, name, errors);
             methods.push(WorkMethod {
                 index,
-                kind: attr::parse_kind(&attr, name, errors),
+                kind,
+                restart,
                 extra: kinds.map(|(attr, _)| attr).collect(),
                 cfgs: cfgs(&method.attrs),
                 receiver: Receiver::of(&method.sig),
@@ -123,6 +125,8 @@ pub(crate) struct WorkMethod {
     pub(crate) index: usize,
     /// What its (first) kind attribute declares.
     pub(crate) kind: Kind,
+    /// The restart keys of that attribute.
+    pub(crate) restart: RestartArgs,
     /// Further kind attributes on the same method (an error).
     pub(crate) extra: Vec<Attribute>,
     pub(crate) sig: Signature,

@@ -1,13 +1,17 @@
-//! Arguments of the attributes: `#[service(..)]` options and the kind attributes
-//! `#[task]`, `#[daemon]`, `#[child]`, `#[child(daemon)]`.
+//! Arguments of the attributes: `#[service(..)]` options here, those of the kind
+//! attributes (`#[task(..)]`, `#[daemon(..)]`, `#[child(..)]`) in [`work`].
 //!
 //! Parsing recovers after a bad option (it skips to the next `,`) so that every mistake in
 //! one attribute is reported in the same compile.
 
+mod work;
+
+pub(crate) use work::{Keyed, Kind, Policy, RestartArgs, kind_name, parse_kind};
+
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::parse::{ParseStream, Parser};
-use syn::{Attribute, Expr, ExprLit, Lit, LitInt, LitStr, Meta, Token};
+use syn::{Expr, ExprLit, Lit, LitInt, LitStr, Token};
 
 use crate::ctxt::Errors;
 
@@ -15,11 +19,11 @@ mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(grace);
     syn::custom_keyword!(max_children);
+    syn::custom_keyword!(manual_ready);
     syn::custom_keyword!(no_new);
-    syn::custom_keyword!(daemon);
 }
 
-const OPTIONS: &str = "`name`, `grace`, `max_children`, `no_new`";
+const OPTIONS: &str = "`name`, `grace`, `max_children`, `manual_ready`, `no_new`";
 
 /// The options of `#[service(..)]`, each set at most once.
 #[derive(Default)]
@@ -30,6 +34,8 @@ pub(crate) struct ServiceArgs {
     pub(crate) grace: Option<u64>,
     /// `max_children = N`.
     pub(crate) max_children: Option<usize>,
+    /// `manual_ready`: the service says itself when it is ready (`Options::manual_ready`).
+    pub(crate) manual_ready: Option<kw::manual_ready>,
     /// `no_new`: do not generate `new`; the keyword, for errors where it does not apply.
     pub(crate) no_new: Option<kw::no_new>,
 }
@@ -38,31 +44,15 @@ impl ServiceArgs {
     /// Parses `args`, recording every mistake in `errors`; options in error are left unset.
     pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> ServiceArgs {
         let mut parsed = ServiceArgs::default();
-        let parser = |input: ParseStream<'_>| {
-            while !input.is_empty() {
-                if let Err(error) = parsed.parse_one(input, errors) {
-                    errors.push(error);
-                    skip_past_comma(input);
-                    continue;
-                }
-                if !input.is_empty()
-                    && let Err(error) = input.parse::<Token![,]>()
-                {
-                    errors.push(error);
-                    skip_past_comma(input);
-                }
-            }
-            Ok(())
-        };
-        if let Err(error) = parser.parse2(args) {
-            errors.push(error);
-        }
+        parse_list(args, errors, |input, errors| {
+            parsed.parse_one(input, errors)
+        });
         parsed
     }
 
     /// Whether any option that changes `Service::options` is set.
     pub(crate) fn has_options(&self) -> bool {
-        self.grace.is_some() || self.max_children.is_some()
+        self.grace.is_some() || self.max_children.is_some() || self.manual_ready.is_some()
     }
 
     fn parse_one(&mut self, input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<()> {
@@ -81,9 +71,7 @@ impl ServiceArgs {
             set_once(&mut self.name, keyword, "name", value, errors);
         } else if lookahead.peek(kw::grace) {
             let keyword: kw::grace = input.parse()?;
-            let value = string_value(input, "grace = \"2s\"")?;
-            let millis = parse_duration(&value.value())
-                .map_err(|message| syn::Error::new_spanned(&value, message))?;
+            let millis = duration_value(input, "grace = \"2s\"")?;
             set_once(&mut self.grace, keyword, "grace", millis, errors);
         } else if lookahead.peek(kw::max_children) {
             let keyword: kw::max_children = input.parse()?;
@@ -99,15 +87,19 @@ impl ServiceArgs {
                 limit,
                 errors,
             );
+        } else if lookahead.peek(kw::manual_ready) {
+            let keyword: kw::manual_ready = input.parse()?;
+            no_value(input, "manual_ready")?;
+            set_once(
+                &mut self.manual_ready,
+                keyword,
+                "manual_ready",
+                keyword,
+                errors,
+            );
         } else if lookahead.peek(kw::no_new) {
             let keyword: kw::no_new = input.parse()?;
-            if input.peek(Token![=]) {
-                let rest: TokenStream = take_until_comma(input);
-                return Err(syn::Error::new_spanned(
-                    rest,
-                    "`no_new` takes no value; write `no_new`",
-                ));
-            }
+            no_value(input, "no_new")?;
             set_once(&mut self.no_new, keyword, "no_new", keyword, errors);
         } else if input.peek(syn::Ident) {
             let unknown: syn::Ident = input.parse()?;
@@ -120,6 +112,46 @@ impl ServiceArgs {
         }
         Ok(())
     }
+}
+
+/// Parses the comma-separated arguments in `tokens`, one at a time with `parse_one`. After
+/// a bad argument it records the error and skips to the next `,`, so that every mistake is
+/// reported.
+fn parse_list<F>(tokens: TokenStream, errors: &mut Errors, mut parse_one: F)
+where
+    F: FnMut(ParseStream<'_>, &mut Errors) -> syn::Result<()>,
+{
+    let parser = |input: ParseStream<'_>| {
+        while !input.is_empty() {
+            if let Err(error) = parse_one(input, errors) {
+                errors.push(error);
+                skip_past_comma(input);
+                continue;
+            }
+            if !input.is_empty()
+                && let Err(error) = input.parse::<Token![,]>()
+            {
+                errors.push(error);
+                skip_past_comma(input);
+            }
+        }
+        Ok(())
+    };
+    if let Err(error) = parser.parse2(tokens) {
+        errors.push(error);
+    }
+}
+
+/// A flag, which must not be followed by `= value`.
+fn no_value(input: ParseStream<'_>, flag: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        let rest: TokenStream = take_until_comma(input);
+        return Err(syn::Error::new_spanned(
+            rest,
+            format!("`{flag}` takes no value; write `{flag}`"),
+        ));
+    }
+    Ok(())
 }
 
 /// Records `value` in `slot`, or a "duplicate" error at `keyword` if it is already set:
@@ -166,6 +198,12 @@ fn int_value(input: ParseStream<'_>, example: &str) -> syn::Result<LitInt> {
     }
 }
 
+/// `= "<duration>"`, in milliseconds.
+fn duration_value(input: ParseStream<'_>, example: &str) -> syn::Result<u64> {
+    let value = string_value(input, example)?;
+    parse_duration(&value.value()).map_err(|message| syn::Error::new_spanned(&value, message))
+}
+
 fn option_value(input: ParseStream<'_>, example: &str) -> syn::Result<Expr> {
     if !input.peek(Token![=]) {
         return Err(input.error(format!("expected `=` and a value, like `{example}`")));
@@ -190,7 +228,7 @@ fn skip_past_comma(input: ParseStream<'_>) {
 }
 
 /// `"<n>ms"`, `"<n>s"` or `"<n>m"`, in milliseconds.
-pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+fn parse_duration(text: &str) -> Result<u64, String> {
     let expected =
         "expected a whole number followed by `ms`, `s` or `m`, like `\"500ms\"` or `\"2s\"`";
     let digits_end = text
@@ -217,125 +255,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         .ok()
         .and_then(|n| n.checked_mul(per_unit))
         .ok_or_else(|| format!("duration `{text}` is too large"))
-}
-
-/// Which work an annotated method declares.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Task,
-    Daemon,
-    Child,
-    DaemonChild,
-}
-
-impl Kind {
-    /// The attribute as written, for messages: `#[task]`.
-    pub(crate) fn attr(self) -> &'static str {
-        match self {
-            Kind::Task => "#[task]",
-            Kind::Daemon => "#[daemon]",
-            Kind::Child => "#[child]",
-            Kind::DaemonChild => "#[child(daemon)]",
-        }
-    }
-
-    /// A task or daemon task (as opposed to a child service).
-    pub(crate) fn is_task(self) -> bool {
-        matches!(self, Kind::Task | Kind::Daemon)
-    }
-}
-
-/// The kind attribute `attr` names (`task`, `service_runtime::task`, ..), if any.
-pub(crate) fn kind_name(attr: &Attribute) -> Option<&'static str> {
-    let path = attr.path();
-    let last = path.segments.last()?;
-    let prefix_ok = match path.segments.len() {
-        1 => path.leading_colon.is_none(),
-        2 => ["service_runtime", "service_macros"]
-            .iter()
-            .any(|krate| path.segments[0].ident == krate),
-        _ => false,
-    };
-    if !prefix_ok || !last.arguments.is_none() {
-        return None;
-    }
-    ["task", "daemon", "child"]
-        .into_iter()
-        .find(|name| last.ident == name)
-}
-
-/// The kind declared by `attr`, whose name is `name` (from [`kind_name`]); mistakes in its
-/// arguments are recorded and a best guess returned.
-pub(crate) fn parse_kind(attr: &Attribute, name: &str, errors: &mut Errors) -> Kind {
-    let args = match &attr.meta {
-        Meta::Path(_) => None,
-        Meta::List(list) => Some(list),
-        Meta::NameValue(nv) => {
-            errors.spanned(
-                &nv.value,
-                format!(
-                    "`#[{name}]` takes no value; write `#[{name}]`{}",
-                    if name == "child" {
-                        " or `#[child(daemon)]`"
-                    } else {
-                        ""
-                    }
-                ),
-            );
-            None
-        }
-    };
-    let kind = match name {
-        "task" => Kind::Task,
-        "daemon" => Kind::Daemon,
-        _ => Kind::Child,
-    };
-    match args {
-        None => kind,
-        Some(list) if kind == Kind::Child => parse_child_args(list, errors),
-        Some(list) => {
-            errors.at(
-                list.delimiter.span().join(),
-                format!("`#[{name}]` takes no arguments; write `#[{name}]`"),
-            );
-            kind
-        }
-    }
-}
-
-fn parse_child_args(list: &syn::MetaList, errors: &mut Errors) -> Kind {
-    let mut daemon: Option<kw::daemon> = None;
-    let parser = |input: ParseStream<'_>| {
-        while !input.is_empty() {
-            let lookahead = input.lookahead1();
-            if lookahead.peek(kw::daemon) {
-                let keyword: kw::daemon = input.parse()?;
-                set_once(&mut daemon, keyword, "daemon", keyword, errors);
-            } else if input.peek(syn::Ident) {
-                let unknown: syn::Ident = input.parse()?;
-                errors.spanned(
-                    &unknown,
-                    format!(
-                        "unknown argument `{unknown}`; expected `daemon`, as in `#[child(daemon)]`"
-                    ),
-                );
-            } else {
-                return Err(lookahead.error());
-            }
-            if !input.is_empty() {
-                input.parse::<Token![,]>()?;
-            }
-        }
-        Ok(())
-    };
-    if let Err(error) = parser.parse2(list.tokens.clone()) {
-        errors.push(error);
-    }
-    if daemon.is_some() {
-        Kind::DaemonChild
-    } else {
-        Kind::Child
-    }
 }
 
 #[cfg(test)]
@@ -387,13 +306,16 @@ mod tests {
             name = "Node",
             grace = "2s",
             max_children = 10,
+            manual_ready,
             no_new,
         ));
         assert_eq!(errors, 0);
-        assert_eq!(args.name.unwrap().value(), "Node");
+        assert_eq!(args.name.as_ref().unwrap().value(), "Node");
         assert_eq!(args.grace, Some(2_000));
         assert_eq!(args.max_children, Some(10));
+        assert!(args.manual_ready.is_some());
         assert!(args.no_new.is_some());
+        assert!(args.has_options());
     }
 
     #[test]
@@ -405,10 +327,14 @@ mod tests {
             max_children = 0,
             grace = "1s",
             grace = "3s",
-            no_new = true
+            no_new = true,
+            manual_ready = yes,
+            manual_ready,
+            manual_ready,
         ));
-        // unknown, not a string, empty name, zero, duplicate grace, no_new value
-        assert_eq!(errors, 6);
+        // unknown, not a string, empty name, zero, duplicate grace, no_new value,
+        // manual_ready value, duplicate manual_ready
+        assert_eq!(errors, 8);
         assert_eq!(args.grace, Some(1_000));
     }
 
@@ -426,30 +352,5 @@ mod tests {
             let (_, errors) = parse(tokens);
             assert!(errors > 0);
         }
-    }
-
-    fn kind(attr: &Attribute) -> (Option<Kind>, usize) {
-        let mut errors = Errors::default();
-        let kind = kind_name(attr).map(|name| parse_kind(attr, name, &mut errors));
-        (
-            kind,
-            errors.finish().err().map_or(0, |e| e.into_iter().count()),
-        )
-    }
-
-    #[test]
-    fn kinds() {
-        use syn::parse_quote as pq;
-        assert!(kind(&pq!(#[task])) == (Some(Kind::Task), 0));
-        assert!(kind(&pq!(#[service_runtime::daemon])) == (Some(Kind::Daemon), 0));
-        assert!(kind(&pq!(#[child(daemon)])) == (Some(Kind::DaemonChild), 0));
-        assert!(kind(&pq!(#[child()])) == (Some(Kind::Child), 0));
-        assert!(kind(&pq!(#[child(deamon)])) == (Some(Kind::Child), 1));
-        assert!(kind(&pq!(#[child(daemon, daemon)])) == (Some(Kind::DaemonChild), 1));
-        assert!(kind(&pq!(#[task(x)])) == (Some(Kind::Task), 1));
-        assert!(kind(&pq!(#[daemon = "x"])) == (Some(Kind::Daemon), 1));
-        assert!(kind(&pq!(#[other::task])).0.is_none());
-        assert!(kind(&pq!(#[tokio::test])).0.is_none());
-        assert!(kind(&pq!(#[inline])).0.is_none());
     }
 }

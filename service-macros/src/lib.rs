@@ -42,9 +42,9 @@
 //!
 //! `#[service]` on the struct implements `service_runtime::Service` for it; `serve` calls a
 //! hidden trait that `#[service]` on the impl block implements by starting the annotated
-//! methods in declaration order. Mistakes are reported at the tokens at fault, all of them
-//! in one compile, and the items are still emitted (with stub impls) so that one mistake
-//! does not cascade into others.
+//! methods in declaration order, waiting after each `#[child]` for the child to be ready.
+//! Mistakes are reported at the tokens at fault, all of them in one compile, and the items
+//! are still emitted (with stub impls) so that one mistake does not cascade into others.
 //!
 //! [`service-runtime`]: https://docs.rs/service-runtime
 #![forbid(unsafe_code)]
@@ -84,6 +84,7 @@ use proc_macro::TokenStream;
 /// | `name = "node"` | the name in task paths, logs and errors (no `/`) | the type's name, as `Service::name` |
 /// | `grace = "2s"` | `Options::grace`: `<n>ms`, `<n>s` or `<n>m` | zero |
 /// | `max_children = 100` | `Options::max_children` | 1000 |
+/// | `manual_ready` | `Options::manual_ready`: the service is ready when its body or a task calls `cx.ready()`, not when its start-up work is done | off |
 /// | `no_new` | do not generate `new` (write your own) | `new` is generated |
 ///
 /// # On the struct's inherent `impl` block
@@ -109,8 +110,11 @@ use proc_macro::TokenStream;
 ///
 /// The annotated methods make up the service's body: when the service starts, each is
 /// started in declaration order — see [`macro@task`], [`macro@daemon`] and [`macro@child`]
-/// for what each accepts. The block takes no options and needs at least one annotated
-/// method. Generic impl blocks and where-clauses work: `#[service] impl<C: Codec> Node<C>`.
+/// for what each accepts. Each `#[child]` without a restart policy is waited for: the work
+/// declared after it starts once it is ready, so the service itself is ready (without
+/// `manual_ready`) once all those children are ready and its tasks and daemons started. The
+/// block takes no options and needs at least one annotated method. Generic impl blocks and
+/// where-clauses work: `#[service] impl<C: Codec> Node<C>`.
 ///
 /// # On an `async fn`
 ///
@@ -135,10 +139,11 @@ use proc_macro::TokenStream;
 /// - The other parameters become the struct's fields. Each run gets a clone of them (the
 ///   service is shared behind an `Arc`), so they must be `Clone`, owned (no references;
 ///   wrap shared state in an `Arc`) and named by plain identifiers.
-/// - It returns `()` or `Result<(), E>` with `E: Into<BoxError>`.
+/// - It returns `()` or `Result<(), E>` with `E: Into<BoxError>`, or `!` if it never returns.
 /// - Type parameters are allowed (they must be `Send + Sync + 'static`); lifetime
 ///   parameters are not.
-/// - The options are those of the struct form, except `no_new`.
+/// - The options are those of the struct form, except `no_new`; with `manual_ready`, the
+///   function calls `cx.ready()` itself once it is ready.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::service(args.into(), item.into()).into()
@@ -162,10 +167,33 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   (the type is recognised by its name, `Context` or `service_runtime::Context`). Work
 ///   started through it is the task's children.
 /// - It returns `()` or `Result<(), E>` with `E: Into<BoxError>` (`anyhow::Error`,
-///   `std::io::Error`, ..). An error fails the service, with the task's path
-///   (`Node/announce`).
+///   `std::io::Error`, ..), or `!` if it never returns. An error fails the service, with
+///   the task's path (`Node/announce`).
 ///
-/// `#[task]` takes no arguments. Outside a `#[service] impl` block it is an error.
+/// Outside a `#[service] impl` block it is an error.
+///
+/// # Restart keys
+///
+/// `#[task(..)]`, [`#[daemon(..)]`](macro@daemon) and [`#[child(..)]`](macro@child) take
+/// the keys of a `Restart` policy, all optional:
+///
+/// ```ignore
+/// #[daemon(restart = "on-failure", max_restarts = 5, within = "60s", backoff = "100ms..10s")]
+/// async fn poll(&self) -> anyhow::Result<()> { .. }
+/// ```
+///
+/// | key | meaning | default |
+/// |---|---|---|
+/// | `restart = ".."` | `"never"`: an error or panic fails the service; `"on-failure"`: restart after an error or panic (a daemon after any exit); `"always"`: restart after every exit | `"never"` |
+/// | `max_restarts = N` | more than `N` restarts inside one `within` window gives up: the last failure fails the service, noting the restarts | 3 |
+/// | `within = "60s"` | the window of `max_restarts`, and how long a run without failing resets the backoff | `"5s"` |
+/// | `backoff = "<min>..<max>"` | wait `min` before the first restart, doubling up to `max`, each delay jittered to between half and all of it | no wait |
+///
+/// Durations are `<n>ms`, `<n>s` or `<n>m`. `max_restarts`, `within` and `backoff` need
+/// `restart = "on-failure"` or `"always"`. A restarted task calls its method again, with a
+/// fresh `Context`. Nothing is restarted once the service is cancelled, and failures healed
+/// by a restart are not in the service's error (they are counted in
+/// `TaskStats::restart_count`).
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray("task", args.into(), item.into()).into()
@@ -188,7 +216,9 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
-/// The method follows the rules of [`macro@task`]. `#[daemon]` takes no arguments.
+/// The method follows the rules of [`macro@task`], and takes its
+/// [restart keys](macro@task#restart-keys): `#[daemon(restart = "on-failure")]` restarts
+/// the daemon whenever it ends while the service runs.
 #[proc_macro_attribute]
 pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray("daemon", args.into(), item.into()).into()
@@ -216,6 +246,24 @@ pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// The child's failures are failures of its parent too, with the child's name in the
 /// path: `Node/Store/flush`.
+///
+/// # Readiness
+///
+/// The work declared after a `#[child]` starts once the child is ready (its own
+/// `#[child]` children ready and its work started, or, with `manual_ready`, once it calls
+/// `cx.ready()`). If the child fails first, the work after it is not started: the failure
+/// is its parent's already, which is being cancelled. A child that finishes cleanly
+/// without ever being ready holds nothing back.
+///
+/// # Restarts
+///
+/// `#[child(..)]` takes the [restart keys](macro@task#restart-keys) of `#[task]`, also
+/// together with `daemon`: `#[child(daemon, restart = "on-failure")]`. The method is then
+/// the child's factory: it is called again for each restart, and each instance runs under
+/// a fresh manager; the child's failures reach the parent only when the policy gives up.
+/// Returning `impl Service`, it must not borrow `self` (write `-> impl Service + use<>`, or
+/// name the type). A restarting child is **not** waited for: the work declared after it
+/// starts at once, as restarts make its readiness a moving target.
 #[proc_macro_attribute]
 pub fn child(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray("child", args.into(), item.into()).into()

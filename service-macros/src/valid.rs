@@ -2,11 +2,12 @@
 //! at fault with what to write instead; checking goes on after a violation, so that all
 //! mistakes are reported in one compile.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{GenericParam, Generics, Item, Signature, Type};
 
 use crate::ast::{self, FnInput, ImplInput, Input, Param, Pass, Receiver, StructInput, WorkMethod};
+use crate::attr::{Keyed, Policy, RestartArgs};
 use crate::ctxt::Errors;
 
 /// Records every rule `input` breaks.
@@ -100,6 +101,7 @@ fn check_method(method: &WorkMethod, errors: &mut Errors) {
     }
     let sig = &method.sig;
     not_unsafe_nor_generic(sig, attr, errors);
+    restart_keys(&method.restart, errors);
     if method.kind.is_task() {
         check_task(method, errors);
     } else {
@@ -191,6 +193,17 @@ fn check_child(method: &WorkMethod, errors: &mut Errors) {
             format!("`{attr}` methods take no parameters besides `&self`; build the child from the service's fields"),
         );
     }
+    if let Some(ty) = ast::return_type(sig)
+        && method.restart.restarting().is_some()
+        && borrows_self(ty)
+    {
+        errors.spanned(
+            ty,
+            "a restarting `#[child]` method is called again for each restart, so the service it \
+             returns cannot borrow `&self`; name its type, like `-> Store`, or write \
+             `-> impl Service + use<>` (listing the impl's type parameters in `use<..>`)",
+        );
+    }
     if ast::return_type(sig).is_none() {
         let message = format!(
             "`{attr}` methods must return the child service, like `fn {}(&self) -> Store`",
@@ -199,6 +212,53 @@ fn check_child(method: &WorkMethod, errors: &mut Errors) {
         match &sig.output {
             syn::ReturnType::Type(arrow, ty) => errors.spanned(quote!(#arrow #ty), message),
             syn::ReturnType::Default => errors.at(sig.paren_token.span.close(), message),
+        }
+    }
+}
+
+/// Whether `ty` is an `impl Trait` that captures the lifetime of `&self` (edition 2024
+/// captures every lifetime in scope unless a `use<..>` bound without lifetimes says
+/// otherwise): its type is then a different one for each borrow, which a factory called
+/// again for each restart cannot return.
+fn borrows_self(ty: &Type) -> bool {
+    let Type::ImplTrait(impl_trait) = ast::unwrap_group(ty) else {
+        return false;
+    };
+    !impl_trait.bounds.iter().any(|bound| {
+        let mut tokens = bound.to_token_stream().into_iter();
+        let starts_with_use =
+            matches!(tokens.next(), Some(TokenTree::Ident(ident)) if ident == "use");
+        starts_with_use
+            && !tokens
+                .any(|token| matches!(token, TokenTree::Punct(punct) if punct.as_char() == '\''))
+    })
+}
+
+/// The keys that tune a restart policy need one that restarts.
+fn restart_keys(restart: &RestartArgs, errors: &mut Errors) {
+    let policy = match &restart.policy {
+        // An invalid policy is reported already.
+        Some(Keyed { value: None, .. }) => return,
+        Some(Keyed {
+            value: Some(policy),
+            ..
+        }) => Some(*policy),
+        None => None,
+    };
+    for key in restart.modifiers() {
+        match policy {
+            None => errors.spanned(
+                key,
+                format!("`{key}` needs a restart policy; add `restart = \"on-failure\"`"),
+            ),
+            Some(Policy::Never) => errors.spanned(
+                key,
+                format!(
+                    "`{key}` needs a restart policy, but `restart = \"never\"` never restarts; \
+                     write `restart = \"on-failure\"` or `restart = \"always\"`"
+                ),
+            ),
+            Some(Policy::OnFailure | Policy::Always) => {}
         }
     }
 }
@@ -218,15 +278,17 @@ fn context_param(param: &Param, otherwise: &str, errors: &mut Errors) {
     }
 }
 
-/// The return type of a task method or `#[service]` function: `()` or a path (such as
+/// The return type of a task method or `#[service]` function: `()`, `!` or a path (such as
 /// `Result<(), E>` or an alias of it, checked by the compiler through `TaskOutput`).
 fn task_return_type(sig: &Signature, what: &str, errors: &mut Errors) {
     if let Some(ty) = ast::return_type(sig)
-        && !matches!(ast::unwrap_group(ty), Type::Path(_))
+        && !matches!(ast::unwrap_group(ty), Type::Path(_) | Type::Never(_))
     {
         errors.spanned(
             ty,
-            format!("{what} must return `()` or `Result<(), E>` where `E: Into<BoxError>`"),
+            format!(
+                "{what} must return `()` or `Result<(), E>` where `E: Into<BoxError>` (or `!` if they never return)"
+            ),
         );
     }
 }

@@ -110,7 +110,9 @@ impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
     }
 }
 
-/// A task that never returns: `async fn tick(&self) -> ! { loop { .. } }`.
+/// A task that never returns: `async fn tick(&self) -> ! { loop { .. } }`. Left out of
+/// diagnostics, which would show `!` by the name of the stable-Rust alias for it.
+#[diagnostic::do_not_recommend]
 impl TaskOutput for Never {
     fn into_task_result(self) -> Result<(), BoxError> {
         self
@@ -241,7 +243,7 @@ where
     Ok(())
 }
 
-/// The readiness of a child service that the body just started: awaiting it resolves to
+/// The readiness of a child service that the body just started: [`Gate::open`] resolves to
 /// whether the body should go on starting the work declared after the child.
 ///
 /// - The child is ready: go on.

@@ -113,6 +113,49 @@ where
     }
 }
 
+/// Every restart key and `manual_ready`, tasks that never return.
+#[service(manual_ready)]
+struct Supervised;
+
+#[service]
+impl Supervised {
+    #[task(
+        restart = "on-failure",
+        max_restarts = 5,
+        within = "60s",
+        backoff = "100ms..10s"
+    )]
+    async fn flaky(self: ::std::sync::Arc<Self>, cx: service_runtime::Context) -> Outcome {
+        cx.ready();
+        ::core::result::Result::Ok(())
+    }
+
+    #[daemon(restart = "always")]
+    async fn forever(&self) -> ! {
+        loop {
+            ::core::future::pending::<()>().await;
+        }
+    }
+
+    #[child(daemon, restart = "on-failure", backoff = "1s..1m")]
+    fn unit(&self) -> Unit {
+        Unit::new(1)
+    }
+
+    #[child(restart = "never")]
+    fn tuple(&self) -> Tuple<u8> {
+        Tuple::new(2)
+    }
+}
+
+#[service(manual_ready)]
+async fn endless(cx: &service_runtime::Context) -> ! {
+    cx.ready();
+    loop {
+        ::core::future::pending::<()>().await;
+    }
+}
+
 /// A service function with every kind of parameter.
 #[service(grace = "1s")]
 async fn ticker(
@@ -140,4 +183,15 @@ async fn lint_clean_services_run() {
         .await
         .unwrap();
     service_runtime::ServiceExt::run(Bare::new()).await.unwrap();
+    for manager in [
+        service_runtime::ServiceExt::start(Supervised::new())
+            .manager()
+            .clone(),
+        service_runtime::ServiceExt::start(Endless::new())
+            .manager()
+            .clone(),
+    ] {
+        manager.wait_ready().await.unwrap();
+        manager.stop().await.unwrap();
+    }
 }

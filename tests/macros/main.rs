@@ -9,3 +9,5 @@ mod generics;
 mod lints;
 mod options;
 mod order;
+mod readiness;
+mod restart;

@@ -23,11 +23,9 @@ pub(crate) fn expand(input: &FnInput) -> TokenStream {
         Some(quote!(<#ty as ::core::clone::Clone>::clone(&self.#name)))
     });
     let args = cx_arg.into_iter().chain(field_args);
-    let convert = super::task_output(ast::return_type(&item.sig));
+    let result = super::task_result(ast::return_type(&item.sig), &quote!(#function(#(#args),*)));
     let body = quote! {
-        async move {
-            #convert(#function(#(#args),*).await)
-        }
+        async move { #result }
     };
     let generated = service_struct(input, &body);
     let mut item = item.clone();

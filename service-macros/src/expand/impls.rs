@@ -1,5 +1,6 @@
 //! `#[service] impl Node { .. }`: the impl block (kind attributes removed) and the hidden
-//! `ServiceBody` impl that starts the annotated methods in declaration order.
+//! `ServiceBody` impl that starts the annotated methods in declaration order, waiting for
+//! each child service without a restart policy to be ready before going on.
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -8,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, ImplItem, ItemImpl, Type, parse_quote};
 
 use crate::ast::{self, ImplInput, Pass, Receiver, WorkMethod};
-use crate::attr::Kind;
+use crate::attr::{Policy, RestartArgs};
 
 /// The expansion of a valid `#[service] impl`.
 pub(crate) fn expand(input: &ImplInput) -> TokenStream {
@@ -16,8 +17,8 @@ pub(crate) fn expand(input: &ImplInput) -> TokenStream {
     with_body(input, &quote!(#(#starts)*))
 }
 
-/// The impl block, its `ServiceImpl` marker and a `ServiceBody` whose `start` runs
-/// `statements`, all of which use `__service: &Arc<Self>` and `__cx: &Context`.
+/// The impl block, its `ServiceImpl` marker and a `ServiceBody` whose `start_work` runs
+/// `statements` in an `async` block, where `__service: Arc<Self>` and `__cx: Context`.
 pub(crate) fn with_body(input: &ImplInput, statements: &TokenStream) -> TokenStream {
     let item = &emitted_impl(input);
     let self_ty = &item.self_ty;
@@ -56,11 +57,14 @@ pub(crate) fn with_body(input: &ImplInput, statements: &TokenStream) -> TokenStr
             for<'__service> #self_ty: ::core::marker::Send + ::core::marker::Sync + 'static
         {
             fn start_work(
-                __service: &::std::sync::Arc<Self>,
-                __cx: &::service_runtime::Context,
-            ) -> ::core::result::Result<(), ::service_runtime::BoxError> {
-                #statements
-                ::core::result::Result::Ok(())
+                __service: ::std::sync::Arc<Self>,
+                __cx: ::service_runtime::Context,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::service_runtime::BoxError>>
+                   + ::core::marker::Send {
+                async move {
+                    #statements
+                    ::core::result::Result::Ok(())
+                }
             }
         }
     }
@@ -85,54 +89,109 @@ pub(crate) fn emitted_impl(input: &ImplInput) -> ItemImpl {
 
 /// The statement that starts `method`.
 fn start(method: &WorkMethod) -> TokenStream {
-    let ident = &method.sig.ident;
     let cfgs = &method.cfgs;
-    // Spanned at the method, so that rustc's errors about the call land on it.
-    let call = quote_spanned!(ident.span()=> Self::#ident);
-    let statement = match method.kind {
-        Kind::Task | Kind::Daemon => {
-            let helper = if method.kind == Kind::Task {
-                quote!(task)
-            } else {
-                quote!(daemon_task)
-            };
-            let name = ident.unraw().to_string();
-            let mut args = vec![if let Receiver::Arc = method.receiver {
-                quote!(__service)
-            } else {
-                quote!(&__service)
-            }];
-            let mut cx_pattern = quote!(_);
-            if let Some(param) = method.params.first() {
-                cx_pattern = quote!(__cx);
-                let ty = &param.arg.ty;
-                args.push(if param.context == Some(Pass::Value) {
-                    quote_spanned!(ty.span()=> __cx)
-                } else {
-                    quote_spanned!(ty.span()=> &__cx)
-                });
-            }
-            let convert = super::task_output(ast::return_type(&method.sig));
-            quote! {
-                ::service_runtime::__private::#helper(__cx, #name, __service, |__service, #cx_pattern| async move {
-                    #convert(#call(#(#args),*).await)
-                })?;
-            }
-        }
-        Kind::Child | Kind::DaemonChild => {
-            let helper = if method.kind == Kind::Child {
-                quote!(child)
-            } else {
-                quote!(daemon_child)
-            };
-            // Naming the return type makes "not a service" an error at the return type.
-            let turbofish = ast::return_type(&method.sig)
-                .filter(|ty| !matches!(ast::unwrap_group(ty), Type::ImplTrait(_)))
-                .map(|ty| quote!(::<#ty>));
-            quote! {
-                ::service_runtime::__private::#helper #turbofish (__cx, #call(__service))?;
-            }
-        }
+    let statement = if method.kind.is_task() {
+        start_task(method)
+    } else {
+        start_child(method)
     };
     quote!(#(#cfgs)* #statement)
+}
+
+/// `Self::method`, spanned at the method so that rustc's errors about the call land on it.
+fn call(method: &WorkMethod) -> TokenStream {
+    let ident = &method.sig.ident;
+    quote_spanned!(ident.span()=> Self::#ident)
+}
+
+fn start_task(method: &WorkMethod) -> TokenStream {
+    let name = method.sig.ident.unraw().to_string();
+    let mut args = vec![if let Receiver::Arc = method.receiver {
+        quote!(__service)
+    } else {
+        quote!(&__service)
+    }];
+    let mut cx_pattern = quote!(_);
+    if let Some(param) = method.params.first() {
+        cx_pattern = quote!(__cx);
+        let ty = &param.arg.ty;
+        args.push(if param.context == Some(Pass::Value) {
+            quote_spanned!(ty.span()=> __cx)
+        } else {
+            quote_spanned!(ty.span()=> &__cx)
+        });
+    }
+    let call = call(method);
+    let result = super::task_result(ast::return_type(&method.sig), &quote!(#call(#(#args),*)));
+    let body = quote!(|__service, #cx_pattern| async move { #result });
+    if let Some(policy) = policy(&method.restart) {
+        let daemon = method.kind.is_daemon();
+        quote! {
+            ::service_runtime::__private::restarting_task(&__cx, #name, #daemon, #policy, &__service, #body)?;
+        }
+    } else {
+        let helper = if method.kind.is_daemon() {
+            quote!(daemon_task)
+        } else {
+            quote!(task)
+        };
+        quote! {
+            ::service_runtime::__private::#helper(&__cx, #name, &__service, #body)?;
+        }
+    }
+}
+
+fn start_child(method: &WorkMethod) -> TokenStream {
+    let call = call(method);
+    // Naming the return type makes "not a service" an error at the return type.
+    let child_ty = ast::return_type(&method.sig)
+        .filter(|ty| !matches!(ast::unwrap_group(ty), Type::ImplTrait(_)));
+    if let Some(policy) = policy(&method.restart) {
+        let daemon = method.kind.is_daemon();
+        let turbofish = child_ty.map(|ty| quote!(::<#ty, _, _>));
+        quote! {
+            ::service_runtime::__private::restarting_child #turbofish (
+                &__cx, #daemon, #policy, &__service, |__service| #call(__service),
+            )?;
+        }
+    } else {
+        let helper = if method.kind.is_daemon() {
+            quote!(daemon_child)
+        } else {
+            quote!(child)
+        };
+        let turbofish = child_ty.map(|ty| quote!(::<#ty>));
+        // The work declared after the child starts once it is ready; if it fails first,
+        // its failure is the service's already, and the body stops here.
+        quote! {
+            if !::service_runtime::__private::#helper #turbofish (&__cx, #call(&__service))?.open().await {
+                return ::core::result::Result::Ok(());
+            }
+        }
+    }
+}
+
+/// The `Restart` that the restart keys describe, if they restart anything.
+fn policy(restart: &RestartArgs) -> Option<TokenStream> {
+    let constructor = match restart.restarting()? {
+        Policy::OnFailure => quote!(on_failure),
+        Policy::Always => quote!(always),
+        Policy::Never => return None,
+    };
+    let duration = |millis: u64| quote!(::core::time::Duration::from_millis(#millis));
+    let max_restarts = restart.max_restarts.as_ref().map(|keyed| {
+        let n = keyed.value;
+        quote!(.max_restarts(#n))
+    });
+    let within = restart.within.as_ref().map(|keyed| {
+        let period = duration(keyed.value);
+        quote!(.within(#period))
+    });
+    let backoff = restart.backoff.as_ref().map(|keyed| {
+        let (min, max) = (duration(keyed.value.0), duration(keyed.value.1));
+        quote!(.backoff(#min, #max))
+    });
+    Some(quote! {
+        ::service_runtime::Restart::#constructor() #max_restarts #within #backoff
+    })
 }

@@ -14,7 +14,7 @@ use quote::{ToTokens, quote};
 use syn::ext::IdentExt;
 use syn::{Attribute, Generics, Ident, Item, Type, Visibility};
 
-use crate::ast::Input;
+use crate::ast::{self, Input};
 use crate::attr::ServiceArgs;
 use crate::ctxt::Errors;
 use crate::{fallback, valid};
@@ -118,11 +118,15 @@ fn service_fns(args: &ServiceArgs, type_name: &Ident, generics: &Generics) -> To
         let max_children = args.max_children.map(
             |limit| quote!(::service_runtime::__private::set_max_children(&mut __options, #limit);),
         );
+        let manual_ready = args
+            .manual_ready
+            .map(|_| quote!(::service_runtime::__private::set_manual_ready(&mut __options);));
         quote! {
             fn options(&self) -> ::service_runtime::Options {
                 let mut __options = ::service_runtime::Options::default();
                 #grace
                 #max_children
+                #manual_ready
                 __options
             }
         }
@@ -130,12 +134,19 @@ fn service_fns(args: &ServiceArgs, type_name: &Ident, generics: &Generics) -> To
     quote!(#name #options)
 }
 
-/// The function that converts a task's output, of type `output` (`()` if `None`), into
-/// the runtime's `Result<(), BoxError>`. The user's return type is named so that a wrong
-/// one is reported there, with `TaskOutput`'s explanation.
-fn task_output(output: Option<&Type>) -> TokenStream {
-    let output = output.map_or_else(|| quote!(()), ToTokens::to_token_stream);
-    quote!(<#output as ::service_runtime::__private::TaskOutput>::into_task_result)
+/// The expression that awaits `call`, the future of a task method or `#[service]` function
+/// returning `output` (`()` if `None`), and converts its output into the runtime's
+/// `Result<(), BoxError>`. The user's return type is named so that a wrong one is reported
+/// there, with `TaskOutput`'s explanation; `!` cannot be named on stable Rust, so the
+/// future of a task that never returns is converted as a whole.
+fn task_result(output: Option<&Type>, call: &TokenStream) -> TokenStream {
+    match output.map(ast::unwrap_group) {
+        Some(Type::Never(_)) => quote!(::service_runtime::__private::never_returns(#call).await),
+        _ => {
+            let output = output.map_or_else(|| quote!(()), ToTokens::to_token_stream);
+            quote!(<#output as ::service_runtime::__private::TaskOutput>::into_task_result(#call.await))
+        }
+    }
 }
 
 /// `impl Type { pub fn new(params) -> Self { init } }`.
@@ -226,6 +237,51 @@ mod tests {
         assert!(text.contains("fn e"), "{text}");
         assert!(!text.contains("# [task]"), "{text}");
         assert!(text.contains("ServiceBody"), "{text}");
+    }
+
+    #[test]
+    fn restart_keys_expand_to_restarting_work() {
+        let item = quote! {
+            impl Node {
+                #[task(restart = "on-failure", max_restarts = 5, within = "1m", backoff = "1s..2s")]
+                async fn a(&self) {}
+                #[daemon(restart = "always")]
+                async fn b(&self) -> ! { loop {} }
+                #[child(daemon, restart = "on-failure")]
+                fn c(&self) -> Store { Store::new() }
+                #[child(restart = "never")]
+                fn d(&self) -> Store { Store::new() }
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        let text = tokens.to_string();
+        assert_eq!(text.matches("restarting_task").count(), 2, "{text}");
+        assert_eq!(text.matches("restarting_child").count(), 1, "{text}");
+        assert_eq!(text.matches(". open ()").count(), 1, "{text}");
+        assert!(text.contains("never_returns"), "{text}");
+    }
+
+    #[test]
+    fn every_mistake_in_restart_keys_is_reported_once() {
+        let item = quote! {
+            impl Node {
+                #[task(max_restarts = 5, within = "1s")]
+                async fn a(&self) {}
+                #[daemon(restart = "never", backoff = "1s..2s")]
+                async fn b(&self) {}
+                #[child(restart = "sometimes", max_restarts = 2)]
+                fn c(&self) -> Store { Store::new() }
+                #[child(restart = "always")]
+                fn d(&self) -> impl Service { Store::new() }
+                #[child(restart = "always")]
+                fn e(&self) -> impl Service + use<> { Store::new() }
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        // `a`: two keys without a policy; `b`: a key with "never"; `c`: the policy only;
+        // `d`: borrows `self`.
+        assert_eq!(errors(&tokens), 5, "{tokens}");
     }
 
     #[test]

@@ -1,0 +1,14 @@
+use service_runtime::prelude::*;
+
+#[service]
+struct Node;
+
+#[service]
+impl Node {
+    #[daemon(restart = "on-failure", backoff = "0ms..10s")]
+    async fn gossip(&self, cx: &Context) {
+        cx.cancelled().await;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,23 @@
+use service_runtime::prelude::*;
+
+#[service]
+struct Store;
+
+#[service]
+impl Store {
+    #[task]
+    async fn flush(&self) {}
+}
+
+#[service]
+struct Node;
+
+#[service]
+impl Node {
+    #[child(restart = "on-failure")]
+    fn store(&self) -> impl Service {
+        Store::new()
+    }
+}
+
+fn main() {}
