@@ -191,7 +191,9 @@
 //! A task or child service can be restarted by a [`Restart`] policy instead of failing its
 //! service: [`Context::task`]`(name).restart(policy).spawn(f)` (with `f: Fn`), or
 //! [`Context::child`]`(factory).restart(policy).spawn()` (a fresh instance and manager each
-//! time). More than `max_restarts` restarts inside `within` gives up: the last failure
+//! time), or in the DSL with `#[daemon(restart = "on-failure", max_restarts = 5,
+//! within = "60s", backoff = "100ms..10s")]` (the same keys on `#[task]` and `#[child]`).
+//! More than `max_restarts` restarts inside `within` gives up: the last failure
 //! becomes the service's, noting the restart count. Healed failures are counted in
 //! [`TaskStats::restart_count`] and logged at `warn`.
 //!
