@@ -184,3 +184,61 @@ where
         },
     }
 }
+
+/// Silences the panic hook's message for panics whose message starts with `injected` (the
+/// failures the reliability tests inject on purpose, thousands per run); every other panic
+/// prints as usual. Process-wide and idempotent.
+pub fn quiet_injected_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let message = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied());
+            if !message.is_some_and(|m| m.starts_with("injected")) {
+                default(info);
+            }
+        }));
+    });
+}
+
+/// Pushes `entry` to a [`Log`] when dropped: cleanup that runs when a task is aborted.
+#[derive(Debug)]
+pub struct LogOnDrop(pub Log, pub &'static str);
+
+impl Drop for LogOnDrop {
+    fn drop(&mut self) {
+        self.0.push(self.1);
+    }
+}
+
+/// An in-memory writer, for capturing `tracing` output: clones share one buffer. Give it to
+/// a `tracing_subscriber::fmt()` builder as `.with_writer(move || captured.clone())`.
+#[derive(Clone, Default, Debug)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// A new empty buffer.
+    pub fn new() -> Self {
+        Captured::default()
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

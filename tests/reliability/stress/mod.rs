@@ -1,0 +1,308 @@
+//! Randomized stress with deterministic seeds (issue 5, item 2; `RELIABILITY.md`).
+//!
+//! Each seed generates a plan — a tree of services, tasks, daemons and child services (task
+//! trees up to 5 deep inside each service, services nested up to 5 deep), with random
+//! failures (error, panic, panic while being aborted, a panicking task maker, daemon exits)
+//! at random moments, random grace periods, tasks that react to cancellation or ignore it,
+//! spawns during cancellation, `cx.cancel()` from inside, and random external cancels of
+//! the root and of child services — and runs it, then checks:
+//!
+//! - it finishes (a timeout only as a guard against hangs);
+//! - no task state is left: every task's future, every closure that was never run and every
+//!   child service value hold a [`TaskGuard`](oracle::TaskGuard), and none is alive afterwards;
+//! - every manager (the root and every child service) reports exactly the failures that were
+//!   injected in its subtree, in order, with the right path, kind and message, and nothing
+//!   else;
+//! - `finished_count == total_count`, and `total_count` is the number of tasks and child
+//!   services that really started;
+//! - the flags agree with the outcome (`did_error`, `is_cancelled`, `cancel_cause`);
+//! - no task is aborted before all of its descendants are done, and work started during
+//!   cancellation never runs.
+//!
+//! # The oracle
+//!
+//! The expected failures are not guessed from the plan: a failure scheduled after the
+//! service was already stopped may legitimately never happen. Instead each task records,
+//! synchronously and just before it returns an error or panics, that it is about to fail
+//! (with a unique number in the message). A daemon about to return records a `DaemonExit`
+//! if its service is not cancelled at that moment. A daemon *child service* exits when its
+//! last task is gone: every guard counts live futures per service (and per ancestor
+//! service), and the guard whose drop brings a service's count to zero records a
+//! `DaemonExit` if the parent service is not cancelled at that moment. On a current-thread
+//! runtime nothing runs between those records and the runtime's own decision, so the
+//! expected list is exact, order included.
+//!
+//! Two modes: [`Mode::Paused`] (current-thread runtime, paused clock: deterministic, a seed
+//! replays exactly) and [`Mode::MultiThread`] (two worker threads, real time: real races;
+//! the plan replays, the interleaving does not). In the multi-thread mode a daemon exit
+//! observed as "not cancelled" may still race a cancellation, so such exits are allowed,
+//! not required, and failures are compared as multisets.
+//!
+//! `STRESS_SEEDS=N` runs seeds `0..N` (a soak); `STRESS_SEED=k` replays seed `k` alone. A
+//! failing seed prints itself with the command that replays it.
+
+mod check;
+mod oracle;
+mod plan;
+mod run;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use service_runtime::prelude::*;
+use service_tests::quiet_injected_panics;
+
+use oracle::{SvcState, World};
+use plan::{BIG_EVERY, Cancel, FINAL_CANCEL_MS, Plan, generate};
+use run::{StressService, pause};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Current-thread runtime, paused clock: deterministic.
+    Paused,
+    /// Two worker threads, real time: real races.
+    MultiThread,
+}
+
+/// What one seed did, summed over a run.
+#[derive(Clone, Copy, Debug, Default)]
+struct Summary {
+    seeds: usize,
+    /// Tasks started, child services not included.
+    tasks: usize,
+    /// Services started, the root included.
+    services: usize,
+    failures: usize,
+    cancels: usize,
+    /// Failures reported, by [`Origin`](oracle::Origin).
+    origins: [usize; 5],
+    late_spawns: usize,
+    aborts: usize,
+    /// A hash of what happened: every service's path, counters, cause and failures, in
+    /// order. The same seed in [`Mode::Paused`] always gives the same one.
+    fingerprint: u64,
+}
+
+impl std::ops::AddAssign for Summary {
+    fn add_assign(&mut self, other: Summary) {
+        self.seeds += other.seeds;
+        self.tasks += other.tasks;
+        self.services += other.services;
+        self.failures += other.failures;
+        self.cancels += other.cancels;
+        for (total, n) in self.origins.iter_mut().zip(other.origins) {
+            *total += n;
+        }
+        self.late_spawns += other.late_spawns;
+        self.aborts += other.aborts;
+        self.fingerprint ^= other.fingerprint;
+    }
+}
+
+/// Runs seed `seed` in `mode` on a runtime of its own and checks everything.
+fn run_seed(seed: u64, mode: Mode) -> Summary {
+    let plan = generate(seed, mode);
+    let runtime = match mode {
+        Mode::Paused => tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build(),
+        Mode::MultiThread => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build(),
+    }
+    .expect("a runtime");
+    runtime.block_on(drive(plan, mode))
+}
+
+async fn drive(plan: Plan, mode: Mode) -> Summary {
+    let world = World::new(mode);
+    let Plan {
+        root,
+        cancels,
+        profile,
+        items,
+    } = plan;
+    let state = SvcState::new(&world, root.name.to_owned(), false, None);
+    let handle = ServiceHandle::new(StressService::new(
+        &world,
+        Arc::new(root),
+        Arc::clone(&state),
+        Vec::new(),
+        false,
+    ));
+    world
+        .services
+        .lock()
+        .unwrap()
+        .push((Arc::clone(&state), handle.manager().clone()));
+    handle.start().expect("the root starts");
+
+    let canceller = {
+        let world = Arc::clone(&world);
+        let mut cancels = cancels;
+        cancels.sort_by_key(|c| c.at_ms);
+        cancels.push(Cancel {
+            at_ms: FINAL_CANCEL_MS,
+            target: 0,
+        });
+        tokio::spawn(async move {
+            let began = tokio::time::Instant::now();
+            let mut now_ms = 0;
+            for cancel in cancels {
+                match mode {
+                    Mode::Paused => {
+                        tokio::time::sleep_until(began + Duration::from_millis(cancel.at_ms)).await
+                    }
+                    Mode::MultiThread => pause(mode, cancel.at_ms - now_ms).await,
+                }
+                now_ms = cancel.at_ms;
+                let (id, manager) = {
+                    let services = world.services.lock().unwrap();
+                    let (state, manager) = &services[cancel.target % services.len()];
+                    (state.id, manager.clone())
+                };
+                world.cancel_requested(id, manager.is_finished());
+                manager.cancel();
+            }
+        })
+    };
+    let limit = match mode {
+        // Virtual time: if everything is stuck, the clock jumps here at once.
+        Mode::Paused => Duration::from_secs(3600),
+        Mode::MultiThread => Duration::from_secs(30),
+    };
+    let outcome = tokio::time::timeout(limit, handle.wait_finished())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the service did not finish (profile {profile:?}, {items} items): {:?}",
+                handle.manager()
+            )
+        });
+    canceller.abort();
+    let _ = canceller.await;
+    drop(handle);
+
+    let summary = check::check(&world).await;
+    if std::env::var_os("STRESS_VERBOSE").is_some() {
+        eprintln!(
+            "  profile {profile:?}, {items} items planned: {} tasks started, {} services, {} cancels",
+            summary.tasks, summary.services, summary.cancels
+        );
+    }
+    Summary {
+        failures: outcome.err().map_or(0, |e| e.failures().len()),
+        ..summary
+    }
+}
+
+/// Seeds to run: `STRESS_SEED=k` alone, else `0..STRESS_SEEDS` (default `default`).
+fn seeds(default: u64) -> Vec<u64> {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.parse::<u64>().unwrap_or_else(|_| panic!("{name}={v}")))
+    };
+    match var("STRESS_SEED") {
+        Some(seed) => vec![seed],
+        None => (0..var("STRESS_SEEDS").unwrap_or(default)).collect(),
+    }
+}
+
+/// Runs the seeds of `test` in `mode`, each on a thread of its own with a watchdog; a failing
+/// seed prints how to replay it. `traced`: with a subscriber that enables every span, scoped
+/// to the seed's thread (so only for [`Mode::Paused`], whose tasks all run there).
+fn run_seeds(test: &str, mode: Mode, traced: bool, default: u64) {
+    quiet_injected_panics();
+    let mut total = Summary::default();
+    let began = std::time::Instant::now();
+    for seed in seeds(default) {
+        let replay = format!(
+            "replay: STRESS_SEED={seed} cargo test -p service-tests --test reliability {test} -- --nocapture"
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let summary = if traced {
+                let subscriber = tracing_subscriber::registry();
+                tracing::subscriber::with_default(subscriber, || {
+                    assert!(!tracing::info_span!("probe").is_disabled());
+                    run_seed(seed, mode)
+                })
+            } else {
+                run_seed(seed, mode)
+            };
+            let _ = tx.send(summary);
+        });
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(summary) => {
+                thread.join().expect("the seed's thread");
+                total += summary;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("stress seed {seed} ({mode:?}) hung for 120 s; {replay}")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let panic = thread.join().expect_err("the seed's thread panicked");
+                eprintln!("stress seed {seed} ({mode:?}) FAILED; {replay}");
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+    let [errors, panics, drop_panics, daemon_exits, service_exits] = total.origins;
+    eprintln!(
+        "{test}: {} seeds in {:.1?}: {} tasks and {} services started, {} aborted; {} failures \
+         reported ({errors} errors, {panics} panics, {drop_panics} panics while aborted, \
+         {daemon_exits} daemon exits, {service_exits} daemon child service exits); {} cancels; \
+         {} spawns during cancellation",
+        total.seeds,
+        began.elapsed(),
+        total.tasks,
+        total.services,
+        total.aborts,
+        total.failures,
+        total.cancels,
+        total.late_spawns,
+    );
+}
+
+/// Seeds `0..1000` (`STRESS_SEEDS`) on a current-thread runtime with a paused clock:
+/// deterministic, exact oracle (failures compared in order).
+#[test]
+fn stress_paused() {
+    run_seeds("stress_paused", Mode::Paused, false, 1000);
+}
+
+/// Seeds `0..200` (`STRESS_SEEDS`) as in [`stress_paused`], with a tracing subscriber that
+/// enables every span: the runtime then runs each task inside its span (instrumented), a
+/// code path of its own.
+#[test]
+fn stress_paused_traced() {
+    run_seeds("stress_paused_traced", Mode::Paused, true, 200);
+}
+
+/// Seeds `0..250` (`STRESS_SEEDS`) on two worker threads in real time: real races;
+/// failures compared as multisets.
+#[test]
+fn stress_multi_thread() {
+    run_seeds("stress_multi_thread", Mode::MultiThread, false, 250);
+}
+
+/// A seed in [`Mode::Paused`] replays exactly: run twice, it does the same things (same
+/// services, counters, causes and failures, in the same order). What makes a failing seed
+/// worth printing.
+#[test]
+fn a_paused_seed_replays_exactly() {
+    quiet_injected_panics();
+    for seed in [0, 1, 2, 3, BIG_EVERY - 1] {
+        let first = run_seed(seed, Mode::Paused);
+        let second = run_seed(seed, Mode::Paused);
+        assert_eq!(first.fingerprint, second.fingerprint, "seed {seed}");
+        assert_eq!(
+            (first.tasks, first.services, first.cancels),
+            (second.tasks, second.services, second.cancels),
+            "seed {seed}"
+        );
+    }
+}
