@@ -1,7 +1,7 @@
 //! Model checks of the synchronisation core with loom: every interleaving of the racing
 //! operations below is explored, and a lost wake-up shows up as a deadlock loom reports.
 //!
-//! Run: `RUSTFLAGS="--cfg loom" cargo test -p service-runtime --release --lib loom_models`
+//! Run: `RUSTFLAGS="--cfg loom" cargo test -p service-runtime --no-default-features --release --lib loom_models`
 //! (`.ci/run` does, with a separate target directory).
 
 use std::future::poll_fn;
