@@ -5,18 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Log, guard, svc};
+use service_tests::{Log, LogOnDrop, guard, svc};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// Logs `entry` when dropped: cleanup that runs when a task is aborted.
-struct LogOnDrop(Log, &'static str);
-
-impl Drop for LogOnDrop {
-    fn drop(&mut self) {
-        self.0.push(self.1);
-    }
-}
 
 /// The DAG of async-service's ordering test: node → its children.
 const DAG: &[(usize, &[usize])] = &[

@@ -1,33 +1,7 @@
 //! Tracing spans and events (SPEC §4.7).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use service_runtime::prelude::*;
-use service_tests::svc;
-
-/// A `MakeWriter` collecting everything written into one buffer.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-
-    fn make_writer(&'a self) -> Buffer {
-        self.clone()
-    }
-}
+use service_tests::{Captured, svc};
 
 /// Events inside a task carry its span (service and path); a failure is an `ERROR` event
 /// naming the path and the cause. (The only test of this binary that installs a
@@ -35,9 +9,10 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
 /// searched for by content.)
 #[tokio::test]
 async fn tasks_run_in_spans_and_failures_are_error_events() {
-    let buffer = Buffer::default();
+    let captured = Captured::new();
+    let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
-        .with_writer(buffer.clone())
+        .with_writer(move || writer.clone())
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
@@ -55,7 +30,7 @@ async fn tasks_run_in_spans_and_failures_are_error_events() {
     .await
     .unwrap_err();
     assert_eq!(error.failures().len(), 1);
-    let output = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let output = captured.text();
     let hello = output
         .lines()
         .find(|l| l.contains("hello from gossip"))
