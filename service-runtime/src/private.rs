@@ -132,13 +132,15 @@ where
     future.await.into_task_result()
 }
 
-/// Starts `method(service, cx)` as the task `name` of the body `cx`.
+/// Starts `method(service, cx)` as the task `name` of the body `cx`; a daemon task if
+/// `daemon`.
 ///
 /// # Errors
 /// As [`Context::run_task`].
 pub fn task<S, F, Fut>(
     cx: &Context,
     name: &'static str,
+    daemon: bool,
     service: &Arc<S>,
     method: F,
 ) -> Result<(), BoxError>
@@ -148,27 +150,9 @@ where
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
     let service = Arc::clone(service);
-    cx.run_task(name, move |cx| method(service, cx))?;
-    Ok(())
-}
-
-/// Starts `method(service, cx)` as the daemon task `name` of the body `cx`.
-///
-/// # Errors
-/// As [`Context::run_daemon_task`].
-pub fn daemon_task<S, F, Fut>(
-    cx: &Context,
-    name: &'static str,
-    service: &Arc<S>,
-    method: F,
-) -> Result<(), BoxError>
-where
-    S: ?Sized + Send + Sync + 'static,
-    F: FnOnce(Arc<S>, Context) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    let service = Arc::clone(service);
-    cx.run_daemon_task(name, move |cx| method(service, cx))?;
+    let builder = cx.task(name);
+    let builder = if daemon { builder.daemon() } else { builder };
+    builder.spawn(move |cx| method(service, cx))?;
     Ok(())
 }
 

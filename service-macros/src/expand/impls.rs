@@ -130,13 +130,9 @@ fn start_task(method: &WorkMethod) -> TokenStream {
             ::service_runtime::__private::restarting_task(&__cx, #name, #daemon, #policy, &__service, #body)?;
         }
     } else {
-        let helper = if method.kind.is_daemon() {
-            quote!(daemon_task)
-        } else {
-            quote!(task)
-        };
+        let daemon = method.kind.is_daemon();
         quote! {
-            ::service_runtime::__private::#helper(&__cx, #name, &__service, #body)?;
+            ::service_runtime::__private::task(&__cx, #name, #daemon, &__service, #body)?;
         }
     }
 }
