@@ -10,7 +10,7 @@
 //!   [`set_grace`], [`set_max_children`] and [`set_manual_ready`].
 //! - `#[service] impl S` implements [`ServiceImpl`] (whose supertrait [`ServiceStruct`]
 //!   reports a missing `#[service]` on the struct) and [`ServiceBody`], whose `start_work`
-//!   starts the annotated methods in declaration order through [`task`], [`daemon_task`],
+//!   starts the annotated methods in declaration order through [`task`] (tasks and daemons),
 //!   [`restarting_task`], [`child`], [`daemon_child`] and [`restarting_child`]. After
 //!   starting a child without a restart policy it awaits the [`Gate`] that `child` returns
 //!   (the child's readiness), and stops starting work if the gate stays closed.
