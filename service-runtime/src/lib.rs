@@ -231,8 +231,8 @@
 //!
 //! A service is *ready* ([`Manager::is_ready`], [`Manager::wait_ready`]) once its start-up
 //! work is done: when its body returns, or — with [`Options::manual_ready`] — when a task
-//! calls [`Context::ready`]. The DSL waits for each `#[child]` to be ready before starting
-//! the work declared after it. [`Manager::cancel_cause`] tells why a service began to stop
+//! calls [`Context::ready`]. The DSL waits for each `#[child]` (without a restart policy)
+//! to be ready before starting the work declared after it. [`Manager::cancel_cause`] tells why a service began to stop
 //! ([`CancelCause`]); a [`ServiceError`]'s message starts with it.
 //!
 //! # Observability

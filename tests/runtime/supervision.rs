@@ -34,24 +34,45 @@ fn flaky(
     })
 }
 
+/// Starts a service `Svc` whose one daemon `worker` is [`flaky`] under `policy`; returns its
+/// handle, the log of runs, and the receiver told of each run.
+fn start_flaky(
+    policy: Restart,
+    failures: usize,
+) -> (
+    ServiceHandle<impl Service>,
+    Log,
+    mpsc::UnboundedReceiver<()>,
+) {
+    let log = Log::new();
+    let began = Instant::now();
+    let (started_tx, started) = mpsc::unbounded_channel();
+    let runs = log.clone();
+    let handle = svc("Svc", move |cx| {
+        let result = flaky(
+            &cx,
+            policy.clone(),
+            failures,
+            runs.clone(),
+            began,
+            started_tx.clone(),
+        );
+        async move { Ok(result?) }
+    })
+    .start();
+    (handle, log, started)
+}
+
 /// A failing task is restarted by `on_failure` with exact exponential delays (no jitter);
 /// healed failures are counted, not reported.
 #[tokio::test(start_paused = true)]
 async fn restarts_with_exponential_backoff() {
-    let log = Log::new();
-    let began = Instant::now();
-    let log2 = log.clone();
-    let (started_tx, mut started) = mpsc::unbounded_channel();
-    let handle = svc("Svc", move |cx| {
-        let policy = Restart::on_failure()
-            .max_restarts(10)
-            .within(Duration::from_secs(60))
-            .backoff(Duration::from_millis(100), Duration::from_millis(400))
-            .without_jitter();
-        let result = flaky(&cx, policy, 4, log2.clone(), began, started_tx.clone());
-        async move { Ok(result?) }
-    })
-    .start();
+    let policy = Restart::on_failure()
+        .max_restarts(10)
+        .within(Duration::from_secs(60))
+        .backoff(Duration::from_millis(100), Duration::from_millis(400))
+        .without_jitter();
+    let (handle, log, mut started) = start_flaky(policy, 4);
     for _ in 0..5 {
         guard(started.recv()).await.unwrap();
     }
@@ -77,20 +98,11 @@ async fn restarts_with_exponential_backoff() {
 /// the service's, noting the restart count.
 #[tokio::test(start_paused = true)]
 async fn intensity_exceeded_escalates_the_last_failure() {
-    let log = Log::new();
-    let began = Instant::now();
-    let log2 = log.clone();
-    let error = svc("Svc", move |cx| {
-        let policy = Restart::on_failure()
-            .max_restarts(2)
-            .within(Duration::from_secs(5));
-        let (started, _) = mpsc::unbounded_channel();
-        let result = flaky(&cx, policy, usize::MAX, log2.clone(), began, started);
-        async move { Ok(result?) }
-    })
-    .run()
-    .await
-    .unwrap_err();
+    let policy = Restart::on_failure()
+        .max_restarts(2)
+        .within(Duration::from_secs(5));
+    let (handle, log, _started) = start_flaky(policy, usize::MAX);
+    let error = guard(handle.wait_finished()).await.unwrap_err();
     assert_eq!(log.entries().len(), 3);
     let [failure] = error.failures() else {
         panic!("{error}")
@@ -155,19 +167,11 @@ async fn backoff_resets_after_a_stable_run() {
 /// done at once.
 #[tokio::test(start_paused = true)]
 async fn no_restart_after_cancel_and_backoff_ends_at_once() {
-    let log = Log::new();
-    let began = Instant::now();
-    let log2 = log.clone();
-    let handle = svc("Svc", move |cx| {
-        let policy = Restart::always()
-            .max_restarts(10)
-            .backoff(Duration::from_secs(30), Duration::from_secs(30))
-            .without_jitter();
-        let (started, _) = mpsc::unbounded_channel();
-        let result = flaky(&cx, policy, 1, log2.clone(), began, started);
-        async move { Ok(result?) }
-    })
-    .start();
+    let policy = Restart::always()
+        .max_restarts(10)
+        .backoff(Duration::from_secs(30), Duration::from_secs(30))
+        .without_jitter();
+    let (handle, log, _started) = start_flaky(policy, 1);
     guard(async {
         while handle.stats().tasks.restart_count < 1 {
             tokio::task::yield_now().await;
@@ -258,19 +262,11 @@ async fn child_services_restart_from_their_factory() {
 /// Jittered backoff stays between half and all of the nominal delay.
 #[tokio::test(start_paused = true)]
 async fn jittered_backoff_stays_in_bounds() {
-    let log = Log::new();
-    let began = Instant::now();
-    let log2 = log.clone();
-    let (started_tx, mut started) = mpsc::unbounded_channel();
-    let handle = svc("Svc", move |cx| {
-        let policy = Restart::on_failure()
-            .max_restarts(100)
-            .within(Duration::from_secs(3600))
-            .backoff(Duration::from_secs(1), Duration::from_secs(1));
-        let result = flaky(&cx, policy, 5, log2.clone(), began, started_tx.clone());
-        async move { Ok(result?) }
-    })
-    .start();
+    let policy = Restart::on_failure()
+        .max_restarts(100)
+        .within(Duration::from_secs(3600))
+        .backoff(Duration::from_secs(1), Duration::from_secs(1));
+    let (handle, log, mut started) = start_flaky(policy, 5);
     for _ in 0..6 {
         guard(started.recv()).await.unwrap();
     }

@@ -34,18 +34,28 @@ async fn a_task_runs() {
 async fn body_returning_does_not_finish_the_service() {
     let release = Arc::new(Notify::new());
     let task_release = Arc::clone(&release);
+    let (returned_tx, returned) = oneshot::channel();
+    let returned_tx = std::sync::Mutex::new(Some(returned_tx));
     let handle = svc("Svc", move |cx| {
         let release = Arc::clone(&task_release);
+        let returned = returned_tx.lock().unwrap().take();
         async move {
             cx.run_task("slow", move |_cx| async move { release.notified().await })?;
+            if let Some(returned) = returned {
+                let _ = returned.send(());
+            }
             Ok(())
         }
     })
     .start();
-    guard(handle.wait_started()).await;
-    // The body has returned (it does nothing else), the task still blocks.
+    // On this single-threaded runtime the body's task has finished its last poll (it has
+    // returned) by the time the test task runs again.
+    guard(returned).await.unwrap();
     tokio::task::yield_now().await;
-    assert!(handle.is_running());
+    assert!(
+        handle.is_running(),
+        "the body returned, but its task still runs"
+    );
     release.notify_one();
     guard(handle.wait_finished()).await.unwrap();
     assert!(!handle.is_cancelled());
