@@ -13,7 +13,7 @@ use crate::manager::{Manager, ParentLink, Shared};
 use crate::restart::Supervisor;
 use crate::runner::{self, IntoTaskResult, Maker, Once, Role};
 use crate::serve::Service;
-use crate::tree::{TaskNode, attach};
+use crate::tree::{Kind, TaskNode, attach};
 
 /// The inside view of a service, one per task (and one for the body).
 ///
@@ -184,7 +184,13 @@ impl Context {
                 Ok(())
             };
         }
-        let node = attach(&self.node, name, shared.options.max_children, None)?;
+        let node = attach(
+            &self.node,
+            name,
+            Kind::Task,
+            shared.options.max_children,
+            None,
+        )?;
         shared.count_started_task();
         runner::spawn(
             Context::new(self.manager.clone(), node),
@@ -213,25 +219,28 @@ impl Context {
             handle.manager().cancel_with(CancelCause::Parent);
             return Ok(handle);
         }
-        let name = service.name();
         let path = supervised.then(|| Arc::clone(self.node.path()));
-        let node = attach(&self.node, name.clone(), parent.options.max_children, path)?;
+        // The child's root node hangs in this tree: this task is not done before the child is.
+        let root = attach(
+            &self.node,
+            service.name(),
+            Kind::ServiceRoot,
+            parent.options.max_children,
+            path,
+        )?;
         if !supervised {
             parent.count_started_task();
         }
-        let child_node = Arc::clone(&node);
         let shared = Shared::new(
-            name,
-            Some(Arc::clone(&node)),
+            Arc::clone(&root),
             service.options(),
             Some(ParentLink {
                 manager: Arc::clone(parent),
-                node,
                 daemon,
                 supervised,
             }),
         );
-        child_node.set_service(&shared);
+        root.set_service(&shared);
         let handle = ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service));
         // Cannot fail: the manager is new, and we are inside the parent's runtime.
         let _ = handle.start();

@@ -11,6 +11,7 @@ use crate::error::{LifecycleError, ServiceError};
 use crate::manager::{Manager, Shared};
 use crate::runner::{self, Once, Role};
 use crate::serve::Service;
+use crate::tree::TaskNode;
 
 /// A service together with its manager. Cheap to clone; derefs to [`Manager`] for the
 /// flags, `cancel`, `stop` and the waits. Dropping handles never cancels the service.
@@ -23,7 +24,7 @@ impl<S: Service> ServiceHandle<S> {
     /// A manager for `service`, not started yet: [`run`](ServiceHandle::run) or
     /// [`start`](ServiceHandle::start) it later.
     pub fn new(service: S) -> ServiceHandle<S> {
-        let shared = Shared::new(service.name(), None, service.options(), None);
+        let shared = Shared::new(TaskNode::root(service.name()), service.options(), None);
         ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service))
     }
 

@@ -15,7 +15,7 @@ use crate::handle::ServiceHandle;
 use crate::manager::{Manager, Shared};
 use crate::options::Options;
 use crate::serve::Service;
-use crate::tree::{TaskNode, attach, release};
+use crate::tree::{Kind, TaskNode, attach, release};
 use crate::{BoxError, Context, LifecycleError};
 
 /// A service whose manager is set up by hand (no tokio runtime under loom).
@@ -29,9 +29,9 @@ impl Service for Nothing {
 
 /// A started manager with its root node, as `Manager::launch` leaves them.
 fn started() -> (Arc<Shared>, Arc<TaskNode>) {
-    let shared = Shared::new("Svc".into(), None, Options::default(), None);
+    let shared = Shared::new(TaskNode::root("Svc".into()), Options::default(), None);
     assert!(shared.try_start());
-    let root = shared.plant_root();
+    let root = Arc::clone(&shared.root);
     shared.mark_started();
     (shared, root)
 }
@@ -48,7 +48,7 @@ fn cancel_racing_spawn() {
                 if shared.is_cancelled() {
                     return;
                 }
-                let child = attach(&root, "child".into(), 10, None).unwrap();
+                let child = attach(&root, "child".into(), Kind::Task, 10, None).unwrap();
                 block_on(poll_fn(|cx| {
                     child.poll_cancelled(cx, shared.cancelled_flag())
                 }));
@@ -68,7 +68,7 @@ fn cancel_racing_spawn() {
 fn cancel_racing_a_task_finishing() {
     loom::model(|| {
         let (shared, root) = started();
-        let child = attach(&root, "child".into(), 10, None).unwrap();
+        let child = attach(&root, "child".into(), Kind::Task, 10, None).unwrap();
         shared.count_started_task();
         let finisher = {
             let shared = Arc::clone(&shared);
@@ -90,8 +90,8 @@ fn cancel_racing_a_task_finishing() {
 fn last_child_racing_the_parents_wait() {
     loom::model(|| {
         let (shared, root) = started();
-        let parent = attach(&root, "parent".into(), 10, None).unwrap();
-        let child = attach(&parent, "child".into(), 10, None).unwrap();
+        let parent = attach(&root, "parent".into(), Kind::Task, 10, None).unwrap();
+        let child = attach(&parent, "child".into(), Kind::Task, 10, None).unwrap();
         let finisher = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || release(&child, &*shared))

@@ -21,7 +21,6 @@
 //! `failures`, `parent` and `root` are leaf locks: nothing else is locked while one is held, no user
 //! code runs under them, and a failure is forwarded to the parent after letting go.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -33,7 +32,7 @@ use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{Stats, TaskStats};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, lock};
-use crate::tree::{OnDone, TaskNode, Walk, release, wake_tree};
+use crate::tree::{TaskNode, Walk, release, wake_tree};
 
 /// The untyped view of a running (or runnable) service: its flags, its outcome, and the
 /// means to stop it. Cheap to clone; dropping it never cancels anything.
@@ -46,11 +45,9 @@ pub struct Manager {
 }
 
 pub(crate) struct Shared {
-    pub(crate) name: Cow<'static, str>,
-    /// Built on first use from `above` (most services never need it).
-    path: OnceLock<Arc<str>>,
-    /// For a child service: its node in the parent's tree, whose path is the service's.
-    above: Option<Arc<TaskNode>>,
+    /// The root of this service's task tree (the body's node), which names the service.
+    /// A child service's hangs in its parent's tree, so its path is the service's path.
+    pub(crate) root: Arc<TaskNode>,
     pub(crate) options: Options,
     /// Set once, when this service is asked to stop; read on every spawn (so an atomic,
     /// not the token's lock).
@@ -60,8 +57,6 @@ pub(crate) struct Shared {
     pub(crate) cancel_event: Event,
     cancelled_at: OnceLock<Instant>,
     cause: OnceLock<CancelCause>,
-    /// The body's node while the service runs: where the cancellation walk starts.
-    root: Mutex<Option<Arc<TaskNode>>>,
     started: AtomicBool,
     started_event: Event,
     ready_event: Event,
@@ -78,30 +73,34 @@ pub(crate) struct Shared {
 /// How a child service reports to its parent.
 pub(crate) struct ParentLink {
     pub(crate) manager: Arc<Shared>,
-    /// The child's node in the parent's tree; released when the child finishes.
-    pub(crate) node: Arc<TaskNode>,
     pub(crate) daemon: bool,
-    /// The child of a supervising task (restart policy): failures stop here.
+    /// The child of a supervising task (restart policy): failures stop here, and it is not
+    /// counted as a task of the parent (its supervising task is).
     pub(crate) supervised: bool,
 }
 
+/// Where the completion walk goes on once a child service is finished: its parent.
+pub(crate) struct Up {
+    pub(crate) manager: Arc<Shared>,
+    /// Whether the child counts as one of the parent's tasks.
+    pub(crate) counted: bool,
+}
+
 impl Shared {
+    /// A manager whose tree grows from `root`: a fresh [`TaskNode::root`] for a top-level
+    /// service, or the node a child service was given in its parent's tree.
     pub(crate) fn new(
-        name: Cow<'static, str>,
-        above: Option<Arc<TaskNode>>,
+        root: Arc<TaskNode>,
         options: Options,
         parent: Option<ParentLink>,
     ) -> Arc<Shared> {
         Arc::new(Shared {
-            name,
-            path: OnceLock::new(),
-            above,
+            root,
             options,
             cancelled: AtomicBool::new(false),
             cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
             cause: OnceLock::new(),
-            root: Mutex::new(None),
             started: AtomicBool::new(false),
             started_event: Event::default(),
             ready_event: Event::default(),
@@ -116,12 +115,14 @@ impl Shared {
         })
     }
 
+    /// The service's name.
+    pub(crate) fn name(&self) -> &str {
+        self.root.name()
+    }
+
     /// The service's path: `Node`, or `Node/Store` for its child `Store`.
     pub(crate) fn path(&self) -> &Arc<str> {
-        self.path.get_or_init(|| match &self.above {
-            Some(node) => Arc::clone(node.path()),
-            None => Arc::from(&*self.name),
-        })
+        self.root.path()
     }
 
     /// When cancellation began.
@@ -164,10 +165,7 @@ impl Shared {
         }
         self.cancel_event.set();
         tracing::debug!(service = %self.path(), "service cancelled");
-        let root = lock(&self.root).clone();
-        if let Some(root) = root {
-            wake_tree(&root, walk);
-        }
+        wake_tree(&self.root, walk);
     }
 
     pub(crate) fn count_restart(&self) {
@@ -210,9 +208,9 @@ impl Shared {
         }
     }
 
-    /// The body's node is done: publish the outcome, wake the waiters, report to the parent.
-    fn finish(&self) {
-        drop(lock(&self.root).take());
+    /// The root node is done: publish the outcome, wake the waiters, report to the parent;
+    /// returns the parent, where the completion walk ([`release`]) goes on.
+    pub(crate) fn finish(&self) -> Option<Up> {
         let failures = std::mem::take(&mut *lock(&self.failures));
         let outcome = if failures.is_empty() {
             Ok(())
@@ -226,21 +224,15 @@ impl Shared {
         let _ = self.outcome.set(outcome);
         self.finished_event.set();
         tracing::debug!(service = %self.path(), "service finished");
-        let link = lock(&self.parent).take();
-        if let Some(link) = link {
-            if link.daemon && !link.supervised && !link.manager.is_cancelled() {
-                link.manager
-                    .record_failure(crate::runner::daemon_exit(&link.node, true));
-            }
-            release(&link.node, &*link.manager);
+        let link = lock(&self.parent).take()?;
+        if link.daemon && !link.supervised && !link.manager.is_cancelled() {
+            link.manager
+                .record_failure(crate::runner::daemon_exit(&self.root, true));
         }
-    }
-
-    /// Creates the body's node, the root of this service's task tree.
-    pub(crate) fn plant_root(&self) -> Arc<TaskNode> {
-        let root = TaskNode::root(self.name.clone(), self.above.clone());
-        *lock(&self.root) = Some(Arc::clone(&root));
-        root
+        Some(Up {
+            manager: link.manager,
+            counted: !link.supervised,
+        })
     }
 
     /// Marks the service ready (once; never after it was cancelled).
@@ -286,27 +278,22 @@ impl Shared {
             tracing::error!(service = %self.path(), error = %e, "service could not start");
         }
         let _ = self.outcome.set(outcome);
-        self.finished_event.set();
-        if let Some(link) = lock(&self.parent).take() {
-            release(&link.node, &*link.manager);
-        }
+        // The root was never run: releasing it finishes the service (keeping this outcome)
+        // and, for a child, takes it out of its parent's tree.
+        release(&self.root, self);
     }
-}
 
-impl OnDone for Shared {
-    fn task_done(&self) {
+    /// A task of this service is done.
+    pub(crate) fn task_done(&self) {
+        // Relaxed: a statistic, as in `count_started_task`.
         self.finished.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn root_done(&self) {
-        self.finish();
     }
 }
 
 impl Manager {
     /// The service's name.
     pub fn name(&self) -> &str {
-        &self.shared.name
+        self.shared.name()
     }
 
     /// The service's path in its tree of services (`Node/Store` for a child `Store` of
@@ -479,9 +466,8 @@ impl Manager {
             self.shared.finish_unstarted(Ok(()));
             return Ok(());
         }
-        let root = self.shared.plant_root();
         self.shared.mark_started();
-        body(self, root);
+        body(self, Arc::clone(&self.shared.root));
         Ok(())
     }
 }

@@ -57,9 +57,9 @@ use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
 pub(crate) struct TaskNode {
     parent: Option<Arc<TaskNode>>,
-    /// For the body of a child service: the child's node in its parent's tree, whose path
-    /// is the child's.
-    above: Option<Arc<TaskNode>>,
+    /// The root of a service's tree: the top-level service's (no parent), or a child
+    /// service's, which hangs in its parent's tree.
+    root: bool,
     /// This node's index in its parent's `children`.
     slot: usize,
     name: Cow<'static, str>,
@@ -72,7 +72,7 @@ struct NodeState {
     children: Slots<Arc<TaskNode>>,
     /// The waker of this node's task while it waits to be aborted.
     waker: Option<Waker>,
-    /// For the node of a child service: the child's manager, cancelled with this tree.
+    /// For the root of a child service: its manager, cancelled with the parent's tree.
     service: Option<Weak<Shared>>,
 }
 
@@ -101,11 +101,11 @@ impl NodeState {
 }
 
 impl TaskNode {
-    /// The node of a service body: the root of its tree (`above`: see the field).
-    pub(crate) fn root(name: Cow<'static, str>, above: Option<Arc<TaskNode>>) -> Arc<TaskNode> {
+    /// The root node of a top-level service.
+    pub(crate) fn root(name: Cow<'static, str>) -> Arc<TaskNode> {
         Arc::new(TaskNode {
             parent: None,
-            above,
+            root: true,
             slot: 0,
             name,
             path: OnceLock::new(),
@@ -127,24 +127,17 @@ impl TaskNode {
             return path;
         }
         // Walk up to the nearest node whose path is known, then build downwards; iterative,
-        // so deep chains cost no stack. A child service's body adds no segment: its path is
-        // that of its node in the parent's tree (`above`).
+        // so deep chains cost no stack.
         let mut names: Vec<&str> = Vec::new();
         let mut node = self;
         let base = loop {
             if let Some(path) = node.path.get() {
                 break &**path;
             }
-            match (&node.parent, &node.above) {
-                (Some(parent), _) => {
-                    names.push(&node.name);
-                    node = parent;
-                }
-                (None, Some(above)) => node = above,
-                (None, None) => {
-                    names.push(&node.name);
-                    break "";
-                }
+            names.push(&node.name);
+            match &node.parent {
+                Some(parent) => node = parent,
+                None => break "",
             }
         };
         let mut path =
@@ -188,7 +181,7 @@ impl TaskNode {
         }
     }
 
-    /// Makes this child-service node cancel `service` along with its tree. The caller must
+    /// Makes this child service's root cancel `service` along with its parent's tree. The caller must
     /// read the tree's `cancelled` flag afterwards and cancel the child itself if it is set:
     /// a walk may have passed this node before (same argument as in "Wake-ups").
     pub(crate) fn set_service(&self, service: &Arc<Shared>) {
@@ -210,15 +203,24 @@ impl Drop for TaskNode {
     }
 }
 
+/// What [`attach`] makes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Task,
+    /// The root of a child service's tree: cancelled and finished by its own manager.
+    ServiceRoot,
+}
+
 /// Attaches a new child named `name` under `parent`, or under its nearest ancestor that is
-/// not done (a `Context` may outlive its task). `path`, if given, is the child's path;
-/// otherwise it is derived from the parent's on first use.
+/// not done (a `Context` may outlive its task), never above its service's root. `path`, if
+/// given, is the child's path; otherwise it is derived from the parent's on first use.
 ///
-/// Fails with `NotRunning` when the whole tree is done, and with `TooManyChildren` when the
-/// parent already has `limit` live children.
+/// Fails with `NotRunning` when the service's whole tree is done, and with
+/// `TooManyChildren` when the parent already has `limit` live children.
 pub(crate) fn attach(
     parent: &Arc<TaskNode>,
     name: Cow<'static, str>,
+    kind: Kind,
     limit: usize,
     path: Option<Arc<str>>,
 ) -> Result<Arc<TaskNode>, LifecycleError> {
@@ -227,6 +229,9 @@ pub(crate) fn attach(
         let mut state = lock(&candidate.state);
         if state.is_done() {
             drop(state);
+            if candidate.root {
+                return Err(LifecycleError::NotRunning);
+            }
             candidate = candidate
                 .parent
                 .as_ref()
@@ -249,7 +254,7 @@ pub(crate) fn attach(
         let slot = state.children.next_slot();
         let node = Arc::new(TaskNode {
             parent: Some(Arc::clone(candidate)),
-            above: None,
+            root: kind == Kind::ServiceRoot,
             slot,
             name,
             path,
@@ -260,17 +265,11 @@ pub(crate) fn attach(
     }
 }
 
-/// What [`release`] found done.
-pub(crate) trait OnDone {
-    /// A node with a parent is done (counted as a finished task).
-    fn task_done(&self);
-    /// The root node is done: the service is finished.
-    fn root_done(&self);
-}
-
 /// Records that `node`'s own work has ended; completes it, and every ancestor this leaves
-/// with nothing to do, reporting each to `on_done`.
-pub(crate) fn release(node: &Arc<TaskNode>, on_done: &dyn OnDone) {
+/// with nothing to do, counting each in its service's stats. A service's root that is done
+/// finishes its service; a child service's root then leaves its parent's tree, and the walk
+/// goes on there.
+pub(crate) fn release(node: &Arc<TaskNode>, service: &Shared) {
     {
         let mut state = lock(&node.state);
         state.running = false;
@@ -282,12 +281,25 @@ pub(crate) fn release(node: &Arc<TaskNode>, on_done: &dyn OnDone) {
     // `Arc` clone per task would be an atomic round trip for nothing.
     let mut owned: Arc<TaskNode>;
     let mut done: &Arc<TaskNode> = node;
+    let mut owned_service: Arc<Shared>;
+    let mut service = service;
     loop {
+        let counted = if done.root {
+            let Some(up) = service.finish() else {
+                return;
+            };
+            owned_service = up.manager;
+            service = &owned_service;
+            up.counted
+        } else {
+            true
+        };
         let Some(parent) = done.parent.as_ref() else {
-            on_done.root_done();
             return;
         };
-        on_done.task_done();
+        if counted {
+            service.task_done();
+        }
         let (parent_done, waker) = {
             let mut state = lock(&parent.state);
             state.children.remove(done.slot);
@@ -322,12 +334,18 @@ pub(crate) fn wake_tree(root: &Arc<TaskNode>, walk: &mut Walk) {
         wakers,
         services,
     } = walk;
-    visit(root, pending, wakers, services);
+    take_and_queue(root, &mut lock(&root.state), pending, wakers);
     while let Some(node) = pending.pop() {
         {
             let state = lock(&node.state);
             for child in state.children.iter() {
-                visit(child, pending, wakers, services);
+                let mut child_state = lock(&child.state);
+                if child.root {
+                    // A child service: its own cancellation walks its tree.
+                    services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
+                } else {
+                    take_and_queue(child, &mut child_state, pending, wakers);
+                }
             }
         }
         for waker in wakers.drain(..) {
@@ -347,18 +365,15 @@ pub(crate) struct Walk {
     pub(crate) services: Vec<Arc<Shared>>,
 }
 
-/// Takes `node`'s waker and notes its child service; queues it if it has children.
-fn visit(
+/// Takes `node`'s waker (its `state` is locked by the caller) and queues it if it has
+/// children.
+fn take_and_queue(
     node: &Arc<TaskNode>,
+    state: &mut NodeState,
     pending: &mut Vec<Arc<TaskNode>>,
     wakers: &mut Vec<Waker>,
-    services: &mut Vec<Arc<Shared>>,
 ) {
-    let mut state = lock(&node.state);
     wakers.extend(state.waker.take());
-    if let Some(service) = state.service.as_ref().and_then(Weak::upgrade) {
-        services.push(service);
-    }
     if !state.children.is_empty() {
         pending.push(Arc::clone(node));
     }

@@ -228,7 +228,7 @@ async fn always_and_daemon_on_failure_restart_clean_exits() {
 async fn child_services_restart_from_their_factory() {
     let made = Arc::new(AtomicUsize::new(0));
     let made2 = Arc::clone(&made);
-    let error = svc("Node", move |cx| {
+    let handle = svc("Node", move |cx| {
         let made = Arc::clone(&made2);
         let result = cx
             .child(move || {
@@ -242,10 +242,16 @@ async fn child_services_restart_from_their_factory() {
             .spawn();
         async move { Ok(result?) }
     })
-    .run()
-    .await
-    .unwrap_err();
+    .start();
+    let error = guard(handle.wait_finished()).await.unwrap_err();
     assert_eq!(made.load(Ordering::SeqCst), 3);
+    // The supervising task is Node's one task; the instances it ran are restarts of it, not
+    // tasks of their own (so `finished_count` never exceeds `total_count`).
+    let tasks = handle.stats().tasks;
+    assert_eq!(
+        (tasks.total_count, tasks.finished_count, tasks.restart_count),
+        (1, 1, 2)
+    );
     let [failure] = error.failures() else {
         panic!("{error}")
     };
