@@ -52,12 +52,12 @@ fn cancel_racing_spawn() {
                 block_on(poll_fn(|cx| {
                     child.poll_cancelled(cx, shared.cancelled_flag())
                 }));
-                release(&child, &*shared);
+                release(&child, &shared);
             })
         };
         shared.cancel(CancelCause::Requested);
         spawner.join().unwrap();
-        release(&root, &*shared);
+        release(&root, &shared);
         assert!(Manager::from_shared(shared).is_finished());
     });
 }
@@ -72,11 +72,11 @@ fn cancel_racing_a_task_finishing() {
         shared.count_started_task();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release(&child, &*shared))
+            thread::spawn(move || release(&child, &shared))
         };
         shared.cancel(CancelCause::Requested);
         finisher.join().unwrap();
-        release(&root, &*shared);
+        release(&root, &shared);
         let manager = Manager::from_shared(shared);
         assert!(manager.is_finished() && manager.is_cancelled());
         let tasks = manager.stats().tasks;
@@ -94,12 +94,12 @@ fn last_child_racing_the_parents_wait() {
         let child = attach(&parent, "child".into(), Kind::Task, 10, None).unwrap();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release(&child, &*shared))
+            thread::spawn(move || release(&child, &shared))
         };
         block_on(poll_fn(|cx| parent.poll_children_done(cx)));
         finisher.join().unwrap();
-        release(&parent, &*shared);
-        release(&root, &*shared);
+        release(&parent, &shared);
+        release(&root, &shared);
         assert!(Manager::from_shared(shared).is_finished());
     });
 }
@@ -115,7 +115,7 @@ fn two_waiters_racing_completion() {
                 thread::spawn(move || block_on(manager.wait_finished()))
             })
             .collect();
-        release(&root, &*shared);
+        release(&root, &shared);
         for waiter in waiters {
             assert!(waiter.join().unwrap().is_ok());
         }
@@ -136,6 +136,6 @@ fn external_call_racing_cancel() {
         };
         handle.cancel();
         assert_eq!(caller.join().unwrap(), Err(LifecycleError::NotRunning));
-        release(&root, &*shared);
+        release(&root, &shared);
     });
 }

@@ -414,6 +414,6 @@ struct Release(Context);
 
 impl Drop for Release {
     fn drop(&mut self) {
-        release(&self.0.node, &*self.0.manager.shared);
+        release(&self.0.node, &self.0.manager.shared);
     }
 }
