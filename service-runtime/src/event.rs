@@ -1,40 +1,40 @@
 //! [`Event`]: a one-shot broadcast flag, set once and awaited by any number of waiters.
 //!
+//! Most events are set with nobody waiting (a service's `started`, its `ready`): setting
+//! one then is a single atomic operation, without the lock.
+//!
 //! # Invariants
 //!
-//! 1. `set` goes from false to true once, under `waiters`' lock, and in the same critical
-//!    section every registered waker is taken out; so a waiter holding a slot index while
-//!    the flag is false owns that slot, and once the flag is true no slot is owned.
-//! 2. A waiter registers (or refreshes) its waker and reads the flag under the same lock:
-//!    either it sees the flag, or its waker is in the set `set` takes. No wake-up is lost.
-//!
-//! The flag is mirrored in an atomic so that reading it takes no lock.
+//! 1. `state` gains `SET` once and `WAITING` at most once, and never loses either; both are
+//!    added by read-modify-writes of the one atomic, so they are ordered.
+//! 2. A waiter adds its waker to `wakers` and then `WAITING` to `state`, under the lock. If
+//!    that finds `SET`, the waiter is done and takes its waker out again in the same
+//!    critical section. Otherwise its `WAITING` came first, the setter's `SET` finds it, and
+//!    the setter then takes the lock (after the waiter's critical section, which held it
+//!    across both steps) and wakes every waker there. No wake-up is lost.
+//! 3. So once `SET` is in `state`, nobody adds a waker that stays: a slot a waiter holds is
+//!    its own until it takes it out or the setter takes them all.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::slots::Slots;
-use crate::sync::{AtomicBool, Mutex, Ordering, lock};
+use crate::sync::{AtomicU8, Mutex, Ordering, lock};
+
+const SET: u8 = 1;
+const WAITING: u8 = 2;
 
 pub(crate) struct Event {
-    is_set: AtomicBool,
-    waiters: Mutex<Waiters>,
-}
-
-struct Waiters {
-    set: bool,
-    wakers: Slots<Waker>,
+    state: AtomicU8,
+    wakers: Mutex<Slots<Waker>>,
 }
 
 impl Default for Event {
     fn default() -> Self {
         Event {
-            is_set: AtomicBool::new(false),
-            waiters: Mutex::new(Waiters {
-                set: false,
-                wakers: Slots::default(),
-            }),
+            state: AtomicU8::new(0),
+            wakers: Mutex::new(Slots::default()),
         }
     }
 }
@@ -42,26 +42,20 @@ impl Default for Event {
 impl Event {
     /// Sets the flag and wakes every waiter; idempotent.
     pub(crate) fn set(&self) {
-        let wakers: Vec<Waker> = {
-            let mut waiters = lock(&self.waiters);
-            if waiters.set {
-                return;
-            }
-            waiters.set = true;
-            // Release: what the setter did before is visible to whoever reads the flag set.
-            self.is_set.store(true, Ordering::Release);
-            if waiters.wakers.is_empty() {
-                return;
-            }
-            waiters.wakers.drain().collect()
-        };
+        // AcqRel: the Release half publishes what the setter did before (for whoever sees
+        // the flag); the Acquire half orders the lock below after a waiter's registration.
+        let before = self.state.fetch_or(SET, Ordering::AcqRel);
+        if before & SET != 0 || before & WAITING == 0 {
+            return;
+        }
+        let wakers: Vec<Waker> = lock(&self.wakers).drain().collect();
         for waker in wakers {
             waker.wake();
         }
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.is_set.load(Ordering::Acquire)
+        self.state.load(Ordering::Acquire) & SET != 0
     }
 
     /// Resolves once the flag is set.
@@ -91,20 +85,27 @@ impl Future for Wait<'_> {
             self.slot = None;
             return Poll::Ready(());
         }
-        let mut waiters = lock(&self.event.waiters);
-        if waiters.set {
-            drop(waiters);
+        let event = self.event;
+        let mut wakers = lock(&event.wakers);
+        let slot = match self
+            .slot
+            .and_then(|slot| wakers.get_mut(slot).map(|w| (slot, w)))
+        {
+            Some((slot, waker)) => {
+                waker.clone_from(cx.waker());
+                slot
+            }
+            None => wakers.insert(cx.waker().clone()),
+        };
+        // Invariant 2: registered first, then announced; a setter that came first is seen.
+        if event.state.fetch_or(WAITING, Ordering::AcqRel) & SET != 0 {
+            wakers.remove(slot);
+            drop(wakers);
             self.slot = None;
             return Poll::Ready(());
         }
-        match self.slot.and_then(|slot| waiters.wakers.get_mut(slot)) {
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => {
-                let slot = waiters.wakers.insert(cx.waker().clone());
-                drop(waiters);
-                self.slot = Some(slot);
-            }
-        }
+        drop(wakers);
+        self.slot = Some(slot);
         Poll::Pending
     }
 }
@@ -112,11 +113,9 @@ impl Future for Wait<'_> {
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
         if let Some(slot) = self.slot.take() {
-            let mut waiters = lock(&self.event.waiters);
-            // Once set, the slots were taken by `set` (invariant 1): nothing is ours.
-            if !waiters.set {
-                waiters.wakers.remove(slot);
-            }
+            // Our slot is ours or already taken by the setter (invariant 3): either way,
+            // nobody else's waker is there.
+            lock(&self.event.wakers).remove(slot);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p service-runtime --no-default-features --release --lib loom_models`
 //! (`.ci/run` does, with a separate target directory).
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::sync::Arc;
 
 use loom::future::block_on;
@@ -107,7 +107,11 @@ fn last_child_racing_the_parents_wait() {
 /// Two waiters on `wait_finished` race the service finishing: both get the outcome.
 #[test]
 fn two_waiters_racing_completion() {
-    loom::model(|| {
+    // Three threads: bounded preemptions keep the search to seconds (loom's guidance: the
+    // bugs it finds need few preemptions).
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
         let (shared, root) = started();
         let waiters: Vec<_> = (0..2)
             .map(|_| {
@@ -137,5 +141,33 @@ fn external_call_racing_cancel() {
         handle.cancel();
         assert_eq!(caller.join().unwrap(), Err(LifecycleError::NotRunning));
         release(&root, &shared);
+    });
+}
+
+/// An event is set while one waiter registers and another gives up after registering: the
+/// first is always woken, and the one that gave up leaves nothing behind.
+#[test]
+fn event_set_racing_a_waiter_and_a_drop() {
+    loom::model(|| {
+        let event = Arc::new(crate::event::Event::default());
+        let waiter = {
+            let event = Arc::clone(&event);
+            thread::spawn(move || block_on(event.wait()))
+        };
+        let quitter = {
+            let event = Arc::clone(&event);
+            thread::spawn(move || {
+                let mut wait = Box::pin(event.wait());
+                // One poll registers (or finds the event set); then the future is dropped.
+                block_on(poll_fn(|cx| {
+                    let _ = wait.as_mut().poll(cx);
+                    std::task::Poll::Ready(())
+                }));
+            })
+        };
+        event.set();
+        waiter.join().unwrap();
+        quitter.join().unwrap();
+        assert!(event.is_set());
     });
 }

@@ -56,13 +56,18 @@ pub trait Service: Send + Sync + 'static {
 /// `a::b::Node<c::T>` → `Node<T>`; borrowed (no allocation) when there is nothing to
 /// strip but the leading path.
 fn short_type_name(full: &'static str) -> Cow<'static, str> {
-    // Byte scans: this runs for every service started, and a type name is plain ASCII
-    // punctuation around identifiers.
-    if !full
-        .bytes()
-        .any(|b| matches!(b, b'<' | b'(' | b'[' | b'&' | b';' | b',' | b' '))
-    {
-        let start = full.bytes().rposition(|b| b == b':').map_or(0, |i| i + 1);
+    // One byte scan for the common case, a plain path (`crate::module::Type`), whose name is
+    // its last segment: this runs for every service started.
+    let mut start = 0;
+    let plain = full.bytes().enumerate().all(|(i, b)| match b {
+        b':' => {
+            start = i + 1;
+            true
+        }
+        b'<' | b'(' | b'[' | b'&' | b';' | b',' | b' ' => false,
+        _ => true,
+    });
+    if plain {
         return Cow::Borrowed(&full[start..]);
     }
     let mut out = String::with_capacity(full.len());

@@ -1,17 +1,20 @@
 //! [`Slots`]: a set with stable indices and O(1) insert and remove.
 
-/// A vector with stable indices and O(1) insert and remove (a minimal slab): vacant
-/// entries form a free list threaded through the vector.
+/// A set with stable indices and O(1) insert and remove (a minimal slab). Slot 0 is held
+/// inline — most nodes and events never hold more than one value at a time, and then need
+/// no heap — and the others in a vector whose vacant entries form a free list.
 pub(crate) struct Slots<T> {
-    entries: Vec<Entry<T>>,
-    /// Head of the free list, `NONE` when empty.
+    first: Option<T>,
+    /// Slots `1..`: slot `i` is `rest[i - 1]`.
+    rest: Vec<Entry<T>>,
+    /// Head of the free list in `rest`, `NONE` when empty.
     next_free: usize,
     len: usize,
 }
 
 enum Entry<T> {
     Occupied(T),
-    /// The next vacant index, `NONE` at the end of the free list.
+    /// The next vacant index in `rest`, `NONE` at the end of the free list.
     Vacant(usize),
 }
 
@@ -20,7 +23,8 @@ const NONE: usize = usize::MAX;
 impl<T> Default for Slots<T> {
     fn default() -> Self {
         Slots {
-            entries: Vec::new(),
+            first: None,
+            rest: Vec::new(),
             next_free: NONE,
             len: 0,
         }
@@ -38,45 +42,58 @@ impl<T> Slots<T> {
 
     /// The index the next [`Slots::insert`] will use.
     pub(crate) fn next_slot(&self) -> usize {
-        if self.next_free == NONE {
-            self.entries.len()
+        if self.first.is_none() {
+            0
+        } else if self.next_free == NONE {
+            self.rest.len() + 1
         } else {
-            self.next_free
+            self.next_free + 1
         }
     }
 
     pub(crate) fn insert(&mut self, value: T) -> usize {
         self.len += 1;
-        if self.next_free == NONE {
-            self.entries.push(Entry::Occupied(value));
-            return self.entries.len() - 1;
+        if self.first.is_none() {
+            self.first = Some(value);
+            return 0;
         }
-        let slot = self.next_free;
-        match std::mem::replace(&mut self.entries[slot], Entry::Occupied(value)) {
+        if self.next_free == NONE {
+            self.rest.push(Entry::Occupied(value));
+            return self.rest.len();
+        }
+        let index = self.next_free;
+        match std::mem::replace(&mut self.rest[index], Entry::Occupied(value)) {
             Entry::Vacant(next) => self.next_free = next,
             Entry::Occupied(_) => unreachable!("the free list only holds vacant entries"),
         }
-        slot
+        index + 1
     }
 
     pub(crate) fn remove(&mut self, slot: usize) -> Option<T> {
-        let entry = self.entries.get_mut(slot)?;
-        if matches!(entry, Entry::Vacant(_)) {
-            return None;
-        }
-        let Entry::Occupied(value) = std::mem::replace(entry, Entry::Vacant(self.next_free)) else {
-            return None;
+        let value = if slot == 0 {
+            self.first.take()?
+        } else {
+            let index = slot - 1;
+            let entry = self.rest.get_mut(index)?;
+            if matches!(entry, Entry::Vacant(_)) {
+                return None;
+            }
+            let Entry::Occupied(value) = std::mem::replace(entry, Entry::Vacant(self.next_free))
+            else {
+                return None;
+            };
+            self.next_free = index;
+            value
         };
-        self.next_free = slot;
         self.len -= 1;
         if self.len == 0 {
             self.next_free = NONE;
-            if self.entries.capacity() > 64 {
-                // Give the memory of a burst of children back once it is over (small sets
-                // keep theirs: a task that starts children one at a time would reallocate).
-                self.entries = Vec::new();
+            if self.rest.capacity() > 64 {
+                // Give the memory of a burst of values back once it is over (small sets
+                // keep theirs: a node that gains children one at a time would reallocate).
+                self.rest = Vec::new();
             } else {
-                self.entries.clear();
+                self.rest.clear();
             }
         }
         Some(value)
@@ -84,7 +101,10 @@ impl<T> Slots<T> {
 
     /// Mutable access to the value at `slot`, if occupied.
     pub(crate) fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
-        match self.entries.get_mut(slot)? {
+        if slot == 0 {
+            return self.first.as_mut();
+        }
+        match self.rest.get_mut(slot - 1)? {
             Entry::Occupied(value) => Some(value),
             Entry::Vacant(_) => None,
         }
@@ -94,19 +114,21 @@ impl<T> Slots<T> {
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> {
         self.next_free = NONE;
         self.len = 0;
-        std::mem::take(&mut self.entries)
+        let rest = std::mem::take(&mut self.rest)
             .into_iter()
             .filter_map(|entry| match entry {
                 Entry::Occupied(value) => Some(value),
                 Entry::Vacant(_) => None,
-            })
+            });
+        self.first.take().into_iter().chain(rest)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
-        self.entries.iter().filter_map(|entry| match entry {
+        let rest = self.rest.iter().filter_map(|entry| match entry {
             Entry::Occupied(value) => Some(value),
             Entry::Vacant(_) => None,
-        })
+        });
+        self.first.iter().chain(rest)
     }
 }
 
@@ -140,5 +162,28 @@ mod tests {
         }
         assert!(slots.is_empty());
         assert_eq!(slots.iter().count(), 0);
+    }
+
+    #[test]
+    fn inline_slot_is_reused_and_drain_takes_all() {
+        let mut slots = Slots::default();
+        assert_eq!(slots.insert(1), 0);
+        assert_eq!(slots.insert(2), 1);
+        assert_eq!(slots.insert(3), 2);
+        assert_eq!(slots.remove(0), Some(1));
+        assert_eq!(slots.get_mut(0), None);
+        assert_eq!(slots.next_slot(), 0);
+        assert_eq!(slots.insert(4), 0);
+        assert_eq!(slots.remove(1), Some(2));
+        assert_eq!(slots.next_slot(), 1);
+        *slots.get_mut(2).unwrap() += 10;
+        let mut all: Vec<i32> = slots.iter().copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, [4, 13]);
+        let mut drained: Vec<i32> = slots.drain().collect();
+        drained.sort_unstable();
+        assert_eq!(drained, [4, 13]);
+        assert!(slots.is_empty());
+        assert_eq!((slots.next_slot(), slots.insert(5)), (0, 0));
     }
 }
