@@ -171,3 +171,27 @@ fn event_set_racing_a_waiter_and_a_drop() {
         assert!(event.is_set());
     });
 }
+
+/// A body that returned waits quietly for its service's last task, which finishes while the
+/// service is cancelled: the body is woken by that task (never only by the cancellation),
+/// and the service finishes.
+#[test]
+fn returned_body_racing_its_last_task_and_a_cancel() {
+    loom::model(|| {
+        let (shared, root) = started();
+        let child = attach(&root, "child".into(), Kind::Task, 10, None).unwrap();
+        let finisher = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || release(&child, &shared))
+        };
+        let canceller = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || shared.cancel(CancelCause::Requested))
+        };
+        block_on(poll_fn(|cx| root.poll_quiet(cx)));
+        release(&root, &shared);
+        finisher.join().unwrap();
+        canceller.join().unwrap();
+        assert!(Manager::from_shared(shared).is_finished());
+    });
+}

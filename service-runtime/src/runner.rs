@@ -166,6 +166,8 @@ enum AbortStage {
     Grace(Pin<Box<tokio::time::Sleep>>),
     /// Until all the task's children are done; then the task is aborted.
     WaitChildren { graced: bool },
+    /// A service body that returned: its tokio task ends with the service's last task.
+    Returned,
 }
 
 enum Ended {
@@ -185,6 +187,9 @@ where
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut this = self.project();
         let cx = &this.release.0;
+        if matches!(this.abort, AbortStage::Returned) {
+            return cx.node.poll_quiet(task_cx);
+        }
         loop {
             if this.future.is_none() {
                 if let Some(backoff) = this.backoff {
@@ -208,7 +213,10 @@ where
                     Err(payload) => {
                         let ended = Ended::Panicked(PanicError::from_payload(&*payload));
                         match supervise(this.supervisor, this.backoff, cx, *this.role, ended) {
-                            Some(ended) => return finish(cx, *this.role, ended, this.supervisor),
+                            Some(ended) => {
+                                finish(cx, *this.role, ended, this.supervisor);
+                                return Poll::Ready(());
+                            }
                             None => continue,
                         }
                     }
@@ -238,7 +246,13 @@ where
                 _ => ended,
             };
             match supervise(this.supervisor, this.backoff, cx, *this.role, ended) {
-                Some(ended) => return finish(cx, *this.role, ended, this.supervisor),
+                Some(ended) => {
+                    if finish(cx, *this.role, ended, this.supervisor) == Finished::BodyReturned {
+                        *this.abort = AbortStage::Returned;
+                        return cx.node.poll_quiet(task_cx);
+                    }
+                    return Poll::Ready(());
+                }
                 None => continue,
             }
         }
@@ -318,6 +332,7 @@ fn poll_abort(
                 }
                 return Poll::Ready(());
             }
+            AbortStage::Returned => return cx.node.poll_quiet(task_cx),
         }
     }
 }
@@ -330,7 +345,7 @@ fn finish(
     role: Role,
     ended: Ended,
     supervisor: &Option<Box<Supervisor>>,
-) -> Poll<()> {
+) -> Finished {
     let shared = &cx.manager.shared;
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
         Ended::Returned(Ok(())) if role == Role::Daemon && !cx.is_cancelled() => {
@@ -341,12 +356,13 @@ fn finish(
             tracing::trace!("task returned");
             if role == Role::Body {
                 shared.body_returned();
+                return Finished::BodyReturned;
             }
-            return Poll::Ready(());
+            return Finished::Ended;
         }
         Ended::Aborted => {
             tracing::trace!("task aborted");
-            return Poll::Ready(());
+            return Finished::Ended;
         }
         Ended::Returned(Err(error)) => match error.downcast::<ChildFailed>() {
             // A supervised child service gave up: its own failures, with their paths.
@@ -354,7 +370,7 @@ fn finish(
                 for failure in child.0.failures() {
                     shared.record_failure(gave_up(failure.clone(), supervisor));
                 }
-                return Poll::Ready(());
+                return Finished::Ended;
             }
             Err(error) => (FailureKind::Error, Arc::from(error)),
         },
@@ -367,7 +383,16 @@ fn finish(
         error,
     );
     shared.record_failure(gave_up(failure, supervisor));
-    Poll::Ready(())
+    Finished::Ended
+}
+
+/// What [`finish`] leaves a task to do.
+#[derive(PartialEq, Eq)]
+enum Finished {
+    /// Nothing: the tokio task ends.
+    Ended,
+    /// The service body returned cleanly: [`AbortStage::Returned`].
+    BodyReturned,
 }
 
 /// Notes on `failure` how many restarts its task had before giving up (if it had any).

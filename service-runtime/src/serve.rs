@@ -56,20 +56,24 @@ pub trait Service: Send + Sync + 'static {
 /// `a::b::Node<c::T>` → `Node<T>`; borrowed (no allocation) when there is nothing to
 /// strip but the leading path.
 fn short_type_name(full: &'static str) -> Cow<'static, str> {
-    // One byte scan for the common case, a plain path (`crate::module::Type`), whose name is
-    // its last segment: this runs for every service started.
-    let mut start = 0;
-    let plain = full.bytes().enumerate().all(|(i, b)| match b {
-        b':' => {
-            start = i + 1;
-            true
-        }
-        b'<' | b'(' | b'[' | b'&' | b';' | b',' | b' ' => false,
-        _ => true,
-    });
-    if plain {
-        return Cow::Borrowed(&full[start..]);
+    // This runs for every service started, so the common case, a plain path
+    // (`crate::module::Type`), costs a scan of its last segment only. A type name with
+    // anything more — generic arguments (`Box<a::T>`), a tuple, an array, a reference, a
+    // pointer — starts or ends with punctuation; other forms (`dyn`, `fn` pointers) cannot
+    // be services (unsized, or foreign to the crate implementing `Service`).
+    let bytes = full.as_bytes();
+    let is_word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let plain = bytes.first().is_some_and(is_word) && bytes.last().is_some_and(is_word);
+    if !plain {
+        return Cow::Owned(shorten(full));
     }
+    let start = bytes.iter().rposition(|&b| b == b':').map_or(0, |i| i + 1);
+    Cow::Borrowed(&full[start..])
+}
+
+/// [`short_type_name`] for a name with generic arguments (or other punctuation): strips the
+/// path of every segment.
+fn shorten(full: &str) -> String {
     let mut out = String::with_capacity(full.len());
     let mut segment_start = 0;
     for (i, c) in full.char_indices() {
@@ -84,7 +88,7 @@ fn short_type_name(full: &'static str) -> Cow<'static, str> {
         }
     }
     out.push_str(&full[segment_start..]);
-    Cow::Owned(out)
+    out
 }
 
 /// Ways to run a [`Service`]; implemented for every service.
@@ -250,5 +254,9 @@ mod tests {
         assert_eq!(short_type_name("a::b::Node"), "Node");
         assert_eq!(short_type_name("a::Node<b::c::T, u8>"), "Node<T, u8>");
         assert_eq!(short_type_name("Plain"), "Plain");
+        assert_eq!(short_type_name("&a::Node"), "&Node");
+        assert_eq!(short_type_name("(a::B, c::D)"), "(B, D)");
+        assert_eq!(short_type_name("[a::B; 2]"), "[B; 2]");
+        assert_eq!(short_type_name("a::b::{{closure}}"), "{{closure}}");
     }
 }

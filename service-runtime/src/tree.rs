@@ -72,6 +72,8 @@ struct NodeState {
     children: Slots<Arc<TaskNode>>,
     /// The waker of this node's task while it waits to be aborted.
     waker: Option<Waker>,
+    /// `waker` waits for the children only, not for cancellation.
+    quiet: bool,
     /// For the root of a child service: its manager, cancelled with the parent's tree.
     service: Option<Weak<Shared>>,
 }
@@ -82,6 +84,7 @@ impl NodeState {
             running: true,
             children: Slots::default(),
             waker: None,
+            quiet: false,
             service: None,
         })
     }
@@ -172,6 +175,19 @@ impl TaskNode {
     /// the [`release`] that empties its children.
     pub(crate) fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = lock(&self.state);
+        if state.children.is_empty() {
+            state.waker = None;
+            Poll::Ready(())
+        } else {
+            state.register(cx.waker());
+            Poll::Pending
+        }
+    }
+
+    /// Like [`TaskNode::poll_children_done`], but cancellation does not wake the task.
+    pub(crate) fn poll_quiet(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = lock(&self.state);
+        state.quiet = true;
         if state.children.is_empty() {
             state.waker = None;
             Poll::Ready(())
@@ -373,7 +389,9 @@ fn take_and_queue(
     pending: &mut Vec<Arc<TaskNode>>,
     wakers: &mut Vec<Waker>,
 ) {
-    wakers.extend(state.waker.take());
+    if !state.quiet {
+        wakers.extend(state.waker.take());
+    }
     if !state.children.is_empty() {
         pending.push(Arc::clone(node));
     }
