@@ -15,7 +15,7 @@ use crate::handle::ServiceHandle;
 use crate::manager::{Manager, Shared};
 use crate::options::Options;
 use crate::serve::Service;
-use crate::tree::{Kind, TaskNode, attach, release};
+use crate::tree::{Kind, TaskNode, attach, release, release_stopped};
 use crate::{BoxError, Context, LifecycleError};
 
 /// A service whose manager is set up by hand (no tokio runtime under loom).
@@ -96,9 +96,9 @@ fn last_child_racing_the_parents_wait() {
             let shared = Arc::clone(&shared);
             thread::spawn(move || release(&child, &shared))
         };
-        block_on(poll_fn(|cx| parent.poll_children_done(cx)));
+        block_on(poll_fn(|cx| parent.poll_stop(cx)));
         finisher.join().unwrap();
-        release(&parent, &shared);
+        release_stopped(&parent, &shared);
         release(&root, &shared);
         assert!(Manager::from_shared(shared).is_finished());
     });
@@ -188,8 +188,8 @@ fn returned_body_racing_its_last_task_and_a_cancel() {
             let shared = Arc::clone(&shared);
             thread::spawn(move || shared.cancel(CancelCause::Requested))
         };
-        block_on(poll_fn(|cx| root.poll_quiet(cx)));
-        release(&root, &shared);
+        block_on(poll_fn(|cx| root.poll_stop_quietly(cx)));
+        release_stopped(&root, &shared);
         finisher.join().unwrap();
         canceller.join().unwrap();
         assert!(Manager::from_shared(shared).is_finished());

@@ -13,8 +13,9 @@
 //!    forwarded at once to every ancestor manager (flattened), then each manager that got one
 //!    is cancelled.
 //! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out
-//!    (so a handle kept to a finished child keeps nothing of its parent alive) and releases
-//!    the child's node in the parent's tree.
+//!    and hands the parent to the completion walk ([`release`]), which takes the child's
+//!    root out of the parent's tree. So a handle kept to a finished child keeps no manager
+//!    or task of its parent alive — only the chain of nodes that names its path.
 //!
 //! # Lock order
 //!

@@ -6,6 +6,13 @@
 //! before their parent). Whatever happens, the task's node is released when the tokio task
 //! ends or is dropped (a [`Release`] guard), so the tree never waits for a task that is gone,
 //! even when the tokio runtime itself shuts down.
+//!
+//! A service body that returns cleanly drops its future at once but keeps its tokio task
+//! parked until the service's tasks are all done ([`AbortStage::Returned`]): most bodies
+//! only start work and return, and ending their tokio task right away would put its
+//! teardown (and the allocator's work to free it) on every service's start-up path. Parked,
+//! the task costs no polls — cancellation does not wake it — and its teardown happens with
+//! the rest of the service's, the way a hand-written parent task awaiting its tasks ends.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -22,7 +29,7 @@ use tokio::time::Instant;
 use crate::context::Context;
 use crate::error::{BoxError, DaemonExitError, FailureKind, GaveUp, PanicError, TaskFailure};
 use crate::restart::{Decision, Supervisor};
-use crate::tree::{TaskNode, release};
+use crate::tree::{TaskNode, release, release_stopped};
 
 /// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
 /// `!`, for a task that never returns).
@@ -129,7 +136,7 @@ where
         supervisor,
         backoff: None,
         role,
-        release: Release(cx),
+        release: Release { cx, stopped: false },
     };
     // Without a subscriber that wants the span, spawn the bare future: no span to store and
     // enter on every poll.
@@ -186,9 +193,11 @@ where
 
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        let cx = &this.release.0;
+        let cx = &this.release.cx;
         if matches!(this.abort, AbortStage::Returned) {
-            return cx.node.poll_quiet(task_cx);
+            ready!(cx.node.poll_stop_quietly(task_cx));
+            this.release.stopped = true;
+            return Poll::Ready(());
         }
         loop {
             if this.future.is_none() {
@@ -233,7 +242,10 @@ where
                 Ok(Poll::Ready(output)) => Ended::Returned(output.into_task_result()),
                 Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
                 Ok(Poll::Pending) => match poll_abort(this.abort, cx, task_cx) {
-                    Poll::Ready(()) => Ended::Aborted,
+                    Poll::Ready(()) => {
+                        this.release.stopped = true;
+                        Ended::Aborted
+                    }
                     Poll::Pending => return Poll::Pending,
                 },
             };
@@ -249,7 +261,9 @@ where
                 Some(ended) => {
                     if finish(cx, *this.role, ended, this.supervisor) == Finished::BodyReturned {
                         *this.abort = AbortStage::Returned;
-                        return cx.node.poll_quiet(task_cx);
+                        ready!(cx.node.poll_stop_quietly(task_cx));
+                        this.release.stopped = true;
+                        return Poll::Ready(());
                     }
                     return Poll::Ready(());
                 }
@@ -325,14 +339,14 @@ fn poll_abort(
                 *stage = AbortStage::WaitChildren { graced: true };
             }
             AbortStage::WaitChildren { graced } => {
-                ready!(cx.node.poll_children_done(task_cx));
+                ready!(cx.node.poll_stop(task_cx));
                 if *graced {
                     let grace = shared.options.grace;
                     tracing::warn!(path = %cx.node.path(), ?grace, "task still running after its grace period; aborting it");
                 }
                 return Poll::Ready(());
             }
-            AbortStage::Returned => return cx.node.poll_quiet(task_cx),
+            AbortStage::Returned => return cx.node.poll_stop_quietly(task_cx),
         }
     }
 }
@@ -435,10 +449,19 @@ pub(crate) fn daemon_exit(node: &TaskNode, service: bool) -> TaskFailure {
 
 /// Releases a task's node when its tokio task ends, however it ends (also when the tokio
 /// runtime drops the task unfinished).
-struct Release(Context);
+struct Release {
+    cx: Context,
+    /// The task's node was found done by [`TaskNode::poll_stop`].
+    stopped: bool,
+}
 
 impl Drop for Release {
     fn drop(&mut self) {
-        release(&self.0.node, &self.0.manager.shared);
+        let (node, service) = (&self.cx.node, &self.cx.manager.shared);
+        if self.stopped {
+            release_stopped(node, service);
+        } else {
+            release(node, service);
+        }
     }
 }

@@ -7,18 +7,19 @@ pub(crate) struct Slots<T> {
     first: Option<T>,
     /// Slots `1..`: slot `i` is `rest[i - 1]`.
     rest: Vec<Entry<T>>,
-    /// Head of the free list in `rest`, `NONE` when empty.
-    next_free: usize,
-    len: usize,
+    /// Head of the free list in `rest`, `NONE` when empty. (`u32`s keep a task's node
+    /// small; a set never holds anywhere near 2³² values, which would take hundreds of GB.)
+    next_free: u32,
+    len: u32,
 }
 
 enum Entry<T> {
     Occupied(T),
     /// The next vacant index in `rest`, `NONE` at the end of the free list.
-    Vacant(usize),
+    Vacant(u32),
 }
 
-const NONE: usize = usize::MAX;
+const NONE: u32 = u32::MAX;
 
 impl<T> Default for Slots<T> {
     fn default() -> Self {
@@ -33,7 +34,7 @@ impl<T> Default for Slots<T> {
 
 impl<T> Slots<T> {
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -47,7 +48,7 @@ impl<T> Slots<T> {
         } else if self.next_free == NONE {
             self.rest.len() + 1
         } else {
-            self.next_free + 1
+            self.next_free as usize + 1
         }
     }
 
@@ -61,7 +62,7 @@ impl<T> Slots<T> {
             self.rest.push(Entry::Occupied(value));
             return self.rest.len();
         }
-        let index = self.next_free;
+        let index = self.next_free as usize;
         match std::mem::replace(&mut self.rest[index], Entry::Occupied(value)) {
             Entry::Vacant(next) => self.next_free = next,
             Entry::Occupied(_) => unreachable!("the free list only holds vacant entries"),
@@ -82,7 +83,8 @@ impl<T> Slots<T> {
             else {
                 return None;
             };
-            self.next_free = index;
+            // Fits: `rest` only grows by `insert`, one value at a time.
+            self.next_free = index as u32;
             value
         };
         self.len -= 1;

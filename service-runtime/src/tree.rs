@@ -1,18 +1,23 @@
 //! The task tree: who is whose child, when a task is done, and how cancellation reaches
 //! every task.
 //!
-//! Every task, every child service (as seen from its parent) and every service body is a
-//! [`TaskNode`]. A node is *done* when its own work — the task's future, or the child
-//! service's manager — has ended **and** all its children are done. Doneness propagates
-//! upwards without any task waiting for it: whoever removes the last piece of work from a
-//! node completes it and goes on with its parent, in a loop (a chain of thousands of nested
-//! tasks needs no stack).
+//! Every task and every service body is a [`TaskNode`]. A service's body node is the root
+//! of its tree; a child service's root hangs in its parent's tree, under the task that
+//! started it, so one node serves as both (one allocation and one lock per child service).
+//! A node is *done* when its own work — the task's future, or the body — has ended **and**
+//! all its children are done. Doneness propagates upwards without any task waiting for it:
+//! whoever removes the last piece of work from a node completes it and goes on with its
+//! parent, in a loop (a chain of thousands of nested tasks needs no stack). A root that is
+//! done finishes its service; a child service's root then leaves its parent's tree, and the
+//! walk goes on there, counting in the parent's stats.
 //!
 //! Each node also holds the waker of its own task while that task waits to be aborted
-//! ([`TaskNode::poll_cancelled`], [`TaskNode::poll_children_done`]). Cancelling a service
-//! sets its flag and then walks its tree once ([`wake_tree`]), waking every waiting task
-//! and collecting the child services to cancel in turn. Registration touches only the
-//! task's own node, so starting and finishing tasks never contends on a service-wide lock.
+//! ([`TaskNode::poll_cancelled`], [`TaskNode::poll_children_done`]), or, for a body that
+//! returned, while it waits for its service's tasks ([`TaskNode::poll_quiet`]). Cancelling
+//! a service sets its flag and then walks its tree once ([`wake_tree`]), waking every task
+//! waiting to be aborted and collecting the child services — the roots it meets — to cancel
+//! in turn (their trees are theirs to walk). Registration touches only the task's own node,
+//! so starting and finishing tasks never contends on a service-wide lock.
 //!
 //! # Invariants
 //!
@@ -24,8 +29,9 @@
 //! 3. A child is removed from its parent exactly once, when it becomes done ([`release`]),
 //!    under the parent's lock. So every node is counted once in `finished` stats, and the
 //!    parent's `Arc` to it is dropped at once: finished tasks take no memory.
-//! 4. The body node has no parent; it is done last of its tree (its tree's nodes all hang
-//!    below it), and its completion finishes the manager.
+//! 4. A root is done last of its service's tree (the tree's nodes all hang below it), and
+//!    its completion finishes the service's manager before anything else happens to it.
+//!    [`attach`] never climbs above a root: a service's tasks stay in its tree.
 //!
 //! # Lock order
 //!
@@ -171,12 +177,15 @@ impl TaskNode {
         }
     }
 
-    /// Ready once every child of this node is done; until then this node's task is woken by
-    /// the [`release`] that empties its children.
-    pub(crate) fn poll_children_done(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Ready once every child of this node is done, and then the node's own work is over
+    /// too: it is done, in the same critical section (so nothing can be attached to it any
+    /// more), and its task ends with [`release_stopped`]. Until then this node's task is
+    /// woken by the [`release`] that empties its children.
+    pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = lock(&self.state);
         if state.children.is_empty() {
             state.waker = None;
+            state.running = false;
             Poll::Ready(())
         } else {
             state.register(cx.waker());
@@ -184,17 +193,11 @@ impl TaskNode {
         }
     }
 
-    /// Like [`TaskNode::poll_children_done`], but cancellation does not wake the task.
-    pub(crate) fn poll_quiet(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = lock(&self.state);
-        state.quiet = true;
-        if state.children.is_empty() {
-            state.waker = None;
-            Poll::Ready(())
-        } else {
-            state.register(cx.waker());
-            Poll::Pending
-        }
+    /// [`TaskNode::poll_stop`] for a body that returned: the service's cancellation does
+    /// not wake its task (only its last task ending does).
+    pub(crate) fn poll_stop_quietly(&self, cx: &mut Context<'_>) -> Poll<()> {
+        lock(&self.state).quiet = true;
+        self.poll_stop(cx)
     }
 
     /// Makes this child service's root cancel `service` along with its parent's tree. The caller must
@@ -293,6 +296,17 @@ pub(crate) fn release(node: &Arc<TaskNode>, service: &Shared) {
             return;
         }
     }
+    complete(node, service);
+}
+
+/// [`release`] for a node that [`TaskNode::poll_stop`] found done: it only has to leave the
+/// tree (one lock fewer for every task that waited to be aborted).
+pub(crate) fn release_stopped(node: &Arc<TaskNode>, service: &Shared) {
+    complete(node, service);
+}
+
+/// Completes `node`, which is done, and every ancestor this leaves with nothing to do.
+fn complete(node: &Arc<TaskNode>, service: &Shared) {
     // Borrowed until the walk moves up: most releases stop at the first parent, and an
     // `Arc` clone per task would be an atomic round trip for nothing.
     let mut owned: Arc<TaskNode>;
