@@ -8,7 +8,7 @@
 //! even when the tokio runtime itself shuts down.
 //!
 //! A service body that returns cleanly drops its future at once but keeps its tokio task
-//! parked until the service's tasks are all done ([`AbortStage::Returned`]): most bodies
+//! parked until the service's tasks are all done (`TaskFuture::parked`): most bodies
 //! only start work and return, and ending their tokio task right away would put its
 //! teardown (and the allocator's work to free it) on every service's start-up path. Parked,
 //! the task costs no polls — cancellation does not wake it — and its teardown happens with
@@ -133,6 +133,7 @@ where
         future: None,
         make,
         abort: AbortStage::WaitCancel,
+        parked: false,
         supervisor,
         backoff: None,
         role,
@@ -157,6 +158,9 @@ pin_project! {
         future: Option<Fut>,
         make: M,
         abort: AbortStage,
+        // A service body that returned: its tokio task ends with its service's last task
+        // (module docs).
+        parked: bool,
         // Boxed: only restartable tasks have one.
         supervisor: Option<Box<Supervisor>>,
         backoff: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -173,8 +177,6 @@ enum AbortStage {
     Grace(Pin<Box<tokio::time::Sleep>>),
     /// Until all the task's children are done; then the task is aborted.
     WaitChildren { graced: bool },
-    /// A service body that returned: its tokio task ends with the service's last task.
-    Returned,
 }
 
 enum Ended {
@@ -194,12 +196,12 @@ where
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut this = self.project();
         let cx = &this.release.cx;
-        if matches!(this.abort, AbortStage::Returned) {
-            ready!(cx.node.poll_stop_quietly(task_cx));
-            this.release.stopped = true;
-            return Poll::Ready(());
-        }
         loop {
+            if *this.parked {
+                ready!(cx.node.poll_stop_quietly(task_cx));
+                this.release.stopped = true;
+                return Poll::Ready(());
+            }
             if this.future.is_none() {
                 if let Some(backoff) = this.backoff {
                     // Waiting out a restart's backoff: done at once if cancelled meanwhile.
@@ -260,10 +262,8 @@ where
             match supervise(this.supervisor, this.backoff, cx, *this.role, ended) {
                 Some(ended) => {
                     if finish(cx, *this.role, ended, this.supervisor) == Finished::BodyReturned {
-                        *this.abort = AbortStage::Returned;
-                        ready!(cx.node.poll_stop_quietly(task_cx));
-                        this.release.stopped = true;
-                        return Poll::Ready(());
+                        *this.parked = true;
+                        continue;
                     }
                     return Poll::Ready(());
                 }
@@ -346,7 +346,6 @@ fn poll_abort(
                 }
                 return Poll::Ready(());
             }
-            AbortStage::Returned => return cx.node.poll_stop_quietly(task_cx),
         }
     }
 }
@@ -405,7 +404,7 @@ fn finish(
 enum Finished {
     /// Nothing: the tokio task ends.
     Ended,
-    /// The service body returned cleanly: [`AbortStage::Returned`].
+    /// The service body returned cleanly: the task parks (`TaskFuture::parked`).
     BodyReturned,
 }
 

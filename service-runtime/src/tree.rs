@@ -12,8 +12,8 @@
 //! walk goes on there, counting in the parent's stats.
 //!
 //! Each node also holds the waker of its own task while that task waits to be aborted
-//! ([`TaskNode::poll_cancelled`], [`TaskNode::poll_children_done`]), or, for a body that
-//! returned, while it waits for its service's tasks ([`TaskNode::poll_quiet`]). Cancelling
+//! ([`TaskNode::poll_cancelled`], [`TaskNode::poll_stop`]), or, for a body that
+//! returned, while it waits for its service's tasks ([`TaskNode::poll_stop_quietly`]). Cancelling
 //! a service sets its flag and then walks its tree once ([`wake_tree`]), waking every task
 //! waiting to be aborted and collecting the child services — the roots it meets — to cancel
 //! in turn (their trees are theirs to walk). Registration touches only the task's own node,
@@ -107,6 +107,18 @@ impl NodeState {
     fn is_done(&self) -> bool {
         !self.running && self.children.is_empty()
     }
+
+    /// See [`TaskNode::poll_stop`].
+    fn poll_stop(&mut self, waker: &Waker) -> Poll<()> {
+        if self.children.is_empty() {
+            self.waker = None;
+            self.running = false;
+            Poll::Ready(())
+        } else {
+            self.register(waker);
+            Poll::Pending
+        }
+    }
 }
 
 impl TaskNode {
@@ -182,22 +194,15 @@ impl TaskNode {
     /// more), and its task ends with [`release_stopped`]. Until then this node's task is
     /// woken by the [`release`] that empties its children.
     pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = lock(&self.state);
-        if state.children.is_empty() {
-            state.waker = None;
-            state.running = false;
-            Poll::Ready(())
-        } else {
-            state.register(cx.waker());
-            Poll::Pending
-        }
+        lock(&self.state).poll_stop(cx.waker())
     }
 
     /// [`TaskNode::poll_stop`] for a body that returned: the service's cancellation does
     /// not wake its task (only its last task ending does).
     pub(crate) fn poll_stop_quietly(&self, cx: &mut Context<'_>) -> Poll<()> {
-        lock(&self.state).quiet = true;
-        self.poll_stop(cx)
+        let mut state = lock(&self.state);
+        state.quiet = true;
+        state.poll_stop(cx.waker())
     }
 
     /// Makes this child service's root cancel `service` along with its parent's tree. The caller must
@@ -296,17 +301,13 @@ pub(crate) fn release(node: &Arc<TaskNode>, service: &Shared) {
             return;
         }
     }
-    complete(node, service);
+    release_stopped(node, service);
 }
 
-/// [`release`] for a node that [`TaskNode::poll_stop`] found done: it only has to leave the
-/// tree (one lock fewer for every task that waited to be aborted).
+/// [`release`] for a node that is done already ([`TaskNode::poll_stop`] found it so): it
+/// leaves the tree with every ancestor this leaves with nothing to do (one lock fewer for
+/// every task that waited to be aborted).
 pub(crate) fn release_stopped(node: &Arc<TaskNode>, service: &Shared) {
-    complete(node, service);
-}
-
-/// Completes `node`, which is done, and every ancestor this leaves with nothing to do.
-fn complete(node: &Arc<TaskNode>, service: &Shared) {
     // Borrowed until the walk moves up: most releases stop at the first parent, and an
     // `Arc` clone per task would be an atomic round trip for nothing.
     let mut owned: Arc<TaskNode>;
@@ -423,4 +424,51 @@ fn most_common_names(children: &Slots<Arc<TaskNode>>) -> Vec<(String, usize)> {
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     counts.truncate(10);
     counts
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use super::{Kind, TaskNode, attach, release};
+    use crate::cause::CancelCause;
+    use crate::manager::Shared;
+    use crate::options::Options;
+
+    struct CountWakes(AtomicUsize);
+
+    impl Wake for CountWakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A body parked with `poll_stop_quietly` is not woken by its service's cancellation,
+    /// only by its last task ending; then it finds its node done.
+    #[test]
+    fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
+        let shared = Shared::new(TaskNode::root("Svc".into()), Options::default(), None);
+        assert!(shared.try_start());
+        let root = Arc::clone(&shared.root);
+        let task = attach(&root, "task".into(), Kind::Task, 10, None).unwrap();
+        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&wakes));
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(root.poll_stop_quietly(&mut cx), Poll::Pending);
+        shared.cancel(CancelCause::Requested);
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            0,
+            "woken by the cancellation"
+        );
+        release(&task, &shared);
+        assert_eq!(
+            wakes.0.load(Ordering::SeqCst),
+            1,
+            "not woken by its last task"
+        );
+        assert_eq!(root.poll_stop_quietly(&mut cx), Poll::Ready(()));
+    }
 }
