@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use service_examples::{Args, WithOptions, echo_connection};
+use service_examples::{WithOptions, echo_connection};
 use service_runtime::prelude::*;
 use tokio::net::TcpListener;
 
@@ -65,33 +65,11 @@ impl EchoServer {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    service_examples::init_tracing();
-    let args = match Args::from_env() {
-        Ok(args) => args,
-        Err(e) => return service_examples::fail(&e),
-    };
-    // `shutdown_signal()`, listening before we say we are up: a Ctrl-C from then on stops
-    // the server in order.
-    let shutdown = service_examples::listen_for_shutdown().await;
-    let listener = match TcpListener::bind(("127.0.0.1", args.port)).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            return service_examples::fail(&format!("cannot listen on port {}: {e}", args.port));
-        }
-    };
-    match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
-        Err(e) => return service_examples::fail(&format!("no local address: {e}")),
-    }
-    let server = EchoServer::new(listener, AtomicUsize::new(0), Duration::from_secs(3));
-    // The grace period comes from the command line; `#[service(grace = "2s")]` would fix it
-    // at compile time.
-    let server = WithOptions::grace(server, args.grace);
-    match server.run_until(shutdown).await {
-        Ok(()) => {
-            println!("stopped cleanly");
-            std::process::ExitCode::SUCCESS
-        }
-        Err(e) => service_examples::fail(&e.to_string()),
-    }
+    service_examples::run_echo_server(|listener, args| {
+        let server = EchoServer::new(listener, AtomicUsize::new(0), Duration::from_secs(3));
+        // The grace period comes from the command line; `#[service(grace = "2s")]` would
+        // fix it at compile time.
+        WithOptions::grace(server, args.grace)
+    })
+    .await
 }

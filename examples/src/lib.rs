@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use service_runtime::{BoxError, Context, Options, Service};
+use service_runtime::{BoxError, Context, Options, Service, ServiceExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Command-line arguments of the echo servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +191,35 @@ impl tracing_subscriber::fmt::time::FormatTime for Elapsed {
             elapsed.as_secs(),
             elapsed.subsec_millis()
         )
+    }
+}
+
+/// The `main` of both echo servers: parses the command line, listens for the shutdown
+/// signal (before saying it is up: a Ctrl-C from then on stops the server in order), binds
+/// the port and prints the address, then runs the server `make` builds until the signal.
+pub async fn run_echo_server<S: Service>(
+    make: impl FnOnce(TcpListener, &Args) -> S,
+) -> std::process::ExitCode {
+    init_tracing();
+    let args = match Args::from_env() {
+        Ok(args) => args,
+        Err(e) => return fail(&e),
+    };
+    let shutdown = listen_for_shutdown().await;
+    let listener = match TcpListener::bind(("127.0.0.1", args.port)).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(&format!("cannot listen on port {}: {e}", args.port)),
+    };
+    match listener.local_addr() {
+        Ok(addr) => println!("listening on {addr}"),
+        Err(e) => return fail(&format!("no local address: {e}")),
+    }
+    match make(listener, &args).run_until(shutdown).await {
+        Ok(()) => {
+            println!("stopped cleanly");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
     }
 }
 
