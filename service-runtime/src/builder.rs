@@ -201,7 +201,7 @@ fn role(daemon: bool) -> Role {
 
 fn supervisor(policy: Restart, cx: &Context) -> Option<Box<Supervisor>> {
     // Seeded per task so that siblings restarted together spread apart.
-    let seed = Arc::as_ptr(&cx.node) as u64 ^ cx.manager.stats().tasks.total_count as u64;
+    let seed = cx.task.identity() ^ cx.manager.stats().tasks.total_count as u64;
     policy
         .restarts()
         .then(|| Box::new(Supervisor::new(policy, seed)))

@@ -13,7 +13,7 @@ use crate::manager::{Manager, ParentLink, Shared};
 use crate::restart::Supervisor;
 use crate::runner::{self, IntoTaskResult, Maker, Once, Role};
 use crate::serve::Service;
-use crate::tree::{Kind, TaskNode, attach};
+use crate::tree::{TaskRef, attach_service, attach_task};
 
 /// The inside view of a service, one per task (and one for the body).
 ///
@@ -23,12 +23,12 @@ use crate::tree::{Kind, TaskNode, attach};
 #[derive(Clone)]
 pub struct Context {
     pub(crate) manager: Manager,
-    pub(crate) node: Arc<TaskNode>,
+    pub(crate) task: TaskRef,
 }
 
 impl Context {
-    pub(crate) fn new(manager: Manager, node: Arc<TaskNode>) -> Context {
-        Context { manager, node }
+    pub(crate) fn new(manager: Manager, task: TaskRef) -> Context {
+        Context { manager, task }
     }
 
     /// Starts a child task named `name` running `f(cx)`, where `cx` is the new task's own
@@ -138,13 +138,13 @@ impl Context {
 
     /// This task's name (for the body, the service's name).
     pub fn name(&self) -> &str {
-        self.node.name()
+        self.task.name()
     }
 
     /// This task's path: the `/`-joined names from the root service down
     /// (`Node/gossip/handle`). The body's path is the service's path.
     pub fn path(&self) -> &str {
-        self.node.path()
+        self.task.node().path()
     }
 
     pub(crate) fn spawn<F, Fut>(
@@ -184,16 +184,10 @@ impl Context {
                 Ok(())
             };
         }
-        let node = attach(
-            &self.node,
-            name,
-            Kind::Task,
-            shared.options.max_children,
-            None,
-        )?;
+        let task = attach_task(&self.task, name.into(), shared.options.max_children)?;
         shared.count_started_task();
         runner::spawn(
-            Context::new(self.manager.clone(), node),
+            Context::new(self.manager.clone(), task),
             role,
             make,
             supervisor,
@@ -219,12 +213,11 @@ impl Context {
             handle.manager().cancel_with(CancelCause::Parent);
             return Ok(handle);
         }
-        let path = supervised.then(|| Arc::clone(self.node.path()));
+        let path = supervised.then(|| self.task.path());
         // The child's root node hangs in this tree: this task is not done before the child is.
-        let root = attach(
-            &self.node,
-            service.name(),
-            Kind::ServiceRoot,
+        let root = attach_service(
+            &self.task,
+            service.name().into(),
             parent.options.max_children,
             path,
         )?;

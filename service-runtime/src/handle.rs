@@ -11,7 +11,7 @@ use crate::error::{LifecycleError, ServiceError};
 use crate::manager::{Manager, Shared};
 use crate::runner::{self, Once, Role};
 use crate::serve::Service;
-use crate::tree::TaskNode;
+use crate::tree::{Name, TaskNode, TaskRef};
 
 /// A service together with its manager. Cheap to clone; derefs to [`Manager`] for the
 /// flags, `cancel`, `stop` and the waits. Dropping handles never cancels the service.
@@ -24,7 +24,11 @@ impl<S: Service> ServiceHandle<S> {
     /// A manager for `service`, not started yet: [`run`](ServiceHandle::run) or
     /// [`start`](ServiceHandle::start) it later.
     pub fn new(service: S) -> ServiceHandle<S> {
-        let shared = Shared::new(TaskNode::root(service.name()), service.options(), None);
+        let shared = Shared::new(
+            TaskNode::root(Name::from(service.name())),
+            service.options(),
+            None,
+        );
         ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service))
     }
 
@@ -54,7 +58,7 @@ impl<S: Service> ServiceHandle<S> {
     pub fn start(&self) -> Result<(), LifecycleError> {
         let service = Arc::clone(&self.service);
         self.manager.launch(move |manager, root| {
-            let cx = Context::new(manager.clone(), root);
+            let cx = Context::new(manager.clone(), TaskRef::Node(root));
             runner::spawn(
                 cx,
                 Role::Body,

@@ -15,7 +15,7 @@ use crate::handle::ServiceHandle;
 use crate::manager::{Manager, Shared};
 use crate::options::Options;
 use crate::serve::Service;
-use crate::tree::{Kind, TaskNode, attach, release, release_stopped};
+use crate::tree::{TaskNode, TaskRef, attach_task, release, release_stopped, release_task};
 use crate::{BoxError, Context, LifecycleError};
 
 /// A service whose manager is set up by hand (no tokio runtime under loom).
@@ -29,7 +29,7 @@ impl Service for Nothing {
 
 /// A started manager with its root node, as `Manager::launch` leaves them.
 fn started() -> (Arc<Shared>, Arc<TaskNode>) {
-    let shared = Shared::new(TaskNode::root("Svc".into()), Options::default(), None);
+    let shared = Shared::new(TaskNode::root("Svc"), Options::default(), None);
     assert!(shared.try_start());
     let root = Arc::clone(&shared.root);
     shared.mark_started();
@@ -48,11 +48,11 @@ fn cancel_racing_spawn() {
                 if shared.is_cancelled() {
                     return;
                 }
-                let child = attach(&root, "child".into(), Kind::Task, 10, None).unwrap();
+                let child = attach_task(&TaskRef::Node(root), "child".into(), 10).unwrap();
                 block_on(poll_fn(|cx| {
                     child.poll_cancelled(cx, shared.cancelled_flag())
                 }));
-                release(&child, &shared);
+                release_task(&child, &shared, false);
             })
         };
         shared.cancel(CancelCause::Requested);
@@ -68,11 +68,11 @@ fn cancel_racing_spawn() {
 fn cancel_racing_a_task_finishing() {
     loom::model(|| {
         let (shared, root) = started();
-        let child = attach(&root, "child".into(), Kind::Task, 10, None).unwrap();
+        let child = attach_task(&TaskRef::Node(Arc::clone(&root)), "child".into(), 10).unwrap();
         shared.count_started_task();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release(&child, &shared))
+            thread::spawn(move || release_task(&child, &shared, false))
         };
         shared.cancel(CancelCause::Requested);
         finisher.join().unwrap();
@@ -90,15 +90,15 @@ fn cancel_racing_a_task_finishing() {
 fn last_child_racing_the_parents_wait() {
     loom::model(|| {
         let (shared, root) = started();
-        let parent = attach(&root, "parent".into(), Kind::Task, 10, None).unwrap();
-        let child = attach(&parent, "child".into(), Kind::Task, 10, None).unwrap();
+        let parent = attach_task(&TaskRef::Node(Arc::clone(&root)), "parent".into(), 10).unwrap();
+        let child = attach_task(&parent, "child".into(), 10).unwrap();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release(&child, &shared))
+            thread::spawn(move || release_task(&child, &shared, false))
         };
         block_on(poll_fn(|cx| parent.poll_stop(cx)));
         finisher.join().unwrap();
-        release_stopped(&parent, &shared);
+        release_task(&parent, &shared, true);
         release(&root, &shared);
         assert!(Manager::from_shared(shared).is_finished());
     });
@@ -179,10 +179,10 @@ fn event_set_racing_a_waiter_and_a_drop() {
 fn returned_body_racing_its_last_task_and_a_cancel() {
     loom::model(|| {
         let (shared, root) = started();
-        let child = attach(&root, "child".into(), Kind::Task, 10, None).unwrap();
+        let child = attach_task(&TaskRef::Node(Arc::clone(&root)), "child".into(), 10).unwrap();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release(&child, &shared))
+            thread::spawn(move || release_task(&child, &shared, false))
         };
         let canceller = {
             let shared = Arc::clone(&shared);
@@ -193,5 +193,52 @@ fn returned_body_racing_its_last_task_and_a_cancel() {
         finisher.join().unwrap();
         canceller.join().unwrap();
         assert!(Manager::from_shared(shared).is_finished());
+    });
+}
+
+/// A leaf task waits to be cancelled, then for its children, while another reference to it
+/// (a clone of its `Context`) starts a child from it — making it a node — and the service is
+/// cancelled: the task's waker moves with it, nobody waits forever, and every task is
+/// counted once.
+#[test]
+fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (shared, root) = started();
+        let task = attach_task(&TaskRef::Node(Arc::clone(&root)), "task".into(), 10).unwrap();
+        shared.count_started_task();
+        let starter = {
+            let (shared, other) = (Arc::clone(&shared), task.clone());
+            thread::spawn(move || {
+                if shared.is_cancelled() {
+                    return;
+                }
+                let child = attach_task(&other, "child".into(), 10).unwrap();
+                shared.count_started_task();
+                block_on(poll_fn(|cx| {
+                    child.poll_cancelled(cx, shared.cancelled_flag())
+                }));
+                release_task(&child, &shared, false);
+            })
+        };
+        let runner = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                block_on(poll_fn(|cx| {
+                    task.poll_cancelled(cx, shared.cancelled_flag())
+                }));
+                block_on(poll_fn(|cx| task.poll_stop(cx)));
+                release_task(&task, &shared, true);
+            })
+        };
+        shared.cancel(CancelCause::Requested);
+        starter.join().unwrap();
+        runner.join().unwrap();
+        release(&root, &shared);
+        let manager = Manager::from_shared(shared);
+        assert!(manager.is_finished());
+        let tasks = manager.stats().tasks;
+        assert_eq!(tasks.total_count, tasks.finished_count);
     });
 }

@@ -227,8 +227,11 @@ impl Shared {
         tracing::debug!(service = %self.path(), "service finished");
         let link = lock(&self.parent).take()?;
         if link.daemon && !link.supervised && !link.manager.is_cancelled() {
-            link.manager
-                .record_failure(crate::runner::daemon_exit(&self.root, true));
+            link.manager.record_failure(crate::runner::daemon_exit(
+                self.root.name(),
+                Arc::clone(self.root.path()),
+                true,
+            ));
         }
         Some(Up {
             manager: link.manager,

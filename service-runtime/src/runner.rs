@@ -14,7 +14,6 @@
 //! the task costs no polls — cancellation does not wake it — and its teardown happens with
 //! the rest of the service's, the way a hand-written parent task awaiting its tasks ends.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -29,7 +28,7 @@ use tokio::time::Instant;
 use crate::context::Context;
 use crate::error::{BoxError, DaemonExitError, FailureKind, GaveUp, PanicError, TaskFailure};
 use crate::restart::{Decision, Supervisor};
-use crate::tree::{TaskNode, release, release_stopped};
+use crate::tree::{Name, release_task};
 
 /// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
 /// `!`, for a task that never returns).
@@ -126,7 +125,7 @@ where
             parent: None,
             "task",
             service = %cx.manager.shared.path(),
-            path = %cx.node.path()
+            path = %cx.task.path()
         ),
     };
     let task = TaskFuture {
@@ -198,7 +197,7 @@ where
         let cx = &this.release.cx;
         loop {
             if *this.parked {
-                ready!(cx.node.poll_stop_quietly(task_cx));
+                ready!(cx.task.node().poll_stop_quietly(task_cx));
                 this.release.stopped = true;
                 return Poll::Ready(());
             }
@@ -206,7 +205,7 @@ where
                 if let Some(backoff) = this.backoff {
                     // Waiting out a restart's backoff: done at once if cancelled meanwhile.
                     if cx
-                        .node
+                        .task
                         .poll_cancelled(task_cx, cx.manager.shared.cancelled_flag())
                         .is_ready()
                     {
@@ -301,7 +300,7 @@ fn supervise(
                 Ended::Panicked(p) => format!("panicked: {p}"),
                 _ => "exited".to_owned(),
             };
-            tracing::warn!(path = %cx.node.path(), %cause, restart = supervisor.restarts(), ?delay, "restarting task");
+            tracing::warn!(path = %cx.task.path(), %cause, restart = supervisor.restarts(), ?delay, "restarting task");
             if !delay.is_zero() {
                 *backoff = Some(Box::pin(tokio::time::sleep(delay)));
             }
@@ -322,7 +321,7 @@ fn poll_abort(
     loop {
         match stage {
             AbortStage::WaitCancel => {
-                ready!(cx.node.poll_cancelled(task_cx, shared.cancelled_flag()));
+                ready!(cx.task.poll_cancelled(task_cx, shared.cancelled_flag()));
                 let grace = shared.options.grace;
                 *stage = if grace.is_zero() {
                     AbortStage::WaitChildren { graced: false }
@@ -339,10 +338,10 @@ fn poll_abort(
                 *stage = AbortStage::WaitChildren { graced: true };
             }
             AbortStage::WaitChildren { graced } => {
-                ready!(cx.node.poll_stop(task_cx));
+                ready!(cx.task.poll_stop(task_cx));
                 if *graced {
                     let grace = shared.options.grace;
-                    tracing::warn!(path = %cx.node.path(), ?grace, "task still running after its grace period; aborting it");
+                    tracing::warn!(path = %cx.task.path(), ?grace, "task still running after its grace period; aborting it");
                 }
                 return Poll::Ready(());
             }
@@ -362,7 +361,7 @@ fn finish(
     let shared = &cx.manager.shared;
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
         Ended::Returned(Ok(())) if role == Role::Daemon && !cx.is_cancelled() => {
-            let failure = daemon_exit(&cx.node, false);
+            let failure = daemon_exit(cx.task.name(), cx.task.path(), false);
             (failure.kind(), failure.error_arc())
         }
         Ended::Returned(Ok(())) => {
@@ -389,12 +388,7 @@ fn finish(
         },
         Ended::Panicked(panic) => (FailureKind::Panic, Arc::new(panic)),
     };
-    let failure = TaskFailure::new(
-        cx.node.name_cow().clone(),
-        Arc::clone(cx.node.path()),
-        kind,
-        error,
-    );
+    let failure = TaskFailure::new(cx.task.name().to_cow(), cx.task.path(), kind, error);
     shared.record_failure(gave_up(failure, supervisor));
     Finished::Ended
 }
@@ -436,11 +430,11 @@ impl std::fmt::Display for ChildFailed {
 impl std::error::Error for ChildFailed {}
 
 /// The failure of a daemon that ended while its service was running.
-pub(crate) fn daemon_exit(node: &TaskNode, service: bool) -> TaskFailure {
-    let name: Cow<'static, str> = node.name_cow().clone();
+pub(crate) fn daemon_exit(name: &Name, path: Arc<str>, service: bool) -> TaskFailure {
+    let name = name.to_cow();
     TaskFailure::new(
         name.clone(),
-        Arc::clone(node.path()),
+        path,
         FailureKind::DaemonExit,
         Arc::new(DaemonExitError { name, service }),
     )
@@ -450,17 +444,12 @@ pub(crate) fn daemon_exit(node: &TaskNode, service: bool) -> TaskFailure {
 /// runtime drops the task unfinished).
 struct Release {
     cx: Context,
-    /// The task's node was found done by [`TaskNode::poll_stop`].
+    /// The task was found done by [`TaskRef::poll_stop`](crate::tree::TaskRef::poll_stop).
     stopped: bool,
 }
 
 impl Drop for Release {
     fn drop(&mut self) {
-        let (node, service) = (&self.cx.node, &self.cx.manager.shared);
-        if self.stopped {
-            release_stopped(node, service);
-        } else {
-            release(node, service);
-        }
+        release_task(&self.cx.task, &self.cx.manager.shared, self.stopped);
     }
 }

@@ -125,6 +125,14 @@ impl<T> Slots<T> {
         self.first.take().into_iter().chain(rest)
     }
 
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        let rest = self.rest.iter_mut().filter_map(|entry| match entry {
+            Entry::Occupied(value) => Some(value),
+            Entry::Vacant(_) => None,
+        });
+        self.first.iter_mut().chain(rest)
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         let rest = self.rest.iter().filter_map(|entry| match entry {
             Entry::Occupied(value) => Some(value),

@@ -1,23 +1,34 @@
 //! The task tree: who is whose child, when a task is done, and how cancellation reaches
 //! every task.
 //!
-//! Every task and every service body is a [`TaskNode`]. A service's body node is the root
-//! of its tree; a child service's root hangs in its parent's tree, under the task that
-//! started it, so one node serves as both (one allocation and one lock per child service).
-//! A node is *done* when its own work — the task's future, or the body — has ended **and**
-//! all its children are done. Doneness propagates upwards without any task waiting for it:
-//! whoever removes the last piece of work from a node completes it and goes on with its
-//! parent, in a loop (a chain of thousands of nested tasks needs no stack). A root that is
-//! done finishes its service; a child service's root then leaves its parent's tree, and the
-//! walk goes on there, counting in the parent's stats.
+//! A service's body is the root [`TaskNode`] of its tree; a child service's root hangs in
+//! its parent's tree, under the task that started it, so one node serves as both. A task
+//! starts out as a *leaf*: an entry in its parent's `children` that holds its name and, while
+//! it waits, its waker — no allocation of its own, and nothing to free when it ends (most
+//! tasks never start anything). A task becomes a node the first time it needs one: when it
+//! starts a child, or when its `Context` is asked for its path ([`TaskRef::node`]). Its entry
+//! then holds the node instead; the task keeps the same slot.
 //!
-//! Each node also holds the waker of its own task while that task waits to be aborted
-//! ([`TaskNode::poll_cancelled`], [`TaskNode::poll_stop`]), or, for a body that
-//! returned, while it waits for its service's tasks ([`TaskNode::poll_stop_quietly`]). Cancelling
-//! a service sets its flag and then walks its tree once ([`wake_tree`]), waking every task
-//! waiting to be aborted and collecting the child services — the roots it meets — to cancel
-//! in turn (their trees are theirs to walk). Registration touches only the task's own node,
-//! so starting and finishing tasks never contends on a service-wide lock.
+//! A node is *done* when its own work — the task's future, or the body — has ended **and**
+//! all its children are done; a leaf is done when its task ends. Doneness propagates upwards
+//! without any task waiting for it: whoever removes the last piece of work from a node
+//! completes it and goes on with its parent, in a loop (a chain of thousands of nested tasks
+//! needs no stack). A root that is done finishes its service; a child service's root then
+//! leaves its parent's tree, and the walk goes on there, counting in the parent's stats.
+//!
+//! A task waiting to be aborted keeps its waker in its leaf entry, or in its node once it
+//! has one ([`TaskRef::poll_cancelled`], [`TaskRef::poll_stop`]); a body that returned keeps
+//! it in its node while it waits for its service's tasks ([`TaskNode::poll_stop_quietly`]).
+//! Cancelling a service sets its flag and then walks its tree once ([`wake_tree`]), waking
+//! every task waiting to be aborted and collecting the child services — the roots it meets —
+//! to cancel in turn (their trees are theirs to walk).
+//!
+//! # Identity
+//!
+//! A [`TaskRef`] to a leaf names its parent and its slot there. Slots are reused once their
+//! task is gone, and a `Context` may outlive its task, so each entry also carries an `id`,
+//! unique among the children its parent ever had: a reference whose id does not match its
+//! slot's entry is to a task that has ended.
 //!
 //! # Invariants
 //!
@@ -25,34 +36,41 @@
 //!    not ended) and `children` (its live children). It is done exactly when `!running` and
 //!    `children` is empty; once done it stays done, because (2).
 //! 2. A child is only ever attached to a node that is not done, under that node's lock
-//!    ([`attach`]); a done node sends the new child to its nearest ancestor that is not done.
-//! 3. A child is removed from its parent exactly once, when it becomes done ([`release`]),
-//!    under the parent's lock. So every node is counted once in `finished` stats, and the
-//!    parent's `Arc` to it is dropped at once: finished tasks take no memory.
+//!    ([`attach_task`], [`attach_service`]); a done node, or a leaf whose task has ended,
+//!    sends the new child to its nearest ancestor that is not done.
+//! 3. A child leaves its parent's `children` exactly once, when it becomes done, under the
+//!    parent's lock ([`release_task`], [`release`]). So every task is counted once in
+//!    `finished` stats, and finished tasks take no memory.
 //! 4. A root is done last of its service's tree (the tree's nodes all hang below it), and
 //!    its completion finishes the service's manager before anything else happens to it.
-//!    [`attach`] never climbs above a root: a service's tasks stay in its tree.
+//!    Attaching never climbs above a root: a service's tasks stay in its tree.
 //!
 //! # Lock order
 //!
-//! At most one node lock is held at a time, except in [`wake_tree`], which nests a child's
-//! lock inside its parent's (always in that order): [`attach`] and [`release`] take one
-//! node's lock, let go, and only then take the next. No other lock is taken while a node
-//! lock is held, and no user code runs under one (wakers are woken after unlocking).
+//! Node locks nest only parent before child: in [`wake_tree`], and where a leaf reference
+//! finds its task has become a node (it reaches the node's lock through the parent's). All
+//! other operations take one node's lock, let go, and only then take the next. No other lock
+//! is taken while a node lock is held, and no user code runs under one (wakers are woken
+//! after unlocking).
 //!
 //! # Wake-ups: why none is lost
 //!
 //! - *Cancellation.* The canceller stores the service's `cancelled` flag, then takes each
-//!   node's lock to wake its waker. A waiter stores its waker under its node's lock, then
-//!   reads the flag. If the canceller's lock came first, the flag store happened before it and
-//!   the waiter's read sees it; otherwise the canceller finds the stored waker. A node
-//!   attached after the walk passed its parent reads the flag on its task's first poll.
+//!   node's lock to wake the wakers of the node and of its leaves. A waiter stores its
+//!   waker under the lock of its node, or for a leaf its parent's, then reads the flag. If
+//!   the canceller's lock came first, the flag store happened before it and the waiter's read
+//!   sees it; otherwise the canceller finds the stored waker. A leaf that becomes a node after
+//!   the walk passed its parent moves its waker into the node under the parent's lock, after
+//!   the walk's, so the waiter's read comes after the flag store too. A child attached after
+//!   the walk passed its parent reads the flag on its task's first poll.
 //! - *Children done.* The waiter checks `children` and stores its waker under one lock; the
 //!   child that empties `children` does so under the same lock and takes the waker. One of
 //!   the two sees the other.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt;
+use std::ops::Deref;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -61,51 +79,131 @@ use crate::manager::Shared;
 use crate::slots::Slots;
 use crate::sync::{AtomicBool, Mutex, Ordering, lock};
 
+/// A task's or a service's name. Most names are `'static` strings; the others are shared, so
+/// copying a name (every `Context` of a leaf carries one) never allocates.
+#[derive(Clone)]
+pub(crate) enum Name {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl From<Cow<'static, str>> for Name {
+    fn from(name: Cow<'static, str>) -> Name {
+        match name {
+            Cow::Borrowed(name) => Name::Static(name),
+            Cow::Owned(name) => Name::Shared(name.into()),
+        }
+    }
+}
+
+impl From<&'static str> for Name {
+    fn from(name: &'static str) -> Name {
+        Name::Static(name)
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Name::Static(name) => name,
+            Name::Shared(name) => name,
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl Name {
+    pub(crate) fn to_cow(&self) -> Cow<'static, str> {
+        match self {
+            Name::Static(name) => Cow::Borrowed(name),
+            Name::Shared(name) => Cow::Owned(name.to_string()),
+        }
+    }
+}
+
+/// The node of a service's body or of a task that has children (or had).
 pub(crate) struct TaskNode {
     parent: Option<Arc<TaskNode>>,
     /// The root of a service's tree: the top-level service's (no parent), or a child
     /// service's, which hangs in its parent's tree.
     root: bool,
-    /// This node's index in its parent's `children`.
-    slot: usize,
-    name: Cow<'static, str>,
+    /// This node's index in its parent's `children`, and its identity there.
+    slot: u32,
+    id: u64,
+    name: Name,
     path: OnceLock<Arc<str>>,
     state: Mutex<NodeState>,
 }
 
 struct NodeState {
     running: bool,
-    children: Slots<Arc<TaskNode>>,
+    children: Slots<Child>,
     /// The waker of this node's task while it waits to be aborted.
     waker: Option<Waker>,
     /// `waker` waits for the children only, not for cancellation.
     quiet: bool,
     /// For the root of a child service: its manager, cancelled with the parent's tree.
     service: Option<Weak<Shared>>,
+    /// The `id` of the next child (module docs, "Identity").
+    next_id: u64,
 }
 
-impl NodeState {
-    fn new() -> Mutex<NodeState> {
-        Mutex::new(NodeState {
-            running: true,
-            children: Slots::default(),
-            waker: None,
-            quiet: false,
-            service: None,
-        })
+/// One live child of a node.
+enum Child {
+    /// A task without a node: all the tree keeps of it.
+    Leaf {
+        id: u64,
+        name: Name,
+        /// Its task's waker while it waits to be aborted.
+        waker: Option<Waker>,
+    },
+    Node(Arc<TaskNode>),
+}
+
+impl Child {
+    fn id(&self) -> u64 {
+        match self {
+            Child::Leaf { id, .. } => *id,
+            Child::Node(node) => node.id,
+        }
     }
 
-    fn register(&mut self, waker: &Waker) {
-        match &self.waker {
-            Some(current) if current.will_wake(waker) => {}
-            _ => self.waker = Some(waker.clone()),
+    fn name(&self) -> &str {
+        match self {
+            Child::Leaf { name, .. } => name,
+            Child::Node(node) => &node.name,
         }
     }
 }
 
 impl NodeState {
+    fn new(waker: Option<Waker>) -> NodeState {
+        NodeState {
+            running: true,
+            children: Slots::default(),
+            waker,
+            quiet: false,
+            service: None,
+            next_id: 0,
+        }
+    }
+
     fn is_done(&self) -> bool {
         !self.running && self.children.is_empty()
+    }
+
+    /// The child in `slot`, if it is still the one with `id`.
+    fn child(&mut self, slot: u32, id: u64) -> Option<&mut Child> {
+        self.children
+            .get_mut(slot as usize)
+            .filter(|child| child.id() == id)
     }
 
     /// See [`TaskNode::poll_stop`].
@@ -115,30 +213,56 @@ impl NodeState {
             self.running = false;
             Poll::Ready(())
         } else {
-            self.register(waker);
+            register(&mut self.waker, waker);
             Poll::Pending
         }
     }
+
+    /// Takes the child in `slot` out; returns it (to be dropped after unlocking), whether
+    /// this node is done now, and the waker of a task waiting for its children.
+    fn remove(&mut self, slot: u32) -> (Option<Child>, bool, Option<Waker>) {
+        let child = self.children.remove(slot as usize);
+        let empty = self.children.is_empty();
+        let waker = if empty { self.waker.take() } else { None };
+        (child, empty && !self.running, waker)
+    }
+}
+
+/// Stores `waker` in `slot` unless it holds one that wakes the same task.
+fn register(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(current) if current.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
+/// `base/name`, or `name` at the top.
+fn join(base: &str, name: &str) -> Arc<str> {
+    if base.is_empty() {
+        return name.into();
+    }
+    let mut path = String::with_capacity(base.len() + 1 + name.len());
+    path.push_str(base);
+    path.push('/');
+    path.push_str(name);
+    path.into()
 }
 
 impl TaskNode {
     /// The root node of a top-level service.
-    pub(crate) fn root(name: Cow<'static, str>) -> Arc<TaskNode> {
+    pub(crate) fn root(name: impl Into<Name>) -> Arc<TaskNode> {
         Arc::new(TaskNode {
             parent: None,
             root: true,
             slot: 0,
-            name,
+            id: 0,
+            name: name.into(),
             path: OnceLock::new(),
-            state: NodeState::new(),
+            state: Mutex::new(NodeState::new(None)),
         })
     }
 
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub(crate) fn name_cow(&self) -> &Cow<'static, str> {
+    pub(crate) fn name(&self) -> &Name {
         &self.name
     }
 
@@ -173,26 +297,10 @@ impl TaskNode {
         self.path.get_or_init(|| path.into())
     }
 
-    /// Ready once `cancelled` is set (the flag of this node's service); until then this
-    /// node's task is woken by [`wake_tree`].
-    pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>, cancelled: &AtomicBool) -> Poll<()> {
-        // Acquire pairs with the canceller's store: what it did before is visible after.
-        if cancelled.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        lock(&self.state).register(cx.waker());
-        // Read again after registering (module docs, "Wake-ups").
-        if cancelled.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
     /// Ready once every child of this node is done, and then the node's own work is over
     /// too: it is done, in the same critical section (so nothing can be attached to it any
     /// more), and its task ends with [`release_stopped`]. Until then this node's task is
-    /// woken by the [`release`] that empties its children.
+    /// woken by the release that empties its children.
     pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
         lock(&self.state).poll_stop(cx.waker())
     }
@@ -227,28 +335,240 @@ impl Drop for TaskNode {
     }
 }
 
-/// What [`attach`] makes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Task,
-    /// The root of a child service's tree: cancelled and finished by its own manager.
-    ServiceRoot,
+/// Where a task is in its service's tree: its node, or its entry as a leaf.
+#[derive(Clone)]
+pub(crate) enum TaskRef {
+    Node(Arc<TaskNode>),
+    Leaf(LeafRef),
 }
 
-/// Attaches a new child named `name` under `parent`, or under its nearest ancestor that is
-/// not done (a `Context` may outlive its task), never above its service's root. `path`, if
-/// given, is the child's path; otherwise it is derived from the parent's on first use.
+/// A leaf task: its parent, its slot there, and its name.
+#[derive(Clone)]
+pub(crate) struct LeafRef {
+    parent: Arc<TaskNode>,
+    slot: u32,
+    id: u64,
+    name: Name,
+    /// The task's node, once this reference found or made one.
+    node: OnceLock<Arc<TaskNode>>,
+}
+
+impl TaskRef {
+    pub(crate) fn name(&self) -> &Name {
+        match self {
+            TaskRef::Node(node) => &node.name,
+            TaskRef::Leaf(leaf) => &leaf.name,
+        }
+    }
+
+    /// The task's path, without making it a node (built anew for a leaf).
+    pub(crate) fn path(&self) -> Arc<str> {
+        match self.known_node() {
+            Some(node) => Arc::clone(node.path()),
+            None => match self {
+                TaskRef::Leaf(leaf) => join(leaf.parent.path(), &leaf.name),
+                TaskRef::Node(node) => Arc::clone(node.path()),
+            },
+        }
+    }
+
+    /// A number that tells this task from its siblings.
+    pub(crate) fn identity(&self) -> u64 {
+        match self {
+            TaskRef::Node(node) => Arc::as_ptr(node) as u64,
+            TaskRef::Leaf(leaf) => Arc::as_ptr(&leaf.parent) as u64 ^ leaf.id.rotate_left(32),
+        }
+    }
+
+    /// The task's node if this reference knows it already.
+    fn known_node(&self) -> Option<&Arc<TaskNode>> {
+        match self {
+            TaskRef::Node(node) => Some(node),
+            TaskRef::Leaf(leaf) => leaf.node.get(),
+        }
+    }
+
+    /// The task's node; a leaf becomes one. For a task that has ended, a node that is done
+    /// already: it names the task, and work attached through it goes to its nearest live
+    /// ancestor (invariant 2).
+    pub(crate) fn node(&self) -> &Arc<TaskNode> {
+        match self {
+            TaskRef::Node(node) => node,
+            TaskRef::Leaf(leaf) => leaf.node.get_or_init(|| leaf.make_node()),
+        }
+    }
+
+    /// Ready once `cancelled` is set (the flag of this task's service); until then the
+    /// task is woken by [`wake_tree`].
+    pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>, cancelled: &AtomicBool) -> Poll<()> {
+        // Acquire pairs with the canceller's store: what it did before is visible after.
+        if cancelled.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        let waker = cx.waker();
+        match self {
+            TaskRef::Leaf(leaf) if leaf.node.get().is_none() => {
+                let mut state = lock(&leaf.parent.state);
+                match state.child(leaf.slot, leaf.id) {
+                    Some(Child::Leaf { waker: slot, .. }) => register(slot, waker),
+                    Some(Child::Node(node)) => {
+                        let node = leaf.node.get_or_init(|| Arc::clone(node));
+                        register(&mut lock(&node.state).waker, waker);
+                    }
+                    // Released: only the task's own references poll, and they never
+                    // outlive its release.
+                    None => return Poll::Ready(()),
+                }
+            }
+            _ => register(&mut lock(&self.node().state).waker, waker),
+        }
+        // Read again after registering (module docs, "Wake-ups").
+        if cancelled.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Ready once every child of this task is done. A task with a node is then done, as in
+    /// [`TaskNode::poll_stop`]; a leaf has no children, but must be looked up to know that
+    /// it is still a leaf (another reference may have started a child from it).
+    pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            TaskRef::Leaf(leaf) if leaf.node.get().is_none() => {
+                let mut state = lock(&leaf.parent.state);
+                match state.child(leaf.slot, leaf.id) {
+                    Some(Child::Node(node)) => {
+                        let node = leaf.node.get_or_init(|| Arc::clone(node));
+                        lock(&node.state).poll_stop(cx.waker())
+                    }
+                    Some(Child::Leaf { .. }) | None => Poll::Ready(()),
+                }
+            }
+            _ => self.node().poll_stop(cx),
+        }
+    }
+}
+
+impl LeafRef {
+    /// See [`TaskRef::node`].
+    fn make_node(&self) -> Arc<TaskNode> {
+        let node = |waker, running| TaskNode {
+            parent: Some(Arc::clone(&self.parent)),
+            root: false,
+            slot: self.slot,
+            id: self.id,
+            name: self.name.clone(),
+            path: OnceLock::new(),
+            state: Mutex::new(NodeState {
+                running,
+                ..NodeState::new(waker)
+            }),
+        };
+        let mut state = lock(&self.parent.state);
+        match state.child(self.slot, self.id) {
+            Some(Child::Node(existing)) => Arc::clone(existing),
+            Some(child) => {
+                let waker = match child {
+                    Child::Leaf { waker, .. } => waker.take(),
+                    Child::Node(_) => None,
+                };
+                let made = Arc::new(node(waker, true));
+                *child = Child::Node(Arc::clone(&made));
+                made
+            }
+            None => {
+                drop(state);
+                Arc::new(node(None, false))
+            }
+        }
+    }
+}
+
+/// Attaches a new task named `name` under the task `parent` (which becomes a node if it was
+/// a leaf), or under its nearest ancestor that is not done (a `Context` may outlive its
+/// task), never above its service's root. The new task is a leaf, unless adopted by an
+/// ancestor: then it is a node that keeps the path the spawning task would have given it.
 ///
 /// Fails with `NotRunning` when the service's whole tree is done, and with
 /// `TooManyChildren` when the parent already has `limit` live children.
-pub(crate) fn attach(
-    parent: &Arc<TaskNode>,
-    name: Cow<'static, str>,
-    kind: Kind,
+pub(crate) fn attach_task(
+    parent: &TaskRef,
+    name: Name,
+    limit: usize,
+) -> Result<TaskRef, LifecycleError> {
+    attach(parent, limit, |at| match at.adopted_from {
+        None => {
+            at.state.children.insert(Child::Leaf {
+                id: at.id,
+                name: name.clone(),
+                waker: None,
+            });
+            TaskRef::Leaf(LeafRef {
+                parent: Arc::clone(at.node),
+                slot: at.slot,
+                id: at.id,
+                name,
+                node: OnceLock::new(),
+            })
+        }
+        Some(start) => {
+            let path = join(start.path(), &name);
+            TaskRef::Node(at.insert_node(name, false, Some(path)))
+        }
+    })
+}
+
+/// Attaches the root of a child service named `name` under the task `parent`, as
+/// [`attach_task`] does a task. `path`, if given, is the root's path; otherwise it is
+/// derived from the parent's on first use.
+pub(crate) fn attach_service(
+    parent: &TaskRef,
+    name: Name,
     limit: usize,
     path: Option<Arc<str>>,
 ) -> Result<Arc<TaskNode>, LifecycleError> {
-    let mut candidate = parent;
+    attach(parent, limit, |at| {
+        let path = path.or_else(|| at.adopted_from.map(|start| join(start.path(), &name)));
+        at.insert_node(name, true, path)
+    })
+}
+
+/// Where [`attach`] puts a new child: under `node`, whose `state` is locked, in `slot`.
+struct At<'a> {
+    node: &'a Arc<TaskNode>,
+    state: &'a mut NodeState,
+    slot: u32,
+    id: u64,
+    /// The task the child was started from, when `node` is an ancestor adopting it.
+    adopted_from: Option<&'a Arc<TaskNode>>,
+}
+
+impl At<'_> {
+    fn insert_node(self, name: Name, root: bool, path: Option<Arc<str>>) -> Arc<TaskNode> {
+        let node = Arc::new(TaskNode {
+            parent: Some(Arc::clone(self.node)),
+            root,
+            slot: self.slot,
+            id: self.id,
+            name,
+            path: path.map_or_else(OnceLock::new, OnceLock::from),
+            state: Mutex::new(NodeState::new(None)),
+        });
+        self.state.children.insert(Child::Node(Arc::clone(&node)));
+        node
+    }
+}
+
+/// Finds the node a child of `parent` goes under (module docs, invariant 2) and lets
+/// `insert` put it there, under that node's lock.
+fn attach<R>(
+    parent: &TaskRef,
+    limit: usize,
+    insert: impl FnOnce(At<'_>) -> R,
+) -> Result<R, LifecycleError> {
+    let start = parent.node();
+    let mut candidate = start;
     loop {
         let mut state = lock(&candidate.state);
         if state.is_done() {
@@ -266,26 +586,54 @@ pub(crate) fn attach(
             let most_common = most_common_names(&state.children);
             return Err(LifecycleError::TooManyChildren { limit, most_common });
         }
-        let path = if let Some(path) = &path {
-            OnceLock::from(Arc::clone(path))
-        } else if Arc::ptr_eq(candidate, parent) {
-            OnceLock::new()
-        } else {
-            // Adopted by an ancestor: keep the path the spawning task would have given it.
-            let path = format!("{}/{}", parent.path(), name);
-            OnceLock::from(Arc::<str>::from(path))
-        };
-        let slot = state.children.next_slot();
-        let node = Arc::new(TaskNode {
-            parent: Some(Arc::clone(candidate)),
-            root: kind == Kind::ServiceRoot,
+        let id = state.next_id;
+        state.next_id += 1;
+        // Fits: a `Slots` never holds more than `u32::MAX` values.
+        let slot = state.children.next_slot() as u32;
+        return Ok(insert(At {
+            node: candidate,
+            state: &mut state,
             slot,
-            name,
-            path,
-            state: NodeState::new(),
-        });
-        state.children.insert(Arc::clone(&node));
-        return Ok(node);
+            id,
+            adopted_from: (!Arc::ptr_eq(candidate, start)).then_some(start),
+        }));
+    }
+}
+
+/// Records that `task` has ended: a leaf leaves its parent, a node is released as by
+/// [`release`] (or [`release_stopped`], when [`TaskRef::poll_stop`] found it `stopped`).
+pub(crate) fn release_task(task: &TaskRef, service: &Shared, stopped: bool) {
+    let leaf = match task {
+        TaskRef::Leaf(leaf) if leaf.node.get().is_none() => leaf,
+        _ => {
+            let node = task.node();
+            return if stopped {
+                release_stopped(node, service)
+            } else {
+                release(node, service)
+            };
+        }
+    };
+    let (removed, parent_done, waker) = {
+        let mut state = lock(&leaf.parent.state);
+        match state.child(leaf.slot, leaf.id) {
+            Some(Child::Leaf { .. }) => state.remove(leaf.slot),
+            Some(Child::Node(node)) => {
+                // Another reference made the task a node: release it as one.
+                let node = Arc::clone(node);
+                drop(state);
+                return release(&node, service);
+            }
+            None => return,
+        }
+    };
+    service.task_done();
+    drop(removed);
+    if let Some(waker) = waker {
+        waker.wake();
+    }
+    if parent_done {
+        release_stopped(&leaf.parent, service);
     }
 }
 
@@ -331,13 +679,8 @@ pub(crate) fn release_stopped(node: &Arc<TaskNode>, service: &Shared) {
         if counted {
             service.task_done();
         }
-        let (parent_done, waker) = {
-            let mut state = lock(&parent.state);
-            state.children.remove(done.slot);
-            let empty = state.children.is_empty();
-            let waker = if empty { state.waker.take() } else { None };
-            (empty && !state.running, waker)
-        };
+        let (removed, parent_done, waker) = lock(&parent.state).remove(done.slot);
+        drop(removed);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -352,11 +695,11 @@ pub(crate) fn release_stopped(node: &Arc<TaskNode>, service: &Shared) {
 /// Wakes every waiting task of the tree below `root`, and returns the managers of the child
 /// services found in it (to be cancelled in turn). Iterative: no stack for deep trees.
 ///
-/// A node's children are visited under its lock, each child's lock taken inside it (locks
-/// are only ever nested parent before child, and everyone else holds one node lock at a
-/// time, so this cannot deadlock). Children without children of their own — most tasks —
-/// are handled right there; only inner nodes are queued, as `Arc`s. Wakers are woken after
-/// the parent's lock is released, so woken tasks do not queue on it.
+/// A node's children are visited under its lock: a leaf's waker is taken right there, and
+/// so is a child node's, under the child's lock taken inside (locks are only ever nested
+/// parent before child, so this cannot deadlock); only child nodes with children of their
+/// own are queued, as `Arc`s. Wakers are woken after the parent's lock is released, so woken
+/// tasks do not queue on it.
 ///
 /// `walk` carries the buffers, reused across the services of one cancellation.
 pub(crate) fn wake_tree(root: &Arc<TaskNode>, walk: &mut Walk) {
@@ -368,14 +711,19 @@ pub(crate) fn wake_tree(root: &Arc<TaskNode>, walk: &mut Walk) {
     take_and_queue(root, &mut lock(&root.state), pending, wakers);
     while let Some(node) = pending.pop() {
         {
-            let state = lock(&node.state);
-            for child in state.children.iter() {
-                let mut child_state = lock(&child.state);
-                if child.root {
-                    // A child service: its own cancellation walks its tree.
-                    services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
-                } else {
-                    take_and_queue(child, &mut child_state, pending, wakers);
+            let mut state = lock(&node.state);
+            for child in state.children.iter_mut() {
+                match child {
+                    Child::Leaf { waker, .. } => wakers.extend(waker.take()),
+                    Child::Node(child) => {
+                        let mut child_state = lock(&child.state);
+                        if child.root {
+                            // A child service: its own cancellation walks its tree.
+                            services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
+                        } else {
+                            take_and_queue(child, &mut child_state, pending, wakers);
+                        }
+                    }
                 }
             }
         }
@@ -412,7 +760,7 @@ fn take_and_queue(
     }
 }
 
-fn most_common_names(children: &Slots<Arc<TaskNode>>) -> Vec<(String, usize)> {
+fn most_common_names(children: &Slots<Child>) -> Vec<(String, usize)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for child in children.iter() {
         *counts.entry(child.name()).or_default() += 1;
@@ -432,7 +780,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Wake, Waker};
 
-    use super::{Kind, TaskNode, attach, release};
+    use super::{TaskNode, TaskRef, attach_task, release_task};
     use crate::cause::CancelCause;
     use crate::manager::Shared;
     use crate::options::Options;
@@ -449,10 +797,10 @@ mod tests {
     /// only by its last task ending; then it finds its node done.
     #[test]
     fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
-        let shared = Shared::new(TaskNode::root("Svc".into()), Options::default(), None);
+        let shared = Shared::new(TaskNode::root("Svc"), Options::default(), None);
         assert!(shared.try_start());
         let root = Arc::clone(&shared.root);
-        let task = attach(&root, "task".into(), Kind::Task, 10, None).unwrap();
+        let task = attach_task(&TaskRef::Node(Arc::clone(&root)), "task".into(), 10).unwrap();
         let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&wakes));
         let mut cx = Context::from_waker(&waker);
@@ -463,7 +811,7 @@ mod tests {
             0,
             "woken by the cancellation"
         );
-        release(&task, &shared);
+        release_task(&task, &shared, false);
         assert_eq!(
             wakes.0.load(Ordering::SeqCst),
             1,
