@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::builder::{ChildBuilder, TaskBuilder};
 use crate::cause::CancelCause;
@@ -13,7 +13,7 @@ use crate::manager::{Manager, ParentLink, Shared};
 use crate::restart::Supervisor;
 use crate::runner::{self, IntoTaskResult, Maker, Once, Role};
 use crate::serve::Service;
-use crate::tree::{TaskRef, attach_service, attach_task};
+use crate::tree::{Name, TaskNode, TaskRef, attach_service, attach_task};
 
 /// The inside view of a service, one per task (and one for the body).
 ///
@@ -24,11 +24,28 @@ use crate::tree::{TaskRef, attach_service, attach_task};
 pub struct Context {
     pub(crate) manager: Manager,
     pub(crate) task: TaskRef,
+    name: Name,
+    /// The task's node once this `Context` needed it, when `task` is to a leaf (see the
+    /// `tree` module): starting a child makes the task a node.
+    node: OnceLock<Arc<TaskNode>>,
 }
 
 impl Context {
-    pub(crate) fn new(manager: Manager, task: TaskRef) -> Context {
-        Context { manager, task }
+    pub(crate) fn new(manager: Manager, task: TaskRef, name: Name) -> Context {
+        Context {
+            manager,
+            task,
+            name,
+            node: OnceLock::new(),
+        }
+    }
+
+    /// The task's node (a leaf becomes one).
+    fn node(&self) -> &Arc<TaskNode> {
+        match self.task.own_node() {
+            Some(node) => node,
+            None => self.node.get_or_init(|| self.task.make_node(&self.name)),
+        }
     }
 
     /// Starts a child task named `name` running `f(cx)`, where `cx` is the new task's own
@@ -138,13 +155,13 @@ impl Context {
 
     /// This task's name (for the body, the service's name).
     pub fn name(&self) -> &str {
-        self.task.name()
+        &self.name
     }
 
     /// This task's path: the `/`-joined names from the root service down
     /// (`Node/gossip/handle`). The body's path is the service's path.
     pub fn path(&self) -> &str {
-        self.task.node().path()
+        self.node().path()
     }
 
     pub(crate) fn spawn<F, Fut>(
@@ -184,14 +201,10 @@ impl Context {
                 Ok(())
             };
         }
-        let task = attach_task(&self.task, name.into(), shared.options.max_children)?;
+        let name = Name::from(name);
+        let task = attach_task(self.node(), &name, shared.options.max_children)?;
         shared.count_started_task();
-        runner::spawn(
-            Context::new(self.manager.clone(), task),
-            role,
-            make,
-            supervisor,
-        );
+        runner::spawn(self.manager.clone(), task, name, role, make, supervisor);
         Ok(())
     }
 
@@ -213,10 +226,10 @@ impl Context {
             handle.manager().cancel_with(CancelCause::Parent);
             return Ok(handle);
         }
-        let path = supervised.then(|| self.task.path());
+        let path = supervised.then(|| self.task.path(&self.name));
         // The child's root node hangs in this tree: this task is not done before the child is.
         let root = attach_service(
-            &self.task,
+            self.node(),
             service.name().into(),
             parent.options.max_children,
             path,

@@ -6,7 +6,6 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::cause::CancelCause;
-use crate::context::Context;
 use crate::error::{LifecycleError, ServiceError};
 use crate::manager::{Manager, Shared};
 use crate::runner::{self, Once, Role};
@@ -58,9 +57,11 @@ impl<S: Service> ServiceHandle<S> {
     pub fn start(&self) -> Result<(), LifecycleError> {
         let service = Arc::clone(&self.service);
         self.manager.launch(move |manager, root| {
-            let cx = Context::new(manager.clone(), TaskRef::Node(root));
+            let name = root.name().clone();
             runner::spawn(
-                cx,
+                manager.clone(),
+                TaskRef::own(root),
+                name,
                 Role::Body,
                 Once(Some(move |cx| service.serve(cx))),
                 None,

@@ -15,7 +15,7 @@ use crate::handle::ServiceHandle;
 use crate::manager::{Manager, Shared};
 use crate::options::Options;
 use crate::serve::Service;
-use crate::tree::{TaskNode, TaskRef, attach_task, release, release_stopped, release_task};
+use crate::tree::{TaskNode, attach_task, release, release_stopped, release_task};
 use crate::{BoxError, Context, LifecycleError};
 
 /// A service whose manager is set up by hand (no tokio runtime under loom).
@@ -48,11 +48,11 @@ fn cancel_racing_spawn() {
                 if shared.is_cancelled() {
                     return;
                 }
-                let child = attach_task(&TaskRef::Node(root), "child".into(), 10).unwrap();
+                let mut child = attach_task(&root, &"child".into(), 10).unwrap();
                 block_on(poll_fn(|cx| {
                     child.poll_cancelled(cx, shared.cancelled_flag())
                 }));
-                release_task(&child, &shared, false);
+                release_task(&mut child, &shared, false);
             })
         };
         shared.cancel(CancelCause::Requested);
@@ -68,11 +68,11 @@ fn cancel_racing_spawn() {
 fn cancel_racing_a_task_finishing() {
     loom::model(|| {
         let (shared, root) = started();
-        let child = attach_task(&TaskRef::Node(Arc::clone(&root)), "child".into(), 10).unwrap();
+        let mut child = attach_task(&root, &"child".into(), 10).unwrap();
         shared.count_started_task();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release_task(&child, &shared, false))
+            thread::spawn(move || release_task(&mut child, &shared, false))
         };
         shared.cancel(CancelCause::Requested);
         finisher.join().unwrap();
@@ -90,15 +90,16 @@ fn cancel_racing_a_task_finishing() {
 fn last_child_racing_the_parents_wait() {
     loom::model(|| {
         let (shared, root) = started();
-        let parent = attach_task(&TaskRef::Node(Arc::clone(&root)), "parent".into(), 10).unwrap();
-        let child = attach_task(&parent, "child".into(), 10).unwrap();
+        let mut parent = attach_task(&root, &"parent".into(), 10).unwrap();
+        let mut child =
+            attach_task(&parent.make_node(&"parent".into()), &"child".into(), 10).unwrap();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release_task(&child, &shared, false))
+            thread::spawn(move || release_task(&mut child, &shared, false))
         };
         block_on(poll_fn(|cx| parent.poll_stop(cx)));
         finisher.join().unwrap();
-        release_task(&parent, &shared, true);
+        release_task(&mut parent, &shared, true);
         release(&root, &shared);
         assert!(Manager::from_shared(shared).is_finished());
     });
@@ -179,10 +180,10 @@ fn event_set_racing_a_waiter_and_a_drop() {
 fn returned_body_racing_its_last_task_and_a_cancel() {
     loom::model(|| {
         let (shared, root) = started();
-        let child = attach_task(&TaskRef::Node(Arc::clone(&root)), "child".into(), 10).unwrap();
+        let mut child = attach_task(&root, &"child".into(), 10).unwrap();
         let finisher = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || release_task(&child, &shared, false))
+            thread::spawn(move || release_task(&mut child, &shared, false))
         };
         let canceller = {
             let shared = Arc::clone(&shared);
@@ -206,7 +207,7 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
     model.preemption_bound = Some(3);
     model.check(|| {
         let (shared, root) = started();
-        let task = attach_task(&TaskRef::Node(Arc::clone(&root)), "task".into(), 10).unwrap();
+        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
         shared.count_started_task();
         let starter = {
             let (shared, other) = (Arc::clone(&shared), task.clone());
@@ -214,12 +215,13 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
                 if shared.is_cancelled() {
                     return;
                 }
-                let child = attach_task(&other, "child".into(), 10).unwrap();
+                let mut child =
+                    attach_task(&other.make_node(&"task".into()), &"child".into(), 10).unwrap();
                 shared.count_started_task();
                 block_on(poll_fn(|cx| {
                     child.poll_cancelled(cx, shared.cancelled_flag())
                 }));
-                release_task(&child, &shared, false);
+                release_task(&mut child, &shared, false);
             })
         };
         let runner = {
@@ -229,7 +231,7 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
                     task.poll_cancelled(cx, shared.cancelled_flag())
                 }));
                 block_on(poll_fn(|cx| task.poll_stop(cx)));
-                release_task(&task, &shared, true);
+                release_task(&mut task, &shared, true);
             })
         };
         shared.cancel(CancelCause::Requested);

@@ -27,8 +27,9 @@ use tokio::time::Instant;
 
 use crate::context::Context;
 use crate::error::{BoxError, DaemonExitError, FailureKind, GaveUp, PanicError, TaskFailure};
+use crate::manager::Manager;
 use crate::restart::{Decision, Supervisor};
-use crate::tree::{Name, release_task};
+use crate::tree::{Name, TaskRef, release_task};
 
 /// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
 /// `!`, for a task that never returns).
@@ -107,10 +108,16 @@ impl<F: FnMut(Context) -> Fut, Fut> Maker<Fut> for Again<F> {
     }
 }
 
-/// Spawns the tokio task that runs the futures `make` makes, as the task `cx` belongs to;
-/// with a `supervisor`, ended futures are restarted by its policy.
-pub(crate) fn spawn<M, Fut>(cx: Context, role: Role, make: M, supervisor: Option<Box<Supervisor>>)
-where
+/// Spawns the tokio task that runs the futures `make` makes, as the task `task` named `name`
+/// of `manager`'s service; with a `supervisor`, ended futures are restarted by its policy.
+pub(crate) fn spawn<M, Fut>(
+    manager: Manager,
+    task: TaskRef,
+    name: Name,
+    role: Role,
+    make: M,
+    supervisor: Option<Box<Supervisor>>,
+) where
     M: Maker<Fut> + Send + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: IntoTaskResult,
@@ -119,24 +126,29 @@ where
     // as deep as the task tree would make subscribers recurse once per level.
     let span = match role {
         Role::Body => {
-            tracing::info_span!(parent: None, "service", service = %cx.manager.shared.path())
+            tracing::info_span!(parent: None, "service", service = %manager.shared.path())
         }
         Role::Task | Role::Daemon => tracing::info_span!(
             parent: None,
             "task",
-            service = %cx.manager.shared.path(),
-            path = %cx.task.path()
+            service = %manager.shared.path(),
+            path = %task.path(&name)
         ),
     };
     let task = TaskFuture {
         future: None,
         make,
         abort: AbortStage::WaitCancel,
+        timer: None,
         parked: false,
         supervisor,
-        backoff: None,
         role,
-        release: Release { cx, stopped: false },
+        release: Release {
+            manager,
+            task,
+            name,
+            stopped: false,
+        },
     };
     // Without a subscriber that wants the span, spawn the bare future: no span to store and
     // enter on every poll.
@@ -157,12 +169,16 @@ pin_project! {
         future: Option<Fut>,
         make: M,
         abort: AbortStage,
+        // The grace period while `abort` is at `Grace`, or a restart's backoff while
+        // `future` is `None` (never both: a cancelled task is not restarted). Boxed: most
+        // tasks never need one, and an inline timer would make every task larger — and a
+        // larger task costs on every move tokio makes of it.
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
         // A service body that returned: its tokio task ends with its service's last task
         // (module docs).
         parked: bool,
         // Boxed: only restartable tasks have one.
         supervisor: Option<Box<Supervisor>>,
-        backoff: Option<Pin<Box<tokio::time::Sleep>>>,
         role: Role,
         release: Release,
     }
@@ -172,8 +188,8 @@ pin_project! {
 enum AbortStage {
     /// Until the service is cancelled.
     WaitCancel,
-    /// The grace period after cancellation.
-    Grace(Pin<Box<tokio::time::Sleep>>),
+    /// The grace period after cancellation (`TaskFuture::timer`).
+    Grace,
     /// Until all the task's children are done; then the task is aborted.
     WaitChildren { graced: bool },
 }
@@ -194,37 +210,38 @@ where
 
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        let cx = &this.release.cx;
         loop {
+            let own = &mut *this.release;
             if *this.parked {
-                ready!(cx.task.node().poll_stop_quietly(task_cx));
-                this.release.stopped = true;
+                ready!(own.task.poll_stop_quietly(task_cx));
+                own.stopped = true;
                 return Poll::Ready(());
             }
             if this.future.is_none() {
-                if let Some(backoff) = this.backoff {
+                if let Some(backoff) = this.timer {
                     // Waiting out a restart's backoff: done at once if cancelled meanwhile.
-                    if cx
+                    if own
                         .task
-                        .poll_cancelled(task_cx, cx.manager.shared.cancelled_flag())
+                        .poll_cancelled(task_cx, own.manager.shared.cancelled_flag())
                         .is_ready()
                     {
                         return Poll::Ready(());
                     }
                     ready!(backoff.as_mut().poll(task_cx));
-                    *this.backoff = None;
+                    *this.timer = None;
                 }
                 if this.supervisor.is_none() {
                     tracing::trace!("task started");
                 }
-                match catch_unwind(AssertUnwindSafe(|| this.make.make(cx.clone()))) {
+                let cx = own.context();
+                match catch_unwind(AssertUnwindSafe(|| this.make.make(cx))) {
                     Ok(Some(future)) => this.future.set(Some(future)),
                     Ok(None) => return Poll::Ready(()),
                     Err(payload) => {
                         let ended = Ended::Panicked(PanicError::from_payload(&*payload));
-                        match supervise(this.supervisor, this.backoff, cx, *this.role, ended) {
+                        match supervise(this.supervisor, this.timer, own, *this.role, ended) {
                             Some(ended) => {
-                                finish(cx, *this.role, ended, this.supervisor);
+                                finish(own, *this.role, ended, this.supervisor);
                                 return Poll::Ready(());
                             }
                             None => continue,
@@ -242,9 +259,9 @@ where
             let ended = match polled {
                 Ok(Poll::Ready(output)) => Ended::Returned(output.into_task_result()),
                 Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
-                Ok(Poll::Pending) => match poll_abort(this.abort, cx, task_cx) {
+                Ok(Poll::Pending) => match poll_abort(this.abort, this.timer, own, task_cx) {
                     Poll::Ready(()) => {
-                        this.release.stopped = true;
+                        own.stopped = true;
                         Ended::Aborted
                     }
                     Poll::Pending => return Poll::Pending,
@@ -258,9 +275,9 @@ where
                 }
                 _ => ended,
             };
-            match supervise(this.supervisor, this.backoff, cx, *this.role, ended) {
+            match supervise(this.supervisor, this.timer, own, *this.role, ended) {
                 Some(ended) => {
-                    if finish(cx, *this.role, ended, this.supervisor) == Finished::BodyReturned {
+                    if finish(own, *this.role, ended, this.supervisor) == Finished::BodyReturned {
                         *this.parked = true;
                         continue;
                     }
@@ -277,7 +294,7 @@ where
 fn supervise(
     supervisor: &mut Option<Box<Supervisor>>,
     backoff: &mut Option<Pin<Box<tokio::time::Sleep>>>,
-    cx: &Context,
+    own: &Release,
     role: Role,
     ended: Ended,
 ) -> Option<Ended> {
@@ -289,18 +306,18 @@ fn supervise(
         Ended::Returned(Ok(())) => false,
         Ended::Returned(Err(_)) | Ended::Panicked(_) => true,
     };
-    if cx.is_cancelled() {
+    if own.manager.is_cancelled() {
         return Some(ended);
     }
     match supervisor.decide(failed, role == Role::Daemon, Instant::now()) {
         Decision::Restart(delay) => {
-            cx.manager.shared.count_restart();
+            own.manager.shared.count_restart();
             let cause = match &ended {
                 Ended::Returned(Err(e)) => e.to_string(),
                 Ended::Panicked(p) => format!("panicked: {p}"),
                 _ => "exited".to_owned(),
             };
-            tracing::warn!(path = %cx.task.path(), %cause, restart = supervisor.restarts(), ?delay, "restarting task");
+            tracing::warn!(path = %own.path(), %cause, restart = supervisor.restarts(), ?delay, "restarting task");
             if !delay.is_zero() {
                 *backoff = Some(Box::pin(tokio::time::sleep(delay)));
             }
@@ -314,34 +331,36 @@ fn supervise(
 /// out, and all its children are done.
 fn poll_abort(
     stage: &mut AbortStage,
-    cx: &Context,
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    own: &mut Release,
     task_cx: &mut std::task::Context<'_>,
 ) -> Poll<()> {
-    let shared = &cx.manager.shared;
+    let shared = &own.manager.shared;
     loop {
         match stage {
             AbortStage::WaitCancel => {
-                ready!(cx.task.poll_cancelled(task_cx, shared.cancelled_flag()));
+                ready!(own.task.poll_cancelled(task_cx, shared.cancelled_flag()));
                 let grace = shared.options.grace;
                 *stage = if grace.is_zero() {
                     AbortStage::WaitChildren { graced: false }
                 } else {
-                    // Boxed: most tasks never get here, and an inline timer would make every
-                    // task larger.
-                    AbortStage::Grace(Box::pin(tokio::time::sleep_until(
-                        shared.cancelled_at() + grace,
-                    )))
+                    let deadline = shared.cancelled_at() + grace;
+                    *timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
+                    AbortStage::Grace
                 };
             }
-            AbortStage::Grace(sleep) => {
-                ready!(sleep.as_mut().poll(task_cx));
+            AbortStage::Grace => {
+                if let Some(sleep) = timer {
+                    ready!(sleep.as_mut().poll(task_cx));
+                }
+                *timer = None;
                 *stage = AbortStage::WaitChildren { graced: true };
             }
             AbortStage::WaitChildren { graced } => {
-                ready!(cx.task.poll_stop(task_cx));
+                ready!(own.task.poll_stop(task_cx));
                 if *graced {
                     let grace = shared.options.grace;
-                    tracing::warn!(path = %cx.task.path(), ?grace, "task still running after its grace period; aborting it");
+                    tracing::warn!(path = %own.path(), ?grace, "task still running after its grace period; aborting it");
                 }
                 return Poll::Ready(());
             }
@@ -353,15 +372,15 @@ fn poll_abort(
 /// while its service was running. A supervised task that ends this way has given up: its
 /// failure notes the restarts it had.
 fn finish(
-    cx: &Context,
+    own: &Release,
     role: Role,
     ended: Ended,
     supervisor: &Option<Box<Supervisor>>,
 ) -> Finished {
-    let shared = &cx.manager.shared;
+    let shared = &own.manager.shared;
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
-        Ended::Returned(Ok(())) if role == Role::Daemon && !cx.is_cancelled() => {
-            let failure = daemon_exit(cx.task.name(), cx.task.path(), false);
+        Ended::Returned(Ok(())) if role == Role::Daemon && !own.manager.is_cancelled() => {
+            let failure = daemon_exit(&own.name, own.path(), false);
             (failure.kind(), failure.error_arc())
         }
         Ended::Returned(Ok(())) => {
@@ -388,7 +407,7 @@ fn finish(
         },
         Ended::Panicked(panic) => (FailureKind::Panic, Arc::new(panic)),
     };
-    let failure = TaskFailure::new(cx.task.name().to_cow(), cx.task.path(), kind, error);
+    let failure = TaskFailure::new(own.name.to_cow(), own.path(), kind, error);
     shared.record_failure(gave_up(failure, supervisor));
     Finished::Ended
 }
@@ -440,16 +459,30 @@ pub(crate) fn daemon_exit(name: &Name, path: Arc<str>, service: bool) -> TaskFai
     )
 }
 
-/// Releases a task's node when its tokio task ends, however it ends (also when the tokio
-/// runtime drops the task unfinished).
+/// A task's own view of itself: its service, its place in the tree, its name. Releases the
+/// task from the tree when its tokio task ends, however it ends (also when the tokio runtime
+/// drops the task unfinished).
 struct Release {
-    cx: Context,
+    manager: Manager,
+    task: TaskRef,
+    name: Name,
     /// The task was found done by [`TaskRef::poll_stop`](crate::tree::TaskRef::poll_stop).
     stopped: bool,
 }
 
+impl Release {
+    /// A new `Context` for the task (for each future it runs).
+    fn context(&self) -> Context {
+        Context::new(self.manager.clone(), self.task.clone(), self.name.clone())
+    }
+
+    fn path(&self) -> Arc<str> {
+        self.task.path(&self.name)
+    }
+}
+
 impl Drop for Release {
     fn drop(&mut self) {
-        release_task(&self.cx.task, &self.cx.manager.shared, self.stopped);
+        release_task(&mut self.task, &self.manager.shared, self.stopped);
     }
 }

@@ -136,7 +136,7 @@ pub(crate) struct TaskNode {
     root: bool,
     /// This node's index in its parent's `children`, and its identity there.
     slot: u32,
-    id: u64,
+    id: u32,
     name: Name,
     path: OnceLock<Arc<str>>,
     state: Mutex<NodeState>,
@@ -152,14 +152,14 @@ struct NodeState {
     /// For the root of a child service: its manager, cancelled with the parent's tree.
     service: Option<Weak<Shared>>,
     /// The `id` of the next child (module docs, "Identity").
-    next_id: u64,
+    next_id: u32,
 }
 
 /// One live child of a node.
 enum Child {
     /// A task without a node: all the tree keeps of it.
     Leaf {
-        id: u64,
+        id: u32,
         name: Name,
         /// Its task's waker while it waits to be aborted.
         waker: Option<Waker>,
@@ -168,7 +168,7 @@ enum Child {
 }
 
 impl Child {
-    fn id(&self) -> u64 {
+    fn id(&self) -> u32 {
         match self {
             Child::Leaf { id, .. } => *id,
             Child::Node(node) => node.id,
@@ -200,7 +200,7 @@ impl NodeState {
     }
 
     /// The child in `slot`, if it is still the one with `id`.
-    fn child(&mut self, slot: u32, id: u64) -> Option<&mut Child> {
+    fn child(&mut self, slot: u32, id: u32) -> Option<&mut Child> {
         self.children
             .get_mut(slot as usize)
             .filter(|child| child.id() == id)
@@ -335,137 +335,75 @@ impl Drop for TaskNode {
     }
 }
 
-/// Where a task is in its service's tree: its node, or its entry as a leaf.
+/// Where a task is in its service's tree: its own node, or its parent and its entry there
+/// (module docs, "Identity"). Two words: the runner keeps one per task, inside the future
+/// tokio moves around.
 #[derive(Clone)]
-pub(crate) enum TaskRef {
-    Node(Arc<TaskNode>),
-    Leaf(LeafRef),
+pub(crate) struct TaskRef {
+    /// The task's own node when `slot` is [`OWN`], else its parent.
+    node: Arc<TaskNode>,
+    slot: u32,
+    id: u32,
 }
 
-/// A leaf task: its parent, its slot there, and its name.
-#[derive(Clone)]
-pub(crate) struct LeafRef {
-    parent: Arc<TaskNode>,
-    slot: u32,
-    id: u64,
-    name: Name,
-    /// The task's node, once this reference found or made one.
-    node: OnceLock<Arc<TaskNode>>,
+/// The `slot` of a [`TaskRef`] to a task's own node.
+const OWN: u32 = u32::MAX;
+
+/// What [`TaskRef::find`] found.
+enum Found<R> {
+    Leaf(R),
+    Node(Arc<TaskNode>),
+    Gone,
 }
 
 impl TaskRef {
-    pub(crate) fn name(&self) -> &Name {
-        match self {
-            TaskRef::Node(node) => &node.name,
-            TaskRef::Leaf(leaf) => &leaf.name,
+    /// A reference to the task whose node `node` is.
+    pub(crate) fn own(node: Arc<TaskNode>) -> TaskRef {
+        TaskRef {
+            node,
+            slot: OWN,
+            id: 0,
         }
     }
 
-    /// The task's path, without making it a node (built anew for a leaf).
-    pub(crate) fn path(&self) -> Arc<str> {
-        match self.known_node() {
+    /// The task's node, if this reference is to it.
+    pub(crate) fn own_node(&self) -> Option<&Arc<TaskNode>> {
+        (self.slot == OWN).then_some(&self.node)
+    }
+
+    /// The task's path, `name` being its name; built anew for a leaf.
+    pub(crate) fn path(&self, name: &str) -> Arc<str> {
+        match self.own_node() {
             Some(node) => Arc::clone(node.path()),
-            None => match self {
-                TaskRef::Leaf(leaf) => join(leaf.parent.path(), &leaf.name),
-                TaskRef::Node(node) => Arc::clone(node.path()),
-            },
+            None => join(self.node.path(), name),
         }
     }
 
     /// A number that tells this task from its siblings.
     pub(crate) fn identity(&self) -> u64 {
-        match self {
-            TaskRef::Node(node) => Arc::as_ptr(node) as u64,
-            TaskRef::Leaf(leaf) => Arc::as_ptr(&leaf.parent) as u64 ^ leaf.id.rotate_left(32),
-        }
+        Arc::as_ptr(&self.node) as u64 ^ (u64::from(self.slot) << 32 | u64::from(self.id))
     }
 
-    /// The task's node if this reference knows it already.
-    fn known_node(&self) -> Option<&Arc<TaskNode>> {
-        match self {
-            TaskRef::Node(node) => Some(node),
-            TaskRef::Leaf(leaf) => leaf.node.get(),
+    /// The task's node; a leaf becomes one (named `name`). For a task that has ended, a node
+    /// that is done already: it names the task, and work attached through it goes to its
+    /// nearest live ancestor (invariant 2).
+    pub(crate) fn make_node(&self, name: &Name) -> Arc<TaskNode> {
+        if self.slot == OWN {
+            return Arc::clone(&self.node);
         }
-    }
-
-    /// The task's node; a leaf becomes one. For a task that has ended, a node that is done
-    /// already: it names the task, and work attached through it goes to its nearest live
-    /// ancestor (invariant 2).
-    pub(crate) fn node(&self) -> &Arc<TaskNode> {
-        match self {
-            TaskRef::Node(node) => node,
-            TaskRef::Leaf(leaf) => leaf.node.get_or_init(|| leaf.make_node()),
-        }
-    }
-
-    /// Ready once `cancelled` is set (the flag of this task's service); until then the
-    /// task is woken by [`wake_tree`].
-    pub(crate) fn poll_cancelled(&self, cx: &mut Context<'_>, cancelled: &AtomicBool) -> Poll<()> {
-        // Acquire pairs with the canceller's store: what it did before is visible after.
-        if cancelled.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        let waker = cx.waker();
-        match self {
-            TaskRef::Leaf(leaf) if leaf.node.get().is_none() => {
-                let mut state = lock(&leaf.parent.state);
-                match state.child(leaf.slot, leaf.id) {
-                    Some(Child::Leaf { waker: slot, .. }) => register(slot, waker),
-                    Some(Child::Node(node)) => {
-                        let node = leaf.node.get_or_init(|| Arc::clone(node));
-                        register(&mut lock(&node.state).waker, waker);
-                    }
-                    // Released: only the task's own references poll, and they never
-                    // outlive its release.
-                    None => return Poll::Ready(()),
-                }
-            }
-            _ => register(&mut lock(&self.node().state).waker, waker),
-        }
-        // Read again after registering (module docs, "Wake-ups").
-        if cancelled.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
-    /// Ready once every child of this task is done. A task with a node is then done, as in
-    /// [`TaskNode::poll_stop`]; a leaf has no children, but must be looked up to know that
-    /// it is still a leaf (another reference may have started a child from it).
-    pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
-        match self {
-            TaskRef::Leaf(leaf) if leaf.node.get().is_none() => {
-                let mut state = lock(&leaf.parent.state);
-                match state.child(leaf.slot, leaf.id) {
-                    Some(Child::Node(node)) => {
-                        let node = leaf.node.get_or_init(|| Arc::clone(node));
-                        lock(&node.state).poll_stop(cx.waker())
-                    }
-                    Some(Child::Leaf { .. }) | None => Poll::Ready(()),
-                }
-            }
-            _ => self.node().poll_stop(cx),
-        }
-    }
-}
-
-impl LeafRef {
-    /// See [`TaskRef::node`].
-    fn make_node(&self) -> Arc<TaskNode> {
         let node = |waker, running| TaskNode {
-            parent: Some(Arc::clone(&self.parent)),
+            parent: Some(Arc::clone(&self.node)),
             root: false,
             slot: self.slot,
             id: self.id,
-            name: self.name.clone(),
+            name: name.clone(),
             path: OnceLock::new(),
             state: Mutex::new(NodeState {
                 running,
                 ..NodeState::new(waker)
             }),
         };
-        let mut state = lock(&self.parent.state);
+        let mut state = lock(&self.node.state);
         match state.child(self.slot, self.id) {
             Some(Child::Node(existing)) => Arc::clone(existing),
             Some(child) => {
@@ -483,18 +421,94 @@ impl LeafRef {
             }
         }
     }
+
+    /// Looks up a leaf's entry, under its parent's lock: while the task is a leaf, runs
+    /// `at_leaf` on the parent's state; once it has become a node, makes this reference
+    /// refer to that node.
+    fn find<R>(&mut self, at_leaf: impl FnOnce(&mut NodeState) -> R) -> Found<R> {
+        let node = {
+            let mut state = lock(&self.node.state);
+            let node = match state.child(self.slot, self.id) {
+                None => return Found::Gone,
+                Some(Child::Leaf { .. }) => None,
+                Some(Child::Node(node)) => Some(Arc::clone(node)),
+            };
+            match node {
+                None => return Found::Leaf(at_leaf(&mut state)),
+                Some(node) => node,
+            }
+        };
+        *self = TaskRef::own(Arc::clone(&node));
+        Found::Node(node)
+    }
+
+    /// Ready once `cancelled` is set (the flag of this task's service); until then the
+    /// task is woken by [`wake_tree`].
+    pub(crate) fn poll_cancelled(
+        &mut self,
+        cx: &mut Context<'_>,
+        cancelled: &AtomicBool,
+    ) -> Poll<()> {
+        // Acquire pairs with the canceller's store: what it did before is visible after.
+        if cancelled.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        let waker = cx.waker();
+        if self.slot == OWN {
+            register(&mut lock(&self.node.state).waker, waker);
+        } else {
+            let (slot, id) = (self.slot, self.id);
+            let found = self.find(|state| {
+                if let Some(Child::Leaf { waker: stored, .. }) = state.child(slot, id) {
+                    register(stored, waker);
+                }
+            });
+            match found {
+                Found::Leaf(()) => {}
+                Found::Node(node) => register(&mut lock(&node.state).waker, waker),
+                // Released: only the task's own reference polls, and it is released last.
+                Found::Gone => return Poll::Ready(()),
+            }
+        }
+        // Read again after registering (module docs, "Wake-ups").
+        if cancelled.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Ready once every child of this task is done. A task with a node is then done, as in
+    /// [`TaskNode::poll_stop`]; a leaf has no children, but must be looked up to know that
+    /// it still is one (a clone of its `Context` may have started a child from it).
+    pub(crate) fn poll_stop(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.slot == OWN {
+            return self.node.poll_stop(cx);
+        }
+        match self.find(|_| ()) {
+            Found::Node(node) => node.poll_stop(cx),
+            Found::Leaf(()) | Found::Gone => Poll::Ready(()),
+        }
+    }
+
+    /// [`TaskNode::poll_stop_quietly`] for a service body (always its own node).
+    pub(crate) fn poll_stop_quietly(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.own_node() {
+            Some(node) => node.poll_stop_quietly(cx),
+            None => self.poll_stop(cx),
+        }
+    }
 }
 
-/// Attaches a new task named `name` under the task `parent` (which becomes a node if it was
-/// a leaf), or under its nearest ancestor that is not done (a `Context` may outlive its
+/// Attaches a new task named `name` under the task whose node `parent` is, or under its nearest ancestor that is not done (a `Context` may outlive its
 /// task), never above its service's root. The new task is a leaf, unless adopted by an
 /// ancestor: then it is a node that keeps the path the spawning task would have given it.
 ///
 /// Fails with `NotRunning` when the service's whole tree is done, and with
 /// `TooManyChildren` when the parent already has `limit` live children.
 pub(crate) fn attach_task(
-    parent: &TaskRef,
-    name: Name,
+    parent: &Arc<TaskNode>,
+    name: &Name,
     limit: usize,
 ) -> Result<TaskRef, LifecycleError> {
     attach(parent, limit, |at| match at.adopted_from {
@@ -504,17 +518,15 @@ pub(crate) fn attach_task(
                 name: name.clone(),
                 waker: None,
             });
-            TaskRef::Leaf(LeafRef {
-                parent: Arc::clone(at.node),
+            TaskRef {
+                node: Arc::clone(at.node),
                 slot: at.slot,
                 id: at.id,
-                name,
-                node: OnceLock::new(),
-            })
+            }
         }
         Some(start) => {
-            let path = join(start.path(), &name);
-            TaskRef::Node(at.insert_node(name, false, Some(path)))
+            let path = join(start.path(), name);
+            TaskRef::own(at.insert_node(name.clone(), false, Some(path)))
         }
     })
 }
@@ -523,7 +535,7 @@ pub(crate) fn attach_task(
 /// [`attach_task`] does a task. `path`, if given, is the root's path; otherwise it is
 /// derived from the parent's on first use.
 pub(crate) fn attach_service(
-    parent: &TaskRef,
+    parent: &Arc<TaskNode>,
     name: Name,
     limit: usize,
     path: Option<Arc<str>>,
@@ -539,7 +551,7 @@ struct At<'a> {
     node: &'a Arc<TaskNode>,
     state: &'a mut NodeState,
     slot: u32,
-    id: u64,
+    id: u32,
     /// The task the child was started from, when `node` is an ancestor adopting it.
     adopted_from: Option<&'a Arc<TaskNode>>,
 }
@@ -560,14 +572,13 @@ impl At<'_> {
     }
 }
 
-/// Finds the node a child of `parent` goes under (module docs, invariant 2) and lets
+/// Finds the node a child of the task `start` goes under (module docs, invariant 2) and lets
 /// `insert` put it there, under that node's lock.
 fn attach<R>(
-    parent: &TaskRef,
+    start: &Arc<TaskNode>,
     limit: usize,
     insert: impl FnOnce(At<'_>) -> R,
 ) -> Result<R, LifecycleError> {
-    let start = parent.node();
     let mut candidate = start;
     loop {
         let mut state = lock(&candidate.state);
@@ -587,7 +598,9 @@ fn attach<R>(
             return Err(LifecycleError::TooManyChildren { limit, most_common });
         }
         let id = state.next_id;
-        state.next_id += 1;
+        // Wraps after 2³² children: a stale reference would need to outlive that many
+        // siblings and meet its own slot again to be mistaken.
+        state.next_id = state.next_id.wrapping_add(1);
         // Fits: a `Slots` never holds more than `u32::MAX` values.
         let slot = state.children.next_slot() as u32;
         return Ok(insert(At {
@@ -602,30 +615,22 @@ fn attach<R>(
 
 /// Records that `task` has ended: a leaf leaves its parent, a node is released as by
 /// [`release`] (or [`release_stopped`], when [`TaskRef::poll_stop`] found it `stopped`).
-pub(crate) fn release_task(task: &TaskRef, service: &Shared, stopped: bool) {
-    let leaf = match task {
-        TaskRef::Leaf(leaf) if leaf.node.get().is_none() => leaf,
-        _ => {
-            let node = task.node();
-            return if stopped {
-                release_stopped(node, service)
-            } else {
-                release(node, service)
-            };
-        }
-    };
-    let (removed, parent_done, waker) = {
-        let mut state = lock(&leaf.parent.state);
-        match state.child(leaf.slot, leaf.id) {
-            Some(Child::Leaf { .. }) => state.remove(leaf.slot),
-            Some(Child::Node(node)) => {
-                // Another reference made the task a node: release it as one.
-                let node = Arc::clone(node);
-                drop(state);
-                return release(&node, service);
-            }
-            None => return,
-        }
+pub(crate) fn release_task(task: &mut TaskRef, service: &Shared, stopped: bool) {
+    if let Some(node) = task.own_node() {
+        return if stopped {
+            release_stopped(node, service)
+        } else {
+            release(node, service)
+        };
+    }
+    let parent = Arc::clone(&task.node);
+    let slot = task.slot;
+    let (removed, parent_done, waker) = match task.find(|state| state.remove(slot)) {
+        Found::Leaf(removed) => removed,
+        // Another reference made the task a node: release it as one (it was not found
+        // done: `poll_stop` saw a leaf).
+        Found::Node(node) => return release(&node, service),
+        Found::Gone => return,
     };
     service.task_done();
     drop(removed);
@@ -633,7 +638,7 @@ pub(crate) fn release_task(task: &TaskRef, service: &Shared, stopped: bool) {
         waker.wake();
     }
     if parent_done {
-        release_stopped(&leaf.parent, service);
+        release_stopped(&parent, service);
     }
 }
 
@@ -780,7 +785,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Wake, Waker};
 
-    use super::{TaskNode, TaskRef, attach_task, release_task};
+    use super::{TaskNode, attach_task, release_task};
     use crate::cause::CancelCause;
     use crate::manager::Shared;
     use crate::options::Options;
@@ -800,7 +805,7 @@ mod tests {
         let shared = Shared::new(TaskNode::root("Svc"), Options::default(), None);
         assert!(shared.try_start());
         let root = Arc::clone(&shared.root);
-        let task = attach_task(&TaskRef::Node(Arc::clone(&root)), "task".into(), 10).unwrap();
+        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
         let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&wakes));
         let mut cx = Context::from_waker(&waker);
@@ -811,7 +816,7 @@ mod tests {
             0,
             "woken by the cancellation"
         );
-        release_task(&task, &shared, false);
+        release_task(&mut task, &shared, false);
         assert_eq!(
             wakes.0.load(Ordering::SeqCst),
             1,
