@@ -49,8 +49,9 @@ fn cancel_racing_spawn() {
                     return;
                 }
                 let mut child = attach_task(&root, &"child".into(), 10).unwrap();
+                let mut registered = false;
                 block_on(poll_fn(|cx| {
-                    child.poll_cancelled(cx, shared.cancelled_flag())
+                    child.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
                 }));
                 release_task(&mut child, &shared, false);
             })
@@ -218,8 +219,9 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
                 let mut child =
                     attach_task(&other.make_node(&"task".into()), &"child".into(), 10).unwrap();
                 shared.count_started_task();
+                let mut registered = false;
                 block_on(poll_fn(|cx| {
-                    child.poll_cancelled(cx, shared.cancelled_flag())
+                    child.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
                 }));
                 release_task(&mut child, &shared, false);
             })
@@ -227,8 +229,9 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
         let runner = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
+                let mut registered = false;
                 block_on(poll_fn(|cx| {
-                    task.poll_cancelled(cx, shared.cancelled_flag())
+                    task.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
                 }));
                 block_on(poll_fn(|cx| task.poll_stop(cx)));
                 release_task(&mut task, &shared, true);
@@ -242,5 +245,39 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
         assert!(manager.is_finished());
         let tasks = manager.stats().tasks;
         assert_eq!(tasks.total_count, tasks.finished_count);
+    });
+}
+
+/// A task with a child waits to be cancelled, its waker stored once; the child ends on its
+/// own meanwhile. The child's release must leave the waker for the cancellation (the task
+/// waits for cancellation, not for its children, and does not store it again).
+#[test]
+fn a_child_ending_leaves_its_parents_cancellation_waker() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(3);
+    model.check(|| {
+        let (shared, root) = started();
+        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+        let mut child = attach_task(&task.make_node(&"task".into()), &"child".into(), 10).unwrap();
+        let runner = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                let mut registered = false;
+                block_on(poll_fn(|cx| {
+                    task.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
+                }));
+                block_on(poll_fn(|cx| task.poll_stop(cx)));
+                release_task(&mut task, &shared, true);
+            })
+        };
+        let finisher = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || release_task(&mut child, &shared, false))
+        };
+        shared.cancel(CancelCause::Requested);
+        finisher.join().unwrap();
+        runner.join().unwrap();
+        release(&root, &shared);
+        assert!(Manager::from_shared(shared).is_finished());
     });
 }

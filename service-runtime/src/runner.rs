@@ -18,7 +18,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Poll, ready};
+use std::task::{Poll, Waker, ready};
 
 use pin_project_lite::pin_project;
 use tracing::Instrument;
@@ -146,7 +146,7 @@ pub(crate) fn spawn<M, Fut>(
         release: Release {
             manager,
             task,
-            name,
+            registered: false,
             stopped: false,
         },
     };
@@ -220,9 +220,10 @@ where
             if this.future.is_none() {
                 if let Some(backoff) = this.timer {
                     // Waiting out a restart's backoff: done at once if cancelled meanwhile.
+                    let cancelled = own.manager.shared.cancelled_flag();
                     if own
                         .task
-                        .poll_cancelled(task_cx, own.manager.shared.cancelled_flag())
+                        .poll_cancelled(task_cx, cancelled, &mut own.registered)
                         .is_ready()
                     {
                         return Poll::Ready(());
@@ -233,7 +234,7 @@ where
                 if this.supervisor.is_none() {
                     tracing::trace!("task started");
                 }
-                let cx = own.context();
+                let cx = own.context(task_cx.waker());
                 match catch_unwind(AssertUnwindSafe(|| this.make.make(cx))) {
                     Ok(Some(future)) => this.future.set(Some(future)),
                     Ok(None) => return Poll::Ready(()),
@@ -339,7 +340,11 @@ fn poll_abort(
     loop {
         match stage {
             AbortStage::WaitCancel => {
-                ready!(own.task.poll_cancelled(task_cx, shared.cancelled_flag()));
+                let cancelled = shared.cancelled_flag();
+                ready!(
+                    own.task
+                        .poll_cancelled(task_cx, cancelled, &mut own.registered)
+                );
                 let grace = shared.options.grace;
                 *stage = if grace.is_zero() {
                     AbortStage::WaitChildren { graced: false }
@@ -380,7 +385,8 @@ fn finish(
     let shared = &own.manager.shared;
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
         Ended::Returned(Ok(())) if role == Role::Daemon && !own.manager.is_cancelled() => {
-            let failure = daemon_exit(&own.name, own.path(), false);
+            let name = own.task.name();
+            let failure = daemon_exit(&name, own.task.path(&name), false);
             (failure.kind(), failure.error_arc())
         }
         Ended::Returned(Ok(())) => {
@@ -407,7 +413,8 @@ fn finish(
         },
         Ended::Panicked(panic) => (FailureKind::Panic, Arc::new(panic)),
     };
-    let failure = TaskFailure::new(own.name.to_cow(), own.path(), kind, error);
+    let name = own.task.name();
+    let failure = TaskFailure::new(name.to_cow(), own.task.path(&name), kind, error);
     shared.record_failure(gave_up(failure, supervisor));
     Finished::Ended
 }
@@ -459,25 +466,31 @@ pub(crate) fn daemon_exit(name: &Name, path: Arc<str>, service: bool) -> TaskFai
     )
 }
 
-/// A task's own view of itself: its service, its place in the tree, its name. Releases the
-/// task from the tree when its tokio task ends, however it ends (also when the tokio runtime
-/// drops the task unfinished).
+/// A task's own view of itself: its service and its place in the tree (its name is looked
+/// up there when needed: this is kept small, inside every task). Releases the task from the
+/// tree when its tokio task ends, however it ends (also when the tokio runtime drops the
+/// task unfinished).
 struct Release {
     manager: Manager,
     task: TaskRef,
-    name: Name,
-    /// The task was found done by [`TaskRef::poll_stop`](crate::tree::TaskRef::poll_stop).
+    /// The task's waker is stored for cancellation ([`TaskRef::register`]).
+    registered: bool,
+    /// The task was found done by [`TaskRef::poll_stop`].
     stopped: bool,
 }
 
 impl Release {
-    /// A new `Context` for the task (for each future it runs).
-    fn context(&self) -> Context {
-        Context::new(self.manager.clone(), self.task.clone(), self.name.clone())
+    /// A new `Context` for the task, for the next future it runs; registers the task's
+    /// `waker` for cancellation on the way (one lock for both).
+    fn context(&mut self, waker: &Waker) -> Context {
+        let name = self.task.register(waker);
+        self.registered = true;
+        Context::new(self.manager.clone(), self.task.clone(), name)
     }
 
+    /// The task's path, for logs.
     fn path(&self) -> Arc<str> {
-        self.task.path(&self.name)
+        self.task.path(&self.task.name())
     }
 }
 

@@ -147,6 +147,10 @@ struct NodeState {
     children: Slots<Child>,
     /// The waker of this node's task while it waits to be aborted.
     waker: Option<Waker>,
+    /// The task waits for its children ([`TaskNode::poll_stop`]): the release that leaves
+    /// `children` empty wakes it. Until then `waker` waits for cancellation only, and no
+    /// release takes it (a task registers once: `TaskRef::poll_cancelled`).
+    stopping: bool,
     /// `waker` waits for the children only, not for cancellation.
     quiet: bool,
     /// For the root of a child service: its manager, cancelled with the parent's tree.
@@ -181,6 +185,13 @@ impl Child {
             Child::Node(node) => &node.name,
         }
     }
+
+    fn name_owned(&self) -> Name {
+        match self {
+            Child::Leaf { name, .. } => name.clone(),
+            Child::Node(node) => node.name.clone(),
+        }
+    }
 }
 
 impl NodeState {
@@ -189,6 +200,7 @@ impl NodeState {
             running: true,
             children: Slots::default(),
             waker,
+            stopping: false,
             quiet: false,
             service: None,
             next_id: 0,
@@ -214,6 +226,7 @@ impl NodeState {
             Poll::Ready(())
         } else {
             register(&mut self.waker, waker);
+            self.stopping = true;
             Poll::Pending
         }
     }
@@ -223,7 +236,11 @@ impl NodeState {
     fn remove(&mut self, slot: u32) -> (Option<Child>, bool, Option<Waker>) {
         let child = self.children.remove(slot as usize);
         let empty = self.children.is_empty();
-        let waker = if empty { self.waker.take() } else { None };
+        let waker = if empty && self.stopping {
+            self.waker.take()
+        } else {
+            None
+        };
         (child, empty && !self.running, waker)
     }
 }
@@ -442,34 +459,69 @@ impl TaskRef {
         Found::Node(node)
     }
 
+    /// Stores `waker` (the task's own) to be woken by [`wake_tree`], and returns the task's
+    /// name: both from the same lock, which a task takes once when it starts (a leaf's name
+    /// lives in its entry, not in every reference to it).
+    ///
+    /// The waker stays until a cancellation walk takes it; so it must wake this task
+    /// whenever it is polled — true of a tokio task's wakers, and our tasks are tokio tasks.
+    /// A leaf that becomes a node takes it along.
+    pub(crate) fn register(&mut self, waker: &Waker) -> Name {
+        if self.slot != OWN {
+            let (slot, id) = (self.slot, self.id);
+            let found = self.find(|state| match state.child(slot, id) {
+                Some(Child::Leaf {
+                    name,
+                    waker: stored,
+                    ..
+                }) => {
+                    register(stored, waker);
+                    Some(name.clone())
+                }
+                _ => None,
+            });
+            match found {
+                // `find` runs the closure on the leaf it found, under the same lock.
+                Found::Leaf(name) => return name.unwrap_or(Name::Static("")),
+                // Now a reference to the node: registered there, below.
+                Found::Node(_) => {}
+                // Released: only the task's own reference registers, and it is released last.
+                Found::Gone => return Name::Static(""),
+            }
+        }
+        register(&mut lock(&self.node.state).waker, waker);
+        self.node.name.clone()
+    }
+
+    /// The task's name (looked up under its parent's lock, for a leaf).
+    pub(crate) fn name(&self) -> Name {
+        if self.slot == OWN {
+            return self.node.name.clone();
+        }
+        match lock(&self.node.state).child(self.slot, self.id) {
+            Some(child) => child.name_owned(),
+            None => Name::Static(""),
+        }
+    }
+
     /// Ready once `cancelled` is set (the flag of this task's service); until then the
-    /// task is woken by [`wake_tree`].
+    /// task is woken by [`wake_tree`]. `registered` tells whether [`TaskRef::register`] has
+    /// stored the task's waker (then it is only looked up once more after the flag).
     pub(crate) fn poll_cancelled(
         &mut self,
         cx: &mut Context<'_>,
         cancelled: &AtomicBool,
+        registered: &mut bool,
     ) -> Poll<()> {
         // Acquire pairs with the canceller's store: what it did before is visible after.
         if cancelled.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
-        let waker = cx.waker();
-        if self.slot == OWN {
-            register(&mut lock(&self.node.state).waker, waker);
-        } else {
-            let (slot, id) = (self.slot, self.id);
-            let found = self.find(|state| {
-                if let Some(Child::Leaf { waker: stored, .. }) = state.child(slot, id) {
-                    register(stored, waker);
-                }
-            });
-            match found {
-                Found::Leaf(()) => {}
-                Found::Node(node) => register(&mut lock(&node.state).waker, waker),
-                // Released: only the task's own reference polls, and it is released last.
-                Found::Gone => return Poll::Ready(()),
-            }
+        if *registered {
+            return Poll::Pending;
         }
+        self.register(cx.waker());
+        *registered = true;
         // Read again after registering (module docs, "Wake-ups").
         if cancelled.load(Ordering::Acquire) {
             Poll::Ready(())
