@@ -53,7 +53,8 @@ impl Context {
     ///
     /// Returns `Ok(())` without starting anything while the service is being cancelled;
     /// `Err(NotRunning)` once it is finished; `Err(TooManyChildren)` when this task already
-    /// has [`Options::max_children`](crate::Options::max_children) live children.
+    /// has [`Options::max_children`](crate::Options::max_children) live children;
+    /// `Err(NoRuntime)` when called outside a tokio runtime (from a plain thread).
     pub fn run_task<F, Fut>(
         &self,
         name: impl Into<Cow<'static, str>>,
@@ -191,6 +192,10 @@ impl Context {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
+        if !runner::in_runtime() {
+            // A `Context` carried out of the runtime (to a plain thread, say).
+            return Err(LifecycleError::NoRuntime);
+        }
         let shared = &self.manager.shared;
         if shared.is_cancelled() {
             // Checked again by the task itself: work that slips past this check while the
@@ -217,6 +222,9 @@ impl Context {
         daemon: bool,
         supervised: bool,
     ) -> Result<ServiceHandle<C>, LifecycleError> {
+        if !runner::in_runtime() {
+            return Err(LifecycleError::NoRuntime);
+        }
         let parent = &self.manager.shared;
         if parent.is_cancelled() {
             if self.manager.is_finished() {
@@ -248,8 +256,8 @@ impl Context {
         );
         root.set_service(&shared);
         let handle = ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service));
-        // Cannot fail: the manager is new, and we are inside the parent's runtime.
-        let _ = handle.start();
+        // Cannot fail: the manager is new, and we are inside a runtime (checked above).
+        let _ = handle.start_in_runtime();
         if parent.is_cancelled() {
             // The parent's cancellation walk may have passed the node before it knew the
             // child (tree module docs, "Wake-ups").

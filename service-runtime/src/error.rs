@@ -29,7 +29,7 @@ pub enum LifecycleError {
         /// first, at most ten.
         most_common: Vec<(String, usize)>,
     },
-    /// The service was started outside a tokio runtime.
+    /// A service or task was started outside a tokio runtime.
     NoRuntime,
     /// The service finished (cleanly) without ever becoming ready.
     FinishedBeforeReady,
@@ -51,7 +51,7 @@ impl fmt::Display for LifecycleError {
                 Ok(())
             }
             LifecycleError::NoRuntime => {
-                f.write_str("a service must be started from inside a tokio runtime")
+                f.write_str("services and tasks must be started from inside a tokio runtime")
             }
             LifecycleError::FinishedBeforeReady => {
                 f.write_str("the service finished without becoming ready")

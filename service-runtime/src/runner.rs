@@ -108,6 +108,13 @@ impl<F: FnMut(Context) -> Fut, Fut> Maker<Fut> for Again<F> {
     }
 }
 
+/// Whether the caller is inside a tokio runtime (where tasks can be spawned). Inside a task,
+/// one thread-local read; elsewhere (a runtime's `block_on`, a plain thread) the runtime
+/// is looked up.
+pub(crate) fn in_runtime() -> bool {
+    tokio::task::try_id().is_some() || tokio::runtime::Handle::try_current().is_ok()
+}
+
 /// Spawns the tokio task that runs the futures `make` makes, as the task `task` named `name`
 /// of `manager`'s service; with a `supervisor`, ended futures are restarted by its policy.
 pub(crate) fn spawn<M, Fut>(
@@ -138,14 +145,14 @@ pub(crate) fn spawn<M, Fut>(
     let task = TaskFuture {
         future: None,
         make,
-        abort: AbortStage::WaitCancel,
         timer: None,
-        parked: false,
         supervisor,
-        role,
         release: Release {
             manager,
             task,
+            role,
+            abort: AbortStage::WaitCancel,
+            parked: false,
             registered: false,
             stopped: false,
         },
@@ -162,29 +169,25 @@ pub(crate) fn spawn<M, Fut>(
 pin_project! {
     /// One task: makes the future, polls it, restarts it if its policy says so, and aborts
     /// it when due (a hand-written future, so that a task costs its own future plus a few
-    /// words).
+    /// words). Every word counts: tokio moves a task's future a few times as it spawns and
+    /// ends it, and allocates its cell in 128-byte steps.
     struct TaskFuture<M, Fut> {
         // Declared first: dropped before `release` even when tokio drops the task unfinished.
         #[pin]
         future: Option<Fut>,
         make: M,
-        abort: AbortStage,
         // The grace period while `abort` is at `Grace`, or a restart's backoff while
         // `future` is `None` (never both: a cancelled task is not restarted). Boxed: most
-        // tasks never need one, and an inline timer would make every task larger — and a
-        // larger task costs on every move tokio makes of it.
+        // tasks never need one, and an inline timer would make every task larger.
         timer: Option<Pin<Box<tokio::time::Sleep>>>,
-        // A service body that returned: its tokio task ends with its service's last task
-        // (module docs).
-        parked: bool,
         // Boxed: only restartable tasks have one.
         supervisor: Option<Box<Supervisor>>,
-        role: Role,
         release: Release,
     }
 }
 
 /// How far a task has got on its way to being aborted.
+#[derive(Clone, Copy)]
 enum AbortStage {
     /// Until the service is cancelled.
     WaitCancel,
@@ -212,7 +215,7 @@ where
         let mut this = self.project();
         loop {
             let own = &mut *this.release;
-            if *this.parked {
+            if own.parked {
                 ready!(own.task.poll_stop_quietly(task_cx));
                 own.stopped = true;
                 return Poll::Ready(());
@@ -240,9 +243,9 @@ where
                     Ok(None) => return Poll::Ready(()),
                     Err(payload) => {
                         let ended = Ended::Panicked(PanicError::from_payload(&*payload));
-                        match supervise(this.supervisor, this.timer, own, *this.role, ended) {
+                        match supervise(this.supervisor, this.timer, own, ended) {
                             Some(ended) => {
-                                finish(own, *this.role, ended, this.supervisor);
+                                finish(own, ended, this.supervisor);
                                 return Poll::Ready(());
                             }
                             None => continue,
@@ -260,7 +263,7 @@ where
             let ended = match polled {
                 Ok(Poll::Ready(output)) => Ended::Returned(output.into_task_result()),
                 Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
-                Ok(Poll::Pending) => match poll_abort(this.abort, this.timer, own, task_cx) {
+                Ok(Poll::Pending) => match poll_abort(this.timer, own, task_cx) {
                     Poll::Ready(()) => {
                         own.stopped = true;
                         Ended::Aborted
@@ -276,10 +279,10 @@ where
                 }
                 _ => ended,
             };
-            match supervise(this.supervisor, this.timer, own, *this.role, ended) {
+            match supervise(this.supervisor, this.timer, own, ended) {
                 Some(ended) => {
-                    if finish(own, *this.role, ended, this.supervisor) == Finished::BodyReturned {
-                        *this.parked = true;
+                    if finish(own, ended, this.supervisor) == Finished::BodyReturned {
+                        own.parked = true;
                         continue;
                     }
                     return Poll::Ready(());
@@ -296,7 +299,6 @@ fn supervise(
     supervisor: &mut Option<Box<Supervisor>>,
     backoff: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     own: &Release,
-    role: Role,
     ended: Ended,
 ) -> Option<Ended> {
     let Some(supervisor) = supervisor else {
@@ -310,7 +312,7 @@ fn supervise(
     if own.manager.is_cancelled() {
         return Some(ended);
     }
-    match supervisor.decide(failed, role == Role::Daemon, Instant::now()) {
+    match supervisor.decide(failed, own.role == Role::Daemon, Instant::now()) {
         Decision::Restart(delay) => {
             own.manager.shared.count_restart();
             let cause = match &ended {
@@ -331,14 +333,13 @@ fn supervise(
 /// Ready when the task must be aborted: its service is cancelled, its grace period has run
 /// out, and all its children are done.
 fn poll_abort(
-    stage: &mut AbortStage,
     timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     own: &mut Release,
     task_cx: &mut std::task::Context<'_>,
 ) -> Poll<()> {
     let shared = &own.manager.shared;
     loop {
-        match stage {
+        match own.abort {
             AbortStage::WaitCancel => {
                 let cancelled = shared.cancelled_flag();
                 ready!(
@@ -346,7 +347,7 @@ fn poll_abort(
                         .poll_cancelled(task_cx, cancelled, &mut own.registered)
                 );
                 let grace = shared.options.grace;
-                *stage = if grace.is_zero() {
+                own.abort = if grace.is_zero() {
                     AbortStage::WaitChildren { graced: false }
                 } else {
                     let deadline = shared.cancelled_at() + grace;
@@ -359,11 +360,11 @@ fn poll_abort(
                     ready!(sleep.as_mut().poll(task_cx));
                 }
                 *timer = None;
-                *stage = AbortStage::WaitChildren { graced: true };
+                own.abort = AbortStage::WaitChildren { graced: true };
             }
             AbortStage::WaitChildren { graced } => {
                 ready!(own.task.poll_stop(task_cx));
-                if *graced {
+                if graced {
                     let grace = shared.options.grace;
                     tracing::warn!(path = %own.path(), ?grace, "task still running after its grace period; aborting it");
                 }
@@ -376,22 +377,17 @@ fn poll_abort(
 /// Records how a task ended: a failure for an error, a panic, or a daemon that returned
 /// while its service was running. A supervised task that ends this way has given up: its
 /// failure notes the restarts it had.
-fn finish(
-    own: &Release,
-    role: Role,
-    ended: Ended,
-    supervisor: &Option<Box<Supervisor>>,
-) -> Finished {
+fn finish(own: &Release, ended: Ended, supervisor: &Option<Box<Supervisor>>) -> Finished {
     let shared = &own.manager.shared;
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
-        Ended::Returned(Ok(())) if role == Role::Daemon && !own.manager.is_cancelled() => {
+        Ended::Returned(Ok(())) if own.role == Role::Daemon && !own.manager.is_cancelled() => {
             let name = own.task.name();
             let failure = daemon_exit(&name, own.task.path(&name), false);
             (failure.kind(), failure.error_arc())
         }
         Ended::Returned(Ok(())) => {
             tracing::trace!("task returned");
-            if role == Role::Body {
+            if own.role == Role::Body {
                 shared.body_returned();
                 return Finished::BodyReturned;
             }
@@ -473,6 +469,11 @@ pub(crate) fn daemon_exit(name: &Name, path: Arc<str>, service: bool) -> TaskFai
 struct Release {
     manager: Manager,
     task: TaskRef,
+    role: Role,
+    abort: AbortStage,
+    /// A service body that returned: its tokio task ends with its service's last task
+    /// (module docs).
+    parked: bool,
     /// The task's waker is stored for cancellation ([`TaskRef::register`]).
     registered: bool,
     /// The task was found done by [`TaskRef::poll_stop`].

@@ -264,6 +264,39 @@ fn start_outside_a_runtime_is_no_runtime() {
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }
 
+/// Item 112 (misuse is a `LifecycleError`, never a panic): a `Context` carried to a plain
+/// thread, outside the runtime, cannot start work there — `run_task`, `run_daemon_task` and
+/// `run_child_service` return `NoRuntime` — and the service is unaffected.
+#[tokio::test]
+async fn starting_work_from_a_plain_thread_is_no_runtime() {
+    let (result_tx, result_rx) = oneshot::channel();
+    let result_tx = Arc::new(std::sync::Mutex::new(Some(result_tx)));
+    let service = svc("Host", move |cx| {
+        let result_tx = Arc::clone(&result_tx);
+        async move {
+            let thread_cx = cx.clone();
+            std::thread::spawn(move || {
+                let task = thread_cx.run_task("t", |_cx| async {});
+                let daemon = thread_cx.run_daemon_task("d", |_cx| pending::<()>());
+                let child = thread_cx
+                    .run_child_service(svc("Child", |_cx| async { Ok(()) }))
+                    .map(|_| ());
+                let sender = result_tx.lock().unwrap().take().unwrap();
+                sender.send((task, daemon, child)).unwrap();
+            });
+            Ok(())
+        }
+    });
+    let handle = service.start();
+    let (task, daemon, child) = guard(result_rx).await.unwrap();
+    assert_eq!(task, Err(LifecycleError::NoRuntime));
+    assert_eq!(daemon, Err(LifecycleError::NoRuntime));
+    assert_eq!(child, Err(LifecycleError::NoRuntime));
+    assert_eq!(handle.stats().tasks.total_count, 0, "nothing was started");
+    handle.cancel();
+    guard(handle.wait_finished()).await.unwrap();
+}
+
 mod deep {
     pub(super) mod inside {
         use std::sync::Arc;
