@@ -6,8 +6,8 @@
 //! starts out as a *leaf*: an entry in its parent's `children` that holds its name and, while
 //! it waits, its waker — no allocation of its own, and nothing to free when it ends (most
 //! tasks never start anything). A task becomes a node the first time it needs one: when it
-//! starts a child, or when its `Context` is asked for its path ([`TaskRef::node`]). Its entry
-//! then holds the node instead; the task keeps the same slot.
+//! starts a child, or when its `Context` is asked for its path ([`TaskRef::make_node`]). Its
+//! entry then holds the node instead; the task keeps the same slot.
 //!
 //! A node is *done* when its own work — the task's future, or the body — has ended **and**
 //! all its children are done; a leaf is done when its task ends. Doneness propagates upwards
@@ -16,9 +16,12 @@
 //! needs no stack). A root that is done finishes its service; a child service's root then
 //! leaves its parent's tree, and the walk goes on there, counting in the parent's stats.
 //!
-//! A task waiting to be aborted keeps its waker in its leaf entry, or in its node once it
-//! has one ([`TaskRef::poll_cancelled`], [`TaskRef::poll_stop`]); a body that returned keeps
-//! it in its node while it waits for its service's tasks ([`TaskNode::poll_stop_quietly`]).
+//! A task stores its waker once, when it starts ([`TaskRef::register`]): in its leaf entry,
+//! or in its node once it has one. It stays there until a cancellation walk takes it (the
+//! task's later polls only read the service's flag: [`TaskRef::poll_cancelled`]). A task
+//! waiting for its children stores it again, to be woken by the last one
+//! ([`TaskRef::poll_stop`]); a body that returned does so too while it waits for its
+//! service's tasks ([`TaskNode::poll_stop_quietly`]).
 //! Cancelling a service sets its flag and then walks its tree once ([`wake_tree`]), waking
 //! every task waiting to be aborted and collecting the child services — the roots it meets —
 //! to cancel in turn (their trees are theirs to walk).
@@ -28,7 +31,8 @@
 //! A [`TaskRef`] to a leaf names its parent and its slot there. Slots are reused once their
 //! task is gone, and a `Context` may outlive its task, so each entry also carries an `id`,
 //! unique among the children its parent ever had: a reference whose id does not match its
-//! slot's entry is to a task that has ended.
+//! slot's entry is to a task that has ended. (Ids are 32 bits and wrap: a stale reference
+//! would have to outlive 2³² later siblings and meet its own slot again to be mistaken.)
 //!
 //! # Invariants
 //!
@@ -47,11 +51,12 @@
 //!
 //! # Lock order
 //!
-//! Node locks nest only parent before child: in [`wake_tree`], and where a leaf reference
-//! finds its task has become a node (it reaches the node's lock through the parent's). All
-//! other operations take one node's lock, let go, and only then take the next. No other lock
-//! is taken while a node lock is held, and no user code runs under one (wakers are woken
-//! after unlocking).
+//! At most one node lock is held at a time, except in [`wake_tree`], which nests a child's
+//! lock inside its parent's (always in that order): every other operation takes one node's
+//! lock, lets go, and only then takes the next (a leaf reference that finds its task has
+//! become a node lets go of the parent before locking the node). No other lock is taken
+//! while a node lock is held, and no user code runs under one (wakers are woken after
+//! unlocking).
 //!
 //! # Wake-ups: why none is lost
 //!
@@ -62,7 +67,10 @@
 //!   sees it; otherwise the canceller finds the stored waker. A leaf that becomes a node after
 //!   the walk passed its parent moves its waker into the node under the parent's lock, after
 //!   the walk's, so the waiter's read comes after the flag store too. A child attached after
-//!   the walk passed its parent reads the flag on its task's first poll.
+//!   the walk passed its parent reads the flag on its task's first poll. Once stored, the
+//!   waker stays until the walk takes it: a release takes a node's waker only while its task
+//!   waits for its children (`NodeState::stopping`), so a task need not store it again on
+//!   later polls, only read the flag.
 //! - *Children done.* The waiter checks `children` and stores its waker under one lock; the
 //!   child that empties `children` does so under the same lock and takes the waker. One of
 //!   the two sees the other.
