@@ -15,7 +15,7 @@ use crate::handle::ServiceHandle;
 use crate::manager::{Manager, Shared};
 use crate::options::Options;
 use crate::serve::Service;
-use crate::tree::{TaskNode, attach_task, release, release_stopped, release_task};
+use crate::tree::{TaskNode, TaskRef, attach_task, release, release_stopped, release_task};
 use crate::{BoxError, Context, LifecycleError};
 
 /// A service whose manager is set up by hand (no tokio runtime under loom).
@@ -36,6 +36,33 @@ fn started() -> (Arc<Shared>, Arc<TaskNode>) {
     (shared, root)
 }
 
+/// Checks `model` with at most 3 preemptions: the three-thread models stay within seconds
+/// this way (loom's guidance: the bugs it finds need few preemptions).
+fn bounded(model: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(model);
+}
+
+/// Waits as the task `task` does until its service is cancelled (storing its waker once).
+fn wait_cancelled(task: &mut TaskRef, shared: &Shared) {
+    let mut registered = false;
+    block_on(poll_fn(|cx| {
+        task.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
+    }));
+}
+
+/// Runs the task `task` as the runner does one that is aborted: it waits to be cancelled,
+/// then for its children, then leaves the tree.
+fn run_until_aborted(mut task: TaskRef, shared: &Arc<Shared>) -> thread::JoinHandle<()> {
+    let shared = Arc::clone(shared);
+    thread::spawn(move || {
+        wait_cancelled(&mut task, &shared);
+        block_on(poll_fn(|cx| task.poll_stop(cx)));
+        release_task(&mut task, &shared, true);
+    })
+}
+
 /// Spawning races cancellation: the new task either sees the flag at once or is woken by
 /// the cancellation walk — it never waits forever.
 #[test]
@@ -49,10 +76,7 @@ fn cancel_racing_spawn() {
                     return;
                 }
                 let mut child = attach_task(&root, &"child".into(), 10).unwrap();
-                let mut registered = false;
-                block_on(poll_fn(|cx| {
-                    child.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
-                }));
+                wait_cancelled(&mut child, &shared);
                 release_task(&mut child, &shared, false);
             })
         };
@@ -109,11 +133,7 @@ fn last_child_racing_the_parents_wait() {
 /// Two waiters on `wait_finished` race the service finishing: both get the outcome.
 #[test]
 fn two_waiters_racing_completion() {
-    // Three threads: bounded preemptions keep the search to seconds (loom's guidance: the
-    // bugs it finds need few preemptions).
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(3);
-    model.check(|| {
+    bounded(|| {
         let (shared, root) = started();
         let waiters: Vec<_> = (0..2)
             .map(|_| {
@@ -204,11 +224,9 @@ fn returned_body_racing_its_last_task_and_a_cancel() {
 /// counted once.
 #[test]
 fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(3);
-    model.check(|| {
+    bounded(|| {
         let (shared, root) = started();
-        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+        let task = attach_task(&root, &"task".into(), 10).unwrap();
         shared.count_started_task();
         let starter = {
             let (shared, other) = (Arc::clone(&shared), task.clone());
@@ -219,24 +237,11 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
                 let mut child =
                     attach_task(&other.make_node(&"task".into()), &"child".into(), 10).unwrap();
                 shared.count_started_task();
-                let mut registered = false;
-                block_on(poll_fn(|cx| {
-                    child.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
-                }));
+                wait_cancelled(&mut child, &shared);
                 release_task(&mut child, &shared, false);
             })
         };
-        let runner = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                let mut registered = false;
-                block_on(poll_fn(|cx| {
-                    task.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
-                }));
-                block_on(poll_fn(|cx| task.poll_stop(cx)));
-                release_task(&mut task, &shared, true);
-            })
-        };
+        let runner = run_until_aborted(task, &shared);
         shared.cancel(CancelCause::Requested);
         starter.join().unwrap();
         runner.join().unwrap();
@@ -253,23 +258,11 @@ fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
 /// waits for cancellation, not for its children, and does not store it again).
 #[test]
 fn a_child_ending_leaves_its_parents_cancellation_waker() {
-    let mut model = loom::model::Builder::new();
-    model.preemption_bound = Some(3);
-    model.check(|| {
+    bounded(|| {
         let (shared, root) = started();
-        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+        let task = attach_task(&root, &"task".into(), 10).unwrap();
         let mut child = attach_task(&task.make_node(&"task".into()), &"child".into(), 10).unwrap();
-        let runner = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                let mut registered = false;
-                block_on(poll_fn(|cx| {
-                    task.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
-                }));
-                block_on(poll_fn(|cx| task.poll_stop(cx)));
-                release_task(&mut task, &shared, true);
-            })
-        };
+        let runner = run_until_aborted(task, &shared);
         let finisher = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || release_task(&mut child, &shared, false))
