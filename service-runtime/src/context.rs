@@ -161,6 +161,9 @@ impl Context {
 
     /// This task's path: the `/`-joined names from the root service down
     /// (`Node/gossip/handle`). The body's path is the service's path.
+    ///
+    /// Built on the first call and kept (a task that has started nothing has no stored path
+    /// until then: the first call costs one allocation).
     pub fn path(&self) -> &str {
         self.node().path()
     }
