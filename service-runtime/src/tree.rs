@@ -849,6 +849,7 @@ mod tests {
     use crate::cause::CancelCause;
     use crate::manager::Shared;
     use crate::options::Options;
+    use crate::sync::lock;
 
     struct CountWakes(AtomicUsize);
 
@@ -856,6 +857,32 @@ mod tests {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// A reference to a leaf task that has ended, whose slot a new sibling now holds, still
+    /// means the ended task: starting work from it does not touch the sibling (which keeps
+    /// its name and its own node), and the work is adopted by the parent under the ended
+    /// task's path.
+    #[test]
+    fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
+        let shared = Shared::new(TaskNode::root("Svc"), Options::default(), None);
+        assert!(shared.try_start());
+        let root = Arc::clone(&shared.root);
+        let mut short = attach_task(&root, &"short".into(), 10).unwrap();
+        let stale = short.clone();
+        release_task(&mut short, &shared, false);
+        let other = attach_task(&root, &"other".into(), 10).unwrap();
+        assert_eq!(other.slot, stale.slot, "the slot is reused");
+        let ended = stale.make_node(&"short".into());
+        let adopted = attach_task(&ended, &"adopted".into(), 10).unwrap();
+        assert_eq!(&*adopted.path("adopted"), "Svc/short/adopted");
+        let node = other.make_node(&"other".into());
+        assert_eq!(&**node.name(), "other");
+        assert_eq!(&**node.path(), "Svc/other");
+        assert!(
+            lock(&node.state).children.is_empty(),
+            "nothing attached to the sibling"
+        );
     }
 
     /// A body parked with `poll_stop_quietly` is not woken by its service's cancellation,
