@@ -260,7 +260,7 @@ impl Context {
         root.set_service(&shared);
         let handle = ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service));
         // Cannot fail: the manager is new, and we are inside a runtime (checked above).
-        let _ = handle.start_in_runtime();
+        let _ = handle.start();
         if parent.is_cancelled() {
             // The parent's cancellation walk may have passed the node before it knew the
             // child (tree module docs, "Wake-ups").

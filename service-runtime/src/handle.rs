@@ -55,14 +55,6 @@ impl<S: Service> ServiceHandle<S> {
     /// Fails with `AlreadyStarted` if it was started (or cancelled) before, and with
     /// `NoRuntime` outside a tokio runtime.
     pub fn start(&self) -> Result<(), LifecycleError> {
-        if !runner::in_runtime() {
-            return self.manager.launch_failed(LifecycleError::NoRuntime);
-        }
-        self.start_in_runtime()
-    }
-
-    /// [`ServiceHandle::start`] where the caller knows it is inside a tokio runtime.
-    pub(crate) fn start_in_runtime(&self) -> Result<(), LifecycleError> {
         let service = Arc::clone(&self.service);
         self.manager.launch(move |manager, root| {
             let name = root.name().clone();

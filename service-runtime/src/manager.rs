@@ -447,29 +447,23 @@ impl Manager {
         }
     }
 
-    /// A start that cannot happen (`error`: there is no runtime): the service finishes with
-    /// that error unless it was started before.
-    pub(crate) fn launch_failed(&self, error: LifecycleError) -> Result<(), LifecycleError> {
-        if !self.shared.try_start() {
-            return Err(LifecycleError::AlreadyStarted);
-        }
-        self.shared
-            .finish_unstarted(Err(ServiceError::Lifecycle(error.clone())));
-        Err(error)
-    }
-
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Manager {
         Manager { shared }
     }
 
     /// Starts the service if nobody did yet: spawns the body (`body` is only called then).
-    /// The caller is inside a tokio runtime.
     pub(crate) fn launch<F>(&self, body: F) -> Result<(), LifecycleError>
     where
         F: FnOnce(&Manager, Arc<TaskNode>),
     {
         if !self.shared.try_start() {
             return Err(LifecycleError::AlreadyStarted);
+        }
+        if !crate::runner::in_runtime() {
+            let error = LifecycleError::NoRuntime;
+            self.shared
+                .finish_unstarted(Err(ServiceError::Lifecycle(error.clone())));
+            return Err(error);
         }
         if self.shared.is_cancelled() {
             // Cancelled (by its parent) before its body could start: it never runs.
