@@ -3,12 +3,12 @@
 //! Each task is one tokio task running a [`TaskFuture`]: it polls the task's future until the
 //! future completes or the task is due to be aborted (the service is cancelled, the grace
 //! period has run out, **and** all the task's children are done — so children always stop
-//! before their parent). Whatever happens, the task's node is released when the tokio task
-//! ends or is dropped (a [`Release`] guard), so the tree never waits for a task that is gone,
-//! even when the tokio runtime itself shuts down.
+//! before their parent). Whatever happens, the task leaves the tree when its tokio task ends
+//! or is dropped (dropping its [`Own`] state releases it), so the tree never waits for a task
+//! that is gone, even when the tokio runtime itself shuts down.
 //!
 //! A service body that returns cleanly drops its future at once but keeps its tokio task
-//! parked until the service's tasks are all done (`TaskFuture::parked`): most bodies
+//! parked until the service's tasks are all done (`Own::parked`): most bodies
 //! only start work and return, and ending their tokio task right away would put its
 //! teardown (and the allocator's work to free it) on every service's start-up path. Parked,
 //! the task costs no polls — cancellation does not wake it — and its teardown happens with
@@ -147,7 +147,7 @@ pub(crate) fn spawn<M, Fut>(
         make,
         timer: None,
         supervisor,
-        release: Release {
+        own: Own {
             manager,
             task,
             role,
@@ -172,7 +172,7 @@ pin_project! {
     /// words). Every word counts: tokio moves a task's future a few times as it spawns and
     /// ends it, and allocates its cell in 128-byte steps.
     struct TaskFuture<M, Fut> {
-        // Declared first: dropped before `release` even when tokio drops the task unfinished.
+        // Declared first: dropped before `own` even when tokio drops the task unfinished.
         #[pin]
         future: Option<Fut>,
         make: M,
@@ -182,7 +182,7 @@ pin_project! {
         timer: Option<Pin<Box<tokio::time::Sleep>>>,
         // Boxed: only restartable tasks have one.
         supervisor: Option<Box<Supervisor>>,
-        release: Release,
+        own: Own,
     }
 }
 
@@ -214,7 +214,7 @@ where
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut this = self.project();
         loop {
-            let own = &mut *this.release;
+            let own = &mut *this.own;
             if own.parked {
                 ready!(own.task.poll_stop_quietly(task_cx));
                 own.stopped = true;
@@ -298,7 +298,7 @@ where
 fn supervise(
     supervisor: &mut Option<Box<Supervisor>>,
     backoff: &mut Option<Pin<Box<tokio::time::Sleep>>>,
-    own: &Release,
+    own: &Own,
     ended: Ended,
 ) -> Option<Ended> {
     let Some(supervisor) = supervisor else {
@@ -334,7 +334,7 @@ fn supervise(
 /// out, and all its children are done.
 fn poll_abort(
     timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
-    own: &mut Release,
+    own: &mut Own,
     task_cx: &mut std::task::Context<'_>,
 ) -> Poll<()> {
     let shared = &own.manager.shared;
@@ -377,12 +377,12 @@ fn poll_abort(
 /// Records how a task ended: a failure for an error, a panic, or a daemon that returned
 /// while its service was running. A supervised task that ends this way has given up: its
 /// failure notes the restarts it had.
-fn finish(own: &Release, ended: Ended, supervisor: &Option<Box<Supervisor>>) -> Finished {
+fn finish(own: &Own, ended: Ended, supervisor: &Option<Box<Supervisor>>) -> Finished {
     let shared = &own.manager.shared;
     let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
         Ended::Returned(Ok(())) if own.role == Role::Daemon && !own.manager.is_cancelled() => {
-            let name = own.task.name();
-            let failure = daemon_exit(&name, own.task.path(&name), false);
+            let (name, path) = own.name_and_path();
+            let failure = daemon_exit(&name, path, false);
             (failure.kind(), failure.error_arc())
         }
         Ended::Returned(Ok(())) => {
@@ -409,8 +409,8 @@ fn finish(own: &Release, ended: Ended, supervisor: &Option<Box<Supervisor>>) -> 
         },
         Ended::Panicked(panic) => (FailureKind::Panic, Arc::new(panic)),
     };
-    let name = own.task.name();
-    let failure = TaskFailure::new(name.to_cow(), own.task.path(&name), kind, error);
+    let (name, path) = own.name_and_path();
+    let failure = TaskFailure::new(name.to_cow(), path, kind, error);
     shared.record_failure(gave_up(failure, supervisor));
     Finished::Ended
 }
@@ -466,7 +466,7 @@ pub(crate) fn daemon_exit(name: &Name, path: Arc<str>, service: bool) -> TaskFai
 /// up there when needed: this is kept small, inside every task). Releases the task from the
 /// tree when its tokio task ends, however it ends (also when the tokio runtime drops the
 /// task unfinished).
-struct Release {
+struct Own {
     manager: Manager,
     task: TaskRef,
     role: Role,
@@ -480,7 +480,7 @@ struct Release {
     stopped: bool,
 }
 
-impl Release {
+impl Own {
     /// A new `Context` for the task, for the next future it runs; registers the task's
     /// `waker` for cancellation on the way (one lock for both).
     fn context(&mut self, waker: &Waker) -> Context {
@@ -489,13 +489,20 @@ impl Release {
         Context::new(self.manager.clone(), self.task.clone(), name)
     }
 
+    /// The task's name and path (looked up in the tree: failures and logs only).
+    fn name_and_path(&self) -> (Name, Arc<str>) {
+        let name = self.task.name();
+        let path = self.task.path(&name);
+        (name, path)
+    }
+
     /// The task's path, for logs.
     fn path(&self) -> Arc<str> {
-        self.task.path(&self.task.name())
+        self.name_and_path().1
     }
 }
 
-impl Drop for Release {
+impl Drop for Own {
     fn drop(&mut self) {
         release_task(&mut self.task, &self.manager.shared, self.stopped);
     }

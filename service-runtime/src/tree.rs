@@ -187,17 +187,18 @@ impl Child {
         }
     }
 
-    fn name(&self) -> &str {
+    fn name(&self) -> &Name {
         match self {
             Child::Leaf { name, .. } => name,
             Child::Node(node) => &node.name,
         }
     }
 
-    fn name_owned(&self) -> Name {
+    /// A leaf's waker (a node keeps its own in its state).
+    fn take_waker(&mut self) -> Option<Waker> {
         match self {
-            Child::Leaf { name, .. } => name.clone(),
-            Child::Node(node) => node.name.clone(),
+            Child::Leaf { waker, .. } => waker.take(),
+            Child::Node(_) => None,
         }
     }
 }
@@ -239,17 +240,42 @@ impl NodeState {
         }
     }
 
-    /// Takes the child in `slot` out; returns it (to be dropped after unlocking), whether
-    /// this node is done now, and the waker of a task waiting for its children.
-    fn remove(&mut self, slot: u32) -> (Option<Child>, bool, Option<Waker>) {
+    /// Takes the child in `slot` out; the rest of its leaving happens after unlocking
+    /// ([`Removed::finish`]).
+    fn remove(&mut self, slot: u32) -> Removed {
         let child = self.children.remove(slot as usize);
         let empty = self.children.is_empty();
-        let waker = if empty && self.stopping {
-            self.waker.take()
-        } else {
-            None
-        };
-        (child, empty && !self.running, waker)
+        Removed {
+            child,
+            parent_done: empty && !self.running,
+            waker: if empty && self.stopping {
+                self.waker.take()
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// A child taken out of its parent's `children` ([`NodeState::remove`]), with what is left
+/// to do once the parent's lock is let go.
+#[must_use]
+struct Removed {
+    child: Option<Child>,
+    parent_done: bool,
+    /// The parent's task, if it waits for its children and this was the last.
+    waker: Option<Waker>,
+}
+
+impl Removed {
+    /// Drops the child, wakes the parent's task if it waits for it; returns whether the
+    /// parent is done now (and must leave its own parent in turn).
+    fn finish(self) -> bool {
+        drop(self.child);
+        if let Some(waker) = self.waker {
+            waker.wake();
+        }
+        self.parent_done
     }
 }
 
@@ -432,11 +458,7 @@ impl TaskRef {
         match state.child(self.slot, self.id) {
             Some(Child::Node(existing)) => Arc::clone(existing),
             Some(child) => {
-                let waker = match child {
-                    Child::Leaf { waker, .. } => waker.take(),
-                    Child::Node(_) => None,
-                };
-                let made = Arc::new(node(waker, true));
+                let made = Arc::new(node(child.take_waker(), true));
                 *child = Child::Node(Arc::clone(&made));
                 made
             }
@@ -507,7 +529,7 @@ impl TaskRef {
             return self.node.name.clone();
         }
         match lock(&self.node.state).child(self.slot, self.id) {
-            Some(child) => child.name_owned(),
+            Some(child) => child.name().clone(),
             None => Name::Static(""),
         }
     }
@@ -560,8 +582,9 @@ impl TaskRef {
     }
 }
 
-/// Attaches a new task named `name` under the task whose node `parent` is, or under its nearest ancestor that is not done (a `Context` may outlive its
-/// task), never above its service's root. The new task is a leaf, unless adopted by an
+/// Attaches a new task named `name` under the task whose node `parent` is, or under its
+/// nearest ancestor that is not done (a `Context` may outlive its task), never above its
+/// service's root. The new task is a leaf, unless adopted by an
 /// ancestor: then it is a node that keeps the path the spawning task would have given it.
 ///
 /// Fails with `NotRunning` when the service's whole tree is done, and with
@@ -685,7 +708,7 @@ pub(crate) fn release_task(task: &mut TaskRef, service: &Shared, stopped: bool) 
     }
     let parent = Arc::clone(&task.node);
     let slot = task.slot;
-    let (removed, parent_done, waker) = match task.find(|state| state.remove(slot)) {
+    let removed = match task.find(|state| state.remove(slot)) {
         Found::Leaf(removed) => removed,
         // Another reference made the task a node: release it as one (it was not found
         // done: `poll_stop` saw a leaf).
@@ -693,11 +716,7 @@ pub(crate) fn release_task(task: &mut TaskRef, service: &Shared, stopped: bool) 
         Found::Gone => return,
     };
     service.task_done();
-    drop(removed);
-    if let Some(waker) = waker {
-        waker.wake();
-    }
-    if parent_done {
+    if removed.finish() {
         release_stopped(&parent, service);
     }
 }
@@ -744,12 +763,8 @@ pub(crate) fn release_stopped(node: &Arc<TaskNode>, service: &Shared) {
         if counted {
             service.task_done();
         }
-        let (removed, parent_done, waker) = lock(&parent.state).remove(done.slot);
-        drop(removed);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        if !parent_done {
+        let removed = lock(&parent.state).remove(done.slot);
+        if !removed.finish() {
             return;
         }
         owned = Arc::clone(parent);
@@ -778,17 +793,16 @@ pub(crate) fn wake_tree(root: &Arc<TaskNode>, walk: &mut Walk) {
         {
             let mut state = lock(&node.state);
             for child in state.children.iter_mut() {
-                match child {
-                    Child::Leaf { waker, .. } => wakers.extend(waker.take()),
-                    Child::Node(child) => {
-                        let mut child_state = lock(&child.state);
-                        if child.root {
-                            // A child service: its own cancellation walks its tree.
-                            services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
-                        } else {
-                            take_and_queue(child, &mut child_state, pending, wakers);
-                        }
-                    }
+                wakers.extend(child.take_waker());
+                let Child::Node(child) = child else {
+                    continue;
+                };
+                let mut child_state = lock(&child.state);
+                if child.root {
+                    // A child service: its own cancellation walks its tree.
+                    services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
+                } else {
+                    take_and_queue(child, &mut child_state, pending, wakers);
                 }
             }
         }
@@ -828,7 +842,7 @@ fn take_and_queue(
 fn most_common_names(children: &Slots<Child>) -> Vec<(String, usize)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for child in children.iter() {
-        *counts.entry(child.name()).or_default() += 1;
+        *counts.entry(&**child.name()).or_default() += 1;
     }
     let mut counts: Vec<(String, usize)> = counts
         .into_iter()
