@@ -11,7 +11,8 @@ use crate::context::Context;
 use crate::error::{BoxError, LifecycleError};
 use crate::handle::ServiceHandle;
 use crate::restart::{Restart, Supervisor};
-use crate::runner::{Again, ChildFailed, IntoTaskResult, Role};
+use crate::output::IntoTaskResult;
+use crate::runner::{Again, ChildFailed, Role};
 use crate::serve::Service;
 use crate::sync::{Mutex, lock};
 

@@ -11,7 +11,8 @@ use crate::error::LifecycleError;
 use crate::handle::ServiceHandle;
 use crate::manager::{Manager, ParentLink, Shared};
 use crate::restart::Supervisor;
-use crate::runner::{self, IntoTaskResult, Maker, Once, Role};
+use crate::output::IntoTaskResult;
+use crate::runner::{self, Maker, Once, Role};
 use crate::serve::Service;
 use crate::tree::{Name, TaskNode, TaskRef, attach_service, attach_task};
 

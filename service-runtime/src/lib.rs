@@ -258,6 +258,7 @@ mod event;
 mod handle;
 mod manager;
 mod options;
+mod output;
 mod restart;
 mod runner;
 mod serve;
@@ -281,7 +282,7 @@ pub use handle::ServiceHandle;
 pub use manager::Manager;
 pub use options::Options;
 pub use restart::Restart;
-pub use runner::IntoTaskResult;
+pub use output::IntoTaskResult;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
 pub use stats::{Stats, TaskStats};
 

@@ -32,7 +32,7 @@ use crate::handle::ServiceHandle;
 use crate::manager::Manager;
 use crate::options::Options;
 use crate::restart::Restart;
-use crate::runner::Never;
+use crate::output::Never;
 use crate::serve::Service;
 
 /// Implemented by `#[service] struct` (and the struct of `#[service] async fn`).
