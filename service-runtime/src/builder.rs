@@ -10,10 +10,12 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::error::{BoxError, LifecycleError};
 use crate::handle::ServiceHandle;
-use crate::restart::{Restart, Supervisor};
+use crate::manager::ChildKind;
 use crate::output::IntoTaskResult;
-use crate::runner::{Again, ChildFailed, Role};
+use crate::restart::Restart;
+use crate::runner::{ChildFailed, OneShot, Repeating};
 use crate::serve::Service;
+use crate::spec::{Role, Spec};
 use crate::sync::{Mutex, lock};
 
 /// A task about to be started; from [`Context::task`].
@@ -39,7 +41,7 @@ use crate::sync::{Mutex, lock};
 pub struct TaskBuilder<'a> {
     cx: &'a Context,
     name: Cow<'static, str>,
-    daemon: bool,
+    spec: Spec,
 }
 
 impl<'a> TaskBuilder<'a> {
@@ -47,22 +49,20 @@ impl<'a> TaskBuilder<'a> {
         TaskBuilder {
             cx,
             name,
-            daemon: false,
+            spec: Spec::task(),
         }
     }
 
     /// Makes it a daemon: it must run as long as the service.
     pub fn daemon(mut self) -> Self {
-        self.daemon = true;
+        self.spec.role = Role::Daemon;
         self
     }
 
     /// Restarts it by `policy`; its body must then be `Fn`, called again for each restart.
-    pub fn restart(self, policy: Restart) -> RestartingTaskBuilder<'a> {
-        RestartingTaskBuilder {
-            inner: self,
-            policy,
-        }
+    pub fn restart(mut self, policy: Restart) -> RestartingTaskBuilder<'a> {
+        self.spec.restart = Some(policy);
+        RestartingTaskBuilder { inner: self }
     }
 
     /// Starts the task running `f(cx)`; see [`Context::run_task`] for the outcomes.
@@ -72,22 +72,22 @@ impl<'a> TaskBuilder<'a> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        self.cx.spawn(self.name, role(self.daemon), f)
+        self.cx.spawn_task(self.name, self.spec, OneShot(Some(f)))
     }
 }
 
 /// A task with a restart policy, about to be started; from [`TaskBuilder::restart`].
 #[must_use = "a task builder does nothing until `spawn` is called"]
 pub struct RestartingTaskBuilder<'a> {
+    /// With `spec.restart` set.
     inner: TaskBuilder<'a>,
-    policy: Restart,
 }
 
 impl RestartingTaskBuilder<'_> {
     /// Makes it a daemon: it must run as long as the service (with `on_failure`, a daemon
     /// that returns is restarted).
     pub fn daemon(mut self) -> Self {
-        self.inner.daemon = true;
+        self.inner = self.inner.daemon();
         self
     }
 
@@ -98,9 +98,8 @@ impl RestartingTaskBuilder<'_> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        let TaskBuilder { cx, name, daemon } = self.inner;
-        let supervisor = supervisor(self.policy, cx);
-        cx.spawn_with(name, role(daemon), Again(f), supervisor)
+        let TaskBuilder { cx, name, spec } = self.inner;
+        cx.spawn_task(name, spec, Repeating(f))
     }
 }
 
@@ -109,7 +108,7 @@ impl RestartingTaskBuilder<'_> {
 pub struct ChildBuilder<'a, F> {
     cx: &'a Context,
     factory: F,
-    daemon: bool,
+    spec: Spec,
 }
 
 impl<'a, F> ChildBuilder<'a, F> {
@@ -117,7 +116,7 @@ impl<'a, F> ChildBuilder<'a, F> {
         ChildBuilder {
             cx,
             factory,
-            daemon: false,
+            spec: Spec::task(),
         }
     }
 }
@@ -129,22 +128,25 @@ where
 {
     /// Makes it a daemon child: it must run as long as its parent.
     pub fn daemon(mut self) -> Self {
-        self.daemon = true;
+        self.spec.role = Role::Daemon;
         self
     }
 
     /// Restarts it by `policy`, each time a fresh instance from the factory under a fresh
     /// manager; the factory must then be `Fn`.
-    pub fn restart(self, policy: Restart) -> RestartingChildBuilder<'a, F> {
-        RestartingChildBuilder {
-            inner: self,
-            policy,
-        }
+    pub fn restart(mut self, policy: Restart) -> RestartingChildBuilder<'a, F> {
+        self.spec.restart = Some(policy);
+        RestartingChildBuilder { inner: self }
     }
 
     /// Starts the child service; see [`Context::run_child_service`].
     pub fn spawn(self) -> Result<ServiceHandle<C>, LifecycleError> {
-        self.cx.spawn_child((self.factory)(), self.daemon, false)
+        let kind = if self.spec.is_daemon() {
+            ChildKind::Daemon
+        } else {
+            ChildKind::Plain
+        };
+        self.cx.spawn_child((self.factory)(), kind)
     }
 }
 
@@ -152,8 +154,8 @@ where
 /// [`ChildBuilder::restart`].
 #[must_use = "a child builder does nothing until `spawn` is called"]
 pub struct RestartingChildBuilder<'a, F> {
+    /// With `spec.restart` set.
     inner: ChildBuilder<'a, F>,
-    policy: Restart,
 }
 
 impl<F, C> RestartingChildBuilder<'_, F>
@@ -164,7 +166,7 @@ where
     /// Makes it a daemon child (with `on_failure`, a daemon child that finishes is
     /// restarted).
     pub fn daemon(mut self) -> Self {
-        self.inner.daemon = true;
+        self.inner.spec.role = Role::Daemon;
         self
     }
 
@@ -172,11 +174,7 @@ where
     /// restarts it by the policy. Its failures reach the parent only when the policy gives
     /// up (noting the restarts).
     pub fn spawn(self) -> Result<(), LifecycleError> {
-        let ChildBuilder {
-            cx,
-            factory,
-            daemon,
-        } = self.inner;
+        let ChildBuilder { cx, factory, spec } = self.inner;
         let first = factory();
         let name = first.name();
         let first = Mutex::new(Some(first));
@@ -184,44 +182,31 @@ where
         let make = move |cx: Context| {
             let service = lock(&first).take().unwrap_or_else(|| factory());
             async move {
-                let child = cx.spawn_child(service, false, true)?;
+                let child = cx.spawn_child(service, ChildKind::Supervised)?;
                 child
                     .wait_finished()
                     .await
                     .map_err(|e| Box::new(ChildFailed(e)) as BoxError)
             }
         };
-        let supervisor = supervisor(self.policy, cx);
-        cx.spawn_with(name, role(daemon), Again(make), supervisor)
+        cx.spawn_task(name, spec, Repeating(make))
     }
-}
-
-fn role(daemon: bool) -> Role {
-    if daemon { Role::Daemon } else { Role::Task }
-}
-
-fn supervisor(policy: Restart, cx: &Context) -> Option<Box<Supervisor>> {
-    // Seeded per task so that siblings restarted together spread apart.
-    let seed = cx.task.identity() ^ cx.manager.stats().tasks.total_count as u64;
-    policy
-        .restarts()
-        .then(|| Box::new(Supervisor::new(policy, seed)))
 }
 
 impl fmt::Debug for TaskBuilder<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskBuilder")
             .field("name", &self.name)
-            .field("daemon", &self.daemon)
+            .field("daemon", &self.spec.is_daemon())
+            .field("restart", &self.spec.restart)
             .finish()
     }
 }
 
 impl fmt::Debug for RestartingTaskBuilder<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestartingTaskBuilder")
-            .field("task", &self.inner)
-            .field("policy", &self.policy)
+        f.debug_tuple("RestartingTaskBuilder")
+            .field(&self.inner)
             .finish()
     }
 }
@@ -229,16 +214,16 @@ impl fmt::Debug for RestartingTaskBuilder<'_> {
 impl<F> fmt::Debug for ChildBuilder<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildBuilder")
-            .field("daemon", &self.daemon)
+            .field("daemon", &self.spec.is_daemon())
+            .field("restart", &self.spec.restart)
             .finish()
     }
 }
 
 impl<F> fmt::Debug for RestartingChildBuilder<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestartingChildBuilder")
-            .field("child", &self.inner)
-            .field("policy", &self.policy)
+        f.debug_tuple("RestartingChildBuilder")
+            .field(&self.inner)
             .finish()
     }
 }

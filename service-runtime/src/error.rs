@@ -108,6 +108,17 @@ impl TaskFailure {
         }
     }
 
+    /// The failure of a daemon named `name` at `path` (a child service if `service`) that
+    /// ended while its service was running.
+    pub(crate) fn daemon_exit(name: Cow<'static, str>, path: Arc<str>, service: bool) -> Self {
+        TaskFailure::new(
+            name.clone(),
+            path,
+            FailureKind::DaemonExit,
+            Arc::new(DaemonExitError { name, service }),
+        )
+    }
+
     /// The name of the task that failed (for a child service, the service's name).
     pub fn task_name(&self) -> &str {
         &self.name
@@ -127,10 +138,6 @@ impl TaskFailure {
             error: f(self.error),
             ..self
         }
-    }
-
-    pub(crate) fn error_arc(&self) -> Arc<dyn Error + Send + Sync + 'static> {
-        Arc::clone(&self.error)
     }
 
     /// How the task failed.
@@ -226,9 +233,9 @@ impl Error for GaveUp {
 
 /// The error carried by a daemon that ended while its service was running.
 #[derive(Debug)]
-pub(crate) struct DaemonExitError {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) service: bool,
+struct DaemonExitError {
+    name: Cow<'static, str>,
+    service: bool,
 }
 
 impl fmt::Display for DaemonExitError {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use crate::cause::CancelCause;
 use crate::error::{LifecycleError, ServiceError};
-use crate::manager::{Manager, Shared};
-use crate::runner::{self, Once, Role};
+use crate::manager::{Manager, Node, ServiceState, Task};
+use crate::name::Name;
+use crate::runner::{self, OneShot};
 use crate::serve::Service;
-use crate::tree::{Name, TaskNode, TaskRef};
+use crate::spec::Spec;
 
 /// A service together with its manager. Cheap to clone; derefs to [`Manager`] for the
 /// flags, `cancel`, `stop` and the waits. Dropping handles never cancels the service.
@@ -23,12 +24,12 @@ impl<S: Service> ServiceHandle<S> {
     /// A manager for `service`, not started yet: [`run`](ServiceHandle::run) or
     /// [`start`](ServiceHandle::start) it later.
     pub fn new(service: S) -> ServiceHandle<S> {
-        let shared = Shared::new(
-            TaskNode::root(Name::from(service.name())),
+        let state = ServiceState::new(
+            Node::root(Name::from(service.name())),
             service.options(),
             None,
         );
-        ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service))
+        ServiceHandle::from_parts(Manager::from_state(state), Arc::new(service))
     }
 
     pub(crate) fn from_parts(manager: Manager, service: Arc<S>) -> ServiceHandle<S> {
@@ -60,11 +61,10 @@ impl<S: Service> ServiceHandle<S> {
             let name = root.name().clone();
             runner::spawn(
                 manager.clone(),
-                TaskRef::own(root),
+                Task::to_node(root),
                 name,
-                Role::Body,
-                Once(Some(move |cx| service.serve(cx))),
-                None,
+                Spec::body(),
+                OneShot(Some(move |cx| service.serve(cx))),
             );
         })
     }
@@ -99,8 +99,8 @@ impl<S: Service> ServiceHandle<S> {
         let call = f(Arc::clone(&self.service));
         tokio::select! {
             biased;
-            () = self.manager.shared.cancel_event.wait() => Err(LifecycleError::NotRunning),
-            () = self.manager.shared.finished_event.wait() => Err(LifecycleError::NotRunning),
+            () = self.manager.state.cancel_event.wait() => Err(LifecycleError::NotRunning),
+            () = self.manager.state.finished_event.wait() => Err(LifecycleError::NotRunning),
             value = call => Ok(value),
         }
     }

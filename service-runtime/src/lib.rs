@@ -257,12 +257,14 @@ mod error;
 mod event;
 mod handle;
 mod manager;
+mod name;
 mod options;
 mod output;
 mod restart;
 mod runner;
 mod serve;
 mod slots;
+mod spec;
 mod stats;
 mod sync;
 mod tree;
@@ -281,8 +283,8 @@ pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, T
 pub use handle::ServiceHandle;
 pub use manager::Manager;
 pub use options::Options;
-pub use restart::Restart;
 pub use output::IntoTaskResult;
+pub use restart::Restart;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
 pub use stats::{Stats, TaskStats};
 

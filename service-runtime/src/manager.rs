@@ -5,17 +5,25 @@
 //! 1. `started` goes from false to true once, by whoever swaps it first: [`Manager::launch`]
 //!    (which then runs the body) or [`Manager::cancel`] before start (which then finishes the
 //!    service without running its body). So the body runs at most once.
-//! 2. `finished` is set once, after `outcome`, by [`Shared::finish`]; it is reached only when
-//!    the body's node is done, which is after every node of the tree is done (tree
-//!    invariant 4) — so after the last `finished_count` increment. Waiters that see
-//!    `finished` therefore see the outcome and final counters.
+//! 2. `finished` is set once, after `outcome`, by [`ServiceState::finish`]; it is reached only
+//!    when the tree reports its root done, which is after every task of the tree has left
+//!    it (tree invariant 4), and each was counted in `finished_count` before it left (with
+//!    Release ordering, read with Acquire). Waiters that see `finished` therefore see the
+//!    outcome and the final counters.
 //! 3. Failures are appended under `failures`' lock, in the order they are recorded, and
 //!    forwarded at once to every ancestor manager (flattened), then each manager that got one
 //!    is cancelled.
-//! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out
-//!    and hands the parent to the completion walk ([`release`]), which takes the child's
-//!    root out of the parent's tree. So a handle kept to a finished child keeps no manager
-//!    or task of its parent alive — only the chain of nodes that names its path.
+//! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out,
+//!    and then the child's root leaves the parent's tree ([`tree::leave`]), which may
+//!    finish the parent in turn ([`ServiceState::finish_tree`], a loop: no recursion
+//!    however deep the services nest). So a handle kept to a finished child keeps no
+//!    manager or task of its parent alive — only the chain of nodes that names its path.
+//!
+//! # Layer
+//!
+//! Above the tree (it drives [`tree`] and does the work across services the tree reports:
+//! finishing a service whose root is done, cancelling the child services a walk met) and
+//! below the runner, `Context` and the handles, which call it; it calls none of them.
 //!
 //! # Lock order
 //!
@@ -33,7 +41,12 @@ use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{Stats, TaskStats};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, lock};
-use crate::tree::{TaskNode, Walk, release, wake_tree};
+use crate::tree::{self, CancelWalk, Released, TaskNode, TaskRef, wake_tree};
+
+/// A node of a service's task tree; child services' roots carry their [`ServiceState`].
+pub(crate) type Node = TaskNode<ServiceState>;
+/// A task's place in its service's tree.
+pub(crate) type Task = TaskRef<ServiceState>;
 
 /// The untyped view of a running (or runnable) service: its flags, its outcome, and the
 /// means to stop it. Cheap to clone; dropping it never cancels anything.
@@ -42,16 +55,17 @@ use crate::tree::{TaskNode, Walk, release, wake_tree};
 /// [`Context::manager`](crate::Context::manager).
 #[derive(Clone)]
 pub struct Manager {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: Arc<ServiceState>,
 }
 
-pub(crate) struct Shared {
+/// The state of one service, shared by its manager's clones, its tasks and its children.
+pub(crate) struct ServiceState {
     /// The root of this service's task tree (the body's node), which names the service.
     /// A child service's hangs in its parent's tree, so its path is the service's path.
-    pub(crate) root: Arc<TaskNode>,
+    pub(crate) root: Arc<Node>,
     pub(crate) options: Options,
-    /// Set once, when this service is asked to stop; read on every spawn (so an atomic,
-    /// not the token's lock).
+    /// Set once, when this service is asked to stop; read on every spawn and by every task
+    /// that wakes up (so an atomic, not an event's lock).
     cancelled: AtomicBool,
     /// Set right after `cancelled`: what `Context::cancelled` and `ServiceHandle::call`
     /// wait on.
@@ -66,36 +80,41 @@ pub(crate) struct Shared {
     failures: Mutex<Vec<TaskFailure>>,
     did_error: AtomicBool,
     total: AtomicUsize,
-    finished: AtomicUsize,
+    /// Tasks that left the tree: counted by the tree as they leave (tree module docs).
+    pub(crate) finished: AtomicUsize,
     restarts: AtomicUsize,
     parent: Mutex<Option<ParentLink>>,
 }
 
 /// How a child service reports to its parent.
 pub(crate) struct ParentLink {
-    pub(crate) manager: Arc<Shared>,
-    pub(crate) daemon: bool,
-    /// The child of a supervising task (restart policy): failures stop here, and it is not
-    /// counted as a task of the parent (its supervising task is).
-    pub(crate) supervised: bool,
+    pub(crate) parent: Arc<ServiceState>,
+    pub(crate) kind: ChildKind,
 }
 
-/// Where the completion walk goes on once a child service is finished: its parent.
-pub(crate) struct Up {
-    pub(crate) manager: Arc<Shared>,
-    /// Whether the child counts as one of the parent's tasks.
-    pub(crate) counted: bool,
+/// How a child service is tied to its parent.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ChildKind {
+    /// Its failures are its parent's; it may end whenever it likes.
+    Plain,
+    /// Its failures are its parent's, and so is its ending while the parent runs
+    /// (`DaemonExit`).
+    Daemon,
+    /// The child of a supervising task (restart policy): its failures go to that task,
+    /// which restarts it or reports them, and it is not counted as a task of the parent
+    /// (its supervising task is). Daemon or not, that task decides.
+    Supervised,
 }
 
-impl Shared {
-    /// A manager whose tree grows from `root`: a fresh [`TaskNode::root`] for a top-level
+impl ServiceState {
+    /// A service whose tree grows from `root`: a fresh [`TaskNode::root`] for a top-level
     /// service, or the node a child service was given in its parent's tree.
     pub(crate) fn new(
-        root: Arc<TaskNode>,
+        root: Arc<Node>,
         options: Options,
         parent: Option<ParentLink>,
-    ) -> Arc<Shared> {
-        Arc::new(Shared {
+    ) -> Arc<ServiceState> {
+        Arc::new(ServiceState {
             root,
             options,
             cancelled: AtomicBool::new(false),
@@ -131,10 +150,6 @@ impl Shared {
         *self.cancelled_at.get_or_init(Instant::now)
     }
 
-    pub(crate) fn cancelled_flag(&self) -> &AtomicBool {
-        &self.cancelled
-    }
-
     pub(crate) fn is_cancelled(&self) -> bool {
         // Acquire pairs with the Release half of the swap in `cancel`.
         self.cancelled.load(Ordering::Acquire)
@@ -143,7 +158,7 @@ impl Shared {
     /// Cancels this service for `cause` and, through its tree, every child service below it
     /// (for `Parent`).
     pub(crate) fn cancel(&self, cause: CancelCause) {
-        let mut walk = Walk::default();
+        let mut walk = CancelWalk::default();
         self.cancel_one(cause, &mut walk);
         while let Some(child) = walk.services.pop() {
             child.cancel_one(CancelCause::Parent, &mut walk);
@@ -152,7 +167,7 @@ impl Shared {
 
     /// Cancels this service alone: sets the flag, wakes its tasks, and adds the child
     /// services found in its tree to `walk` (cancelled by the caller's loop: no recursion).
-    fn cancel_one(&self, cause: CancelCause, walk: &mut Walk) {
+    fn cancel_one(&self, cause: CancelCause, walk: &mut CancelWalk<ServiceState>) {
         if self.finished_event.is_set() {
             return;
         }
@@ -175,8 +190,9 @@ impl Shared {
     }
 
     pub(crate) fn count_started_task(&self) {
-        // Relaxed: the counters are statistics; their final values are published to waiters
-        // by `finished_event` (manager invariant 2).
+        // Relaxed: the task is counted before it is spawned, and its departure, counted with
+        // Release after that, carries this count to whoever reads `finished` with Acquire
+        // (`Manager::stats`); the final values reach waiters through `finished_event`.
         self.total.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -200,8 +216,8 @@ impl Shared {
             // reports them; an unsupervised child's go straight to every ancestor.
             let parent = lock(&manager.parent)
                 .as_ref()
-                .filter(|link| !link.supervised)
-                .map(|link| Arc::clone(&link.manager));
+                .filter(|link| link.kind != ChildKind::Supervised)
+                .map(|link| Arc::clone(&link.parent));
             match parent {
                 Some(parent) => manager = parent,
                 None => return,
@@ -209,9 +225,43 @@ impl Shared {
         }
     }
 
-    /// The root node is done: publish the outcome, wake the waiters, report to the parent;
-    /// returns the parent, where the completion walk ([`release`]) goes on.
-    pub(crate) fn finish(&self) -> Option<Up> {
+    /// The task `task` of this service has ended: it leaves the tree, and if that leaves
+    /// the root done, the service finishes ([`ServiceState::finish_tree`]). `found_done`:
+    /// the task found its node done when it waited for its children.
+    pub(crate) fn release_task(&self, task: &mut Task, found_done: bool) {
+        if tree::release_task(task, &self.finished, found_done) == Released::RootDone {
+            self.finish_tree();
+        }
+    }
+
+    /// [`ServiceState::release_task`] for the body, whose node is the root.
+    pub(crate) fn release_root(&self) {
+        if tree::release(&self.root, &self.finished) == Released::RootDone {
+            self.finish_tree();
+        }
+    }
+
+    /// The root is done: finish this service; its root then leaves its parent's tree, which
+    /// may finish the parent, and so on up (a loop, however deep the services nest).
+    pub(crate) fn finish_tree(&self) {
+        let mut owned: Arc<ServiceState>;
+        let mut service = self;
+        loop {
+            let Some(link) = service.finish() else {
+                return;
+            };
+            let counted = link.kind != ChildKind::Supervised;
+            if tree::leave(&service.root, &link.parent.finished, counted) == Released::Pending {
+                return;
+            }
+            owned = link.parent;
+            service = &owned;
+        }
+    }
+
+    /// Publishes the outcome, wakes the waiters, reports a daemon child's exit to the
+    /// parent; returns the link to the parent (taken: invariant 4).
+    fn finish(&self) -> Option<ParentLink> {
         let failures = std::mem::take(&mut *lock(&self.failures));
         let outcome = if failures.is_empty() {
             Ok(())
@@ -226,17 +276,14 @@ impl Shared {
         self.finished_event.set();
         tracing::debug!(service = %self.path(), "service finished");
         let link = lock(&self.parent).take()?;
-        if link.daemon && !link.supervised && !link.manager.is_cancelled() {
-            link.manager.record_failure(crate::runner::daemon_exit(
-                self.root.name(),
+        if link.kind == ChildKind::Daemon && !link.parent.is_cancelled() {
+            link.parent.record_failure(TaskFailure::daemon_exit(
+                self.root.name().to_cow(),
                 Arc::clone(self.root.path()),
                 true,
             ));
         }
-        Some(Up {
-            manager: link.manager,
-            counted: !link.supervised,
-        })
+        Some(link)
     }
 
     /// Marks the service ready (once; never after it was cancelled).
@@ -284,31 +331,32 @@ impl Shared {
         let _ = self.outcome.set(outcome);
         // The root was never run: releasing it finishes the service (keeping this outcome)
         // and, for a child, takes it out of its parent's tree.
-        release(&self.root, self);
+        self.release_root();
     }
+}
 
-    /// A task of this service is done.
-    pub(crate) fn task_done(&self) {
-        // Relaxed: a statistic, as in `count_started_task`.
-        self.finished.fetch_add(1, Ordering::Relaxed);
-    }
+/// Whether the caller is inside a tokio runtime (where tasks can be spawned): the
+/// precondition of starting anything. Inside a task, one thread-local read; elsewhere (a
+/// runtime's `block_on`, a plain thread) the runtime is looked up.
+pub(crate) fn in_runtime() -> bool {
+    tokio::task::try_id().is_some() || tokio::runtime::Handle::try_current().is_ok()
 }
 
 impl Manager {
     /// The service's name.
     pub fn name(&self) -> &str {
-        self.shared.name()
+        self.state.name()
     }
 
     /// The service's path in its tree of services (`Node/Store` for a child `Store` of
     /// `Node`); the prefix of its tasks' paths.
     pub fn path(&self) -> &str {
-        self.shared.path()
+        self.state.path()
     }
 
     /// Whether the manager has begun running the service.
     pub fn is_started(&self) -> bool {
-        self.shared.started_event.is_set()
+        self.state.started_event.is_set()
     }
 
     /// Started and not finished. A cancelled service is running until it is finished.
@@ -319,17 +367,17 @@ impl Manager {
     /// Whether cancellation was requested: by [`Manager::cancel`], by a failure, or by the
     /// parent service. Stays false for a service that finished cleanly.
     pub fn is_cancelled(&self) -> bool {
-        self.shared.is_cancelled()
+        self.state.is_cancelled()
     }
 
     /// Whether the service and all its tasks and child services are done.
     pub fn is_finished(&self) -> bool {
-        self.shared.finished_event.is_set()
+        self.state.finished_event.is_set()
     }
 
     /// Whether at least one failure was recorded (its own or a child service's).
     pub fn did_error(&self) -> bool {
-        self.shared.did_error.load(Ordering::Acquire)
+        self.state.did_error.load(Ordering::Acquire)
     }
 
     /// Requests cancellation and returns at once; the tasks stop in order in the
@@ -341,9 +389,9 @@ impl Manager {
 
     /// [`Manager::cancel`] for a given cause.
     pub(crate) fn cancel_with(&self, cause: CancelCause) {
-        self.shared.cancel(cause);
-        if self.shared.try_start() {
-            self.shared.finish_unstarted(Ok(()));
+        self.state.cancel(cause);
+        if self.state.try_start() {
+            self.state.finish_unstarted(Ok(()));
         }
     }
 
@@ -364,14 +412,14 @@ impl Manager {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn wait_started(&self) {
-        self.shared.started_event.wait().await;
+        self.state.started_event.wait().await;
     }
 
     /// Whether the service is ready: its start-up work is done (its body returned, or a task
     /// called [`Context::ready`](crate::Context::ready); with
     /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter).
     pub fn is_ready(&self) -> bool {
-        self.shared.ready_event.is_set()
+        self.state.ready_event.is_set()
     }
 
     /// Waits until the service is ready.
@@ -382,16 +430,16 @@ impl Manager {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn wait_ready(&self) -> Result<(), ServiceError> {
-        let shared = &self.shared;
+        let state = &self.state;
         loop {
             tokio::select! {
                 biased;
-                () = shared.ready_event.wait() => return Ok(()),
-                () = shared.finished_event.wait() => {
+                () = state.ready_event.wait() => return Ok(()),
+                () = state.finished_event.wait() => {
                     self.outcome()?;
                     return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
                 }
-                () = shared.cancel_event.wait(), if !shared.is_cancelled() => {}
+                () = state.cancel_event.wait(), if !state.is_cancelled() => {}
             }
             // Cancelled: never ready now. A failure fails the wait at once; otherwise the
             // service's end decides.
@@ -399,9 +447,9 @@ impl Manager {
                 return Ok(());
             }
             if self.did_error() {
-                return Err(shared.failures_so_far());
+                return Err(state.failures_so_far());
             }
-            if shared.is_cancelled() {
+            if state.is_cancelled() {
                 self.wait_finished().await?;
                 return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
             }
@@ -414,19 +462,19 @@ impl Manager {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn wait_finished(&self) -> Result<(), ServiceError> {
-        self.shared.finished_event.wait().await;
+        self.state.finished_event.wait().await;
         self.outcome()
     }
 
     /// The outcome, once finished; `Ok(())` before then.
     fn outcome(&self) -> Result<(), ServiceError> {
-        self.shared.outcome.get().cloned().unwrap_or(Ok(()))
+        self.state.outcome.get().cloned().unwrap_or(Ok(()))
     }
 
     /// Why the service was cancelled, once it was; the first cause wins.
     pub fn cancel_cause(&self) -> Option<CancelCause> {
         if self.is_cancelled() {
-            self.shared.cause.get().cloned()
+            self.state.cause.get().cloned()
         } else {
             None
         }
@@ -434,44 +482,45 @@ impl Manager {
 
     /// A snapshot of the task counters.
     pub fn stats(&self) -> Stats {
-        // Read `finished` first: a task is counted in `total` before it can finish, so the
+        // `finished` first, with Acquire: each departure was counted with Release after its
+        // task's start was counted in `total`, so this `total` is at least that many and the
         // snapshot never shows more finished than started tasks.
-        let finished_count = self.shared.finished.load(Ordering::Relaxed);
-        let total_count = self.shared.total.load(Ordering::Relaxed);
+        let finished_count = self.state.finished.load(Ordering::Acquire);
+        let total_count = self.state.total.load(Ordering::Relaxed);
         Stats {
             tasks: TaskStats {
                 total_count,
                 finished_count,
-                restart_count: self.shared.restarts.load(Ordering::Relaxed),
+                restart_count: self.state.restarts.load(Ordering::Relaxed),
             },
         }
     }
 
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Manager {
-        Manager { shared }
+    pub(crate) fn from_state(state: Arc<ServiceState>) -> Manager {
+        Manager { state }
     }
 
     /// Starts the service if nobody did yet: spawns the body (`body` is only called then).
     pub(crate) fn launch<F>(&self, body: F) -> Result<(), LifecycleError>
     where
-        F: FnOnce(&Manager, Arc<TaskNode>),
+        F: FnOnce(&Manager, Arc<Node>),
     {
-        if !self.shared.try_start() {
+        if !self.state.try_start() {
             return Err(LifecycleError::AlreadyStarted);
         }
-        if !crate::runner::in_runtime() {
+        if !in_runtime() {
             let error = LifecycleError::NoRuntime;
-            self.shared
+            self.state
                 .finish_unstarted(Err(ServiceError::Lifecycle(error.clone())));
             return Err(error);
         }
-        if self.shared.is_cancelled() {
+        if self.state.is_cancelled() {
             // Cancelled (by its parent) before its body could start: it never runs.
-            self.shared.finish_unstarted(Ok(()));
+            self.state.finish_unstarted(Ok(()));
             return Ok(());
         }
-        self.shared.mark_started();
-        body(self, Arc::clone(&self.shared.root));
+        self.state.mark_started();
+        body(self, Arc::clone(&self.state.root));
         Ok(())
     }
 }

@@ -31,8 +31,8 @@ use crate::error::{BoxError, LifecycleError, ServiceError};
 use crate::handle::ServiceHandle;
 use crate::manager::Manager;
 use crate::options::Options;
-use crate::restart::Restart;
 use crate::output::Never;
+use crate::restart::Restart;
 use crate::serve::Service;
 
 /// Implemented by `#[service] struct` (and the struct of `#[service] async fn`).
