@@ -250,6 +250,19 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The layers, lowest first. A module calls only into its own layer's helpers and the layers
+// below it; the one pair that call each other, `runner` and `context`, is noted in both.
+//
+//   sync, slots, name, event        primitives: the loom shim, a slab, names, a one-shot flag
+//   error, cause, options, stats,   plain data
+//     restart, spec, output
+//   tree                            the task tree: reports what happened, calls nothing above
+//   manager                         a service's state: flags, failures, counters; drives the
+//                                   tree and does the work across services it reports
+//   runner, context                 a task's life; the inside view, which spawns through it
+//   builder, handle, serve,         the public entry points, and the macros' support
+//     __private
+
 mod builder;
 mod cause;
 mod context;

@@ -16,7 +16,8 @@
 //! tasks never start anything). A task becomes a node the first time it needs one: when it
 //! starts a child, or when its `Context` is asked for its path ([`TaskRef::make_node`]). Its
 //! entry then holds the node instead; the task keeps the same slot. How a task refers to
-//! its place ([`TaskRef`]) is in the `task_ref` submodule.
+//! its place ([`TaskRef`]) is in the `task_ref` submodule; leaving the tree in `release`;
+//! the cancellation walk in `cancel`.
 //!
 //! A node is *done* when its own work — the task's future, or the body — has ended **and**
 //! all its children are done; a leaf is done when its task ends. Doneness propagates upwards
@@ -101,18 +102,24 @@
 //!   child that empties `children` does so under the same lock and takes the waker. One of
 //!   the two sees the other.
 
+mod cancel;
+mod release;
 mod task_ref;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
+pub(crate) use cancel::{CancelWalk, wake_tree};
+#[cfg(test)]
+pub(crate) use release::release_done;
+pub(crate) use release::{leave, release, release_task};
 pub(crate) use task_ref::TaskRef;
 
 use crate::error::LifecycleError;
 use crate::name::{Name, join};
 use crate::slots::Slots;
-use crate::sync::{AtomicUsize, Mutex, Ordering, lock};
+use crate::sync::{Mutex, lock};
 
 /// The node of a service's body or of a task that has children (or had).
 pub(crate) struct TaskNode<S> {
@@ -359,7 +366,7 @@ impl<S> TaskNode<S> {
 
     /// Ready once every child of this node is done, and then the node's own work is over
     /// too: it is done, in the same critical section (so nothing can be attached to it any
-    /// more), and its task leaves with [`release_done`]. Until then this node's task is
+    /// more), and its task leaves with [`release::release_done`]. Until then this node's task is
     /// woken by the release that empties its children.
     pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
         lock(&self.state).poll_stop(Waiter::Children, cx.waker())
@@ -520,184 +527,6 @@ fn attach<S, R>(
             id,
             adopted_from: (!Arc::ptr_eq(candidate, start)).then_some(start),
         }));
-    }
-}
-
-/// Counts one departure in `finished`, before it can be seen. Release: a reader that sees
-/// the count (Acquire) also sees what happened before it — the task's start, counted in
-/// its service's `total_count` (so it never reads more finished than started tasks).
-fn count(finished: &AtomicUsize) {
-    finished.fetch_add(1, Ordering::Release);
-}
-
-/// Records that the task `task` has ended: a leaf leaves its parent, a node is released as
-/// by [`release`] (or [`release_done`], when `found_done`: [`TaskRef::poll_stop`] found it
-/// done). Each task that leaves is counted in `finished`.
-pub(crate) fn release_task<S>(
-    task: &mut TaskRef<S>,
-    finished: &AtomicUsize,
-    found_done: bool,
-) -> Released {
-    if let Some(node) = task.as_node() {
-        return if found_done {
-            release_done(node, finished)
-        } else {
-            release(node, finished)
-        };
-    }
-    let slot = task.slot();
-    let parent = Arc::clone(task.parent());
-    let removed = match task.lookup(|state| {
-        count(finished);
-        state.remove(slot)
-    }) {
-        task_ref::Lookup::Leaf(removed) => removed,
-        // Another reference made the task a node: release it as one (it was not found
-        // done: `poll_stop` saw a leaf).
-        task_ref::Lookup::Node(node) => return release(&node, finished),
-        // Only the task's own reference releases it, once.
-        task_ref::Lookup::Gone => return Released::Pending,
-    };
-    if removed.finish() {
-        release_done(&parent, finished)
-    } else {
-        Released::Pending
-    }
-}
-
-/// Records that `node`'s own work has ended; completes it, and every ancestor this leaves
-/// with nothing to do, up to the root of its tree (each counted in `finished`).
-pub(crate) fn release<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -> Released {
-    {
-        let mut state = lock(&node.state);
-        state.running = false;
-        if !state.children.is_empty() {
-            return Released::Pending;
-        }
-    }
-    release_done(node, finished)
-}
-
-/// [`release`] for a node that is done already ([`TaskNode::poll_stop`] found it so): it
-/// leaves the tree with every ancestor this leaves with nothing to do (one lock fewer for
-/// every task that waited to be aborted).
-pub(crate) fn release_done<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -> Released {
-    // Borrowed until the walk moves up: most releases stop at the first parent, and an
-    // `Arc` clone per task would be an atomic round trip for nothing.
-    let mut owned: Arc<TaskNode<S>>;
-    let mut done: &Arc<TaskNode<S>> = node;
-    loop {
-        if done.root {
-            return Released::RootDone;
-        }
-        let Some(parent) = done.parent.as_ref() else {
-            return Released::Pending;
-        };
-        if !leave_parent(parent, done.slot, Some(finished)) {
-            return Released::Pending;
-        }
-        owned = Arc::clone(parent);
-        done = &owned;
-    }
-}
-
-/// Takes the done child in `slot` out of `parent` (counted in `finished`, if given, just
-/// before); whether that left `parent` done.
-fn leave_parent<S>(parent: &TaskNode<S>, slot: u32, finished: Option<&AtomicUsize>) -> bool {
-    let removed = {
-        let mut state = lock(&parent.state);
-        if let Some(finished) = finished {
-            count(finished);
-        }
-        state.remove(slot)
-    };
-    removed.finish()
-}
-
-/// A root whose service is finished leaves the tree it hangs in (a top-level root hangs in
-/// none), counted in `finished` if `counted`; the walk goes on there, each task it completes
-/// counted in `finished`.
-pub(crate) fn leave<S>(root: &TaskNode<S>, finished: &AtomicUsize, counted: bool) -> Released {
-    let Some(parent) = root.parent.as_ref() else {
-        return Released::Pending;
-    };
-    if leave_parent(parent, root.slot, counted.then_some(finished)) {
-        release_done(parent, finished)
-    } else {
-        Released::Pending
-    }
-}
-
-/// Wakes every waiting task of the tree below `root`, and adds the owners of the child
-/// services met in it to `walk.services` (to be cancelled in turn: their trees are theirs to
-/// walk). Iterative: no stack for deep trees.
-///
-/// A node's children are visited under its lock: a leaf's waker is taken right there, and
-/// so is a child node's, under the child's lock taken inside (locks are only ever nested
-/// parent before child, so this cannot deadlock); only child nodes with children of their
-/// own are queued, as `Arc`s. Wakers are woken after the parent's lock is released, so woken
-/// tasks do not queue on it.
-pub(crate) fn wake_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
-    let CancelWalk {
-        pending,
-        wakers,
-        services,
-    } = walk;
-    take_and_queue(root, &mut lock(&root.state), pending, wakers);
-    while let Some(node) = pending.pop() {
-        {
-            let mut state = lock(&node.state);
-            for child in state.children.iter_mut() {
-                wakers.extend(child.take_waker());
-                let Child::Node(child) = child else {
-                    continue;
-                };
-                let mut child_state = lock(&child.state);
-                if child.root {
-                    services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
-                } else {
-                    take_and_queue(child, &mut child_state, pending, wakers);
-                }
-            }
-        }
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
-    }
-    for waker in wakers.drain(..) {
-        waker.wake();
-    }
-}
-
-/// The working set of cancellation walks ([`wake_tree`]), reused across the services of one
-/// cancellation; `services` collects the child services met.
-pub(crate) struct CancelWalk<S> {
-    pending: Vec<Arc<TaskNode<S>>>,
-    wakers: Vec<Waker>,
-    pub(crate) services: Vec<Arc<S>>,
-}
-
-impl<S> Default for CancelWalk<S> {
-    fn default() -> Self {
-        CancelWalk {
-            pending: Vec::new(),
-            wakers: Vec::new(),
-            services: Vec::new(),
-        }
-    }
-}
-
-/// Takes the waker of `node` (its `state` is locked by the caller) that a cancellation wakes,
-/// and queues the node if it has children.
-fn take_and_queue<S>(
-    node: &Arc<TaskNode<S>>,
-    state: &mut NodeState<S>,
-    pending: &mut Vec<Arc<TaskNode<S>>>,
-    wakers: &mut Vec<Waker>,
-) {
-    wakers.extend(state.waiter.take_for_cancel());
-    if !state.children.is_empty() {
-        pending.push(Arc::clone(node));
     }
 }
 
