@@ -279,3 +279,35 @@ impl fmt::Debug for Context {
             .finish()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{BoxError, Context, Service, ServiceExt};
+
+    struct Probe(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<(String, bool)>>>);
+
+    impl Service for Probe {
+        async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+            let report = self.0.lock().unwrap().take().unwrap();
+            cx.run_task("leaf", move |cx| async move {
+                let shown = format!("{cx:?}");
+                let still_a_leaf = cx.node.get().is_none() && cx.task.as_node().is_none();
+                let _ = report.send((shown, still_a_leaf));
+            })?;
+            Ok(())
+        }
+    }
+
+    /// Formatting a leaf task's `Context` shows its path but leaves the task a leaf (no
+    /// node made, nothing stored in the tree).
+    #[tokio::test]
+    async fn debug_shows_the_path_without_making_a_node() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        Probe(std::sync::Mutex::new(Some(tx))).run().await.unwrap();
+        let (shown, still_a_leaf) = rx.await.unwrap();
+        assert!(shown.contains("path: \"Probe/leaf\""), "{shown}");
+        assert!(still_a_leaf, "formatting made the task a node");
+    }
+}
