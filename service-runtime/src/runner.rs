@@ -497,3 +497,45 @@ const _: () = {
     assert!(std::mem::size_of::<Stop>() == 2 * 8);
     assert!(std::mem::size_of::<TaskFuture<OneShot<()>, std::future::Ready<()>>>() == 8 * 8);
 };
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::{BoxError, Context, FailureKind, Options, Service, ServiceHandle};
+
+    /// A service whose one task answers cancellation with an error, a second later.
+    struct Stubborn(Duration);
+
+    impl Service for Stubborn {
+        async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+            cx.run_task("worker", |cx| async move {
+                cx.cancelled().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err::<(), _>("stopped late")
+            })?;
+            Ok(())
+        }
+
+        fn options(&self) -> Options {
+            let mut options = Options::default();
+            options.grace = self.0;
+            options
+        }
+    }
+
+    /// The largest grace there is saturates instead of overflowing the deadline: the task
+    /// runs on within its grace after cancellation, and its error is reported.
+    #[tokio::test(start_paused = true)]
+    async fn a_grace_of_duration_max_does_not_overflow() {
+        let handle = ServiceHandle::new(Stubborn(Duration::MAX));
+        handle.start().unwrap();
+        handle.wait_ready().await.unwrap();
+        let error = handle.stop().await.unwrap_err();
+        let failures = error.failures();
+        assert_eq!(failures.len(), 1, "{error}");
+        assert_eq!(failures[0].path(), "Stubborn/worker");
+        assert_eq!(failures[0].kind(), FailureKind::Error);
+    }
+}
