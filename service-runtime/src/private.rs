@@ -16,11 +16,11 @@
 //!   (the child's readiness), and stops starting work if the gate stays closed.
 //! - `#[service] async fn f` generates the struct and its [`Service`] impl directly.
 //!
-//! Task outputs go through [`TaskOutput`] (not [`IntoTaskResult`](crate::IntoTaskResult)) so
-//! that a wrong return type is reported, at the method's return type, with a message about
-//! task methods. The output of a task that never returns (`-> !`) cannot be named that way
-//! on stable Rust, nor passed to a function without an "unreachable call" warning: its
-//! future goes through [`never_returns`] instead.
+//! Task outputs are converted with [`IntoTaskResult`], naming the method's return type
+//! (`<R as IntoTaskResult>::into_task_result(..)`) so that a wrong one is reported there,
+//! with the trait's message. The output of a task that never returns (`-> !`) cannot be
+//! named that way on stable Rust, nor passed to a function without an "unreachable call"
+//! warning: its future goes through [`never_returns`] instead.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,8 +31,8 @@ use crate::error::{BoxError, LifecycleError, ServiceError};
 use crate::handle::ServiceHandle;
 use crate::manager::Manager;
 use crate::options::Options;
+use crate::output::IntoTaskResult;
 use crate::restart::Restart;
-use crate::output::Never;
 use crate::serve::Service;
 
 /// Implemented by `#[service] struct` (and the struct of `#[service] async fn`).
@@ -84,50 +84,15 @@ pub fn serve<S: Service + ServiceBody>(
     S::start_work(service, cx)
 }
 
-/// What a task method or a `#[service] async fn` may return.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a valid return type for a task",
-    label = "expected `()` or `Result<(), E>` where `E: Into<BoxError>`",
-    note = "`#[task]` and `#[daemon]` methods and `#[service]` functions return `()` or `Result<(), E>` for an error type `E` such as `anyhow::Error`, `std::io::Error` or `BoxError` (or `!` if they never return)"
-)]
-pub trait TaskOutput {
-    /// The task's outcome, as the runtime sees it.
-    ///
-    /// # Errors
-    /// The task's own error, boxed.
-    fn into_task_result(self) -> Result<(), BoxError>;
-}
-
-impl TaskOutput for () {
-    fn into_task_result(self) -> Result<(), BoxError> {
-        Ok(())
-    }
-}
-
-impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
-    fn into_task_result(self) -> Result<(), BoxError> {
-        self.map_err(Into::into)
-    }
-}
-
-/// A task that never returns: `async fn tick(&self) -> ! { loop { .. } }`. Left out of
-/// diagnostics, which would show `!` by the name of the stable-Rust alias for it.
-#[diagnostic::do_not_recommend]
-impl TaskOutput for Never {
-    fn into_task_result(self) -> Result<(), BoxError> {
-        self
-    }
-}
-
-/// The outcome of `future`, the call of a task that returns a [`TaskOutput`] (used for
-/// `-> !`, whose output the generated code cannot name).
+/// The outcome of `future`, the call of a task method or `#[service]` function declared
+/// `-> !`, whose output the generated code cannot name.
 ///
 /// # Errors
 /// The task's own error, boxed.
 pub async fn never_returns<F>(future: F) -> Result<(), BoxError>
 where
     F: Future,
-    F::Output: TaskOutput,
+    F::Output: IntoTaskResult,
 {
     future.await.into_task_result()
 }
