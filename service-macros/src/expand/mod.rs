@@ -256,9 +256,12 @@ mod tests {
         let tokens = expand(TokenStream::new(), item);
         assert_eq!(errors(&tokens), 0, "{tokens}");
         let text = tokens.to_string();
-        assert_eq!(text.matches("restarting_task").count(), 2, "{text}");
-        assert_eq!(text.matches("restarting_child").count(), 1, "{text}");
-        assert_eq!(text.matches(". open ()").count(), 1, "{text}");
+        assert_eq!(text.matches("Work :: task").count(), 2, "{text}");
+        assert_eq!(text.matches("Work :: child").count(), 2, "{text}");
+        assert_eq!(text.matches(". restart (").count(), 3, "{text}");
+        assert_eq!(text.matches(". daemon ()").count(), 2, "{text}");
+        // Only the child without a restarting policy is waited for.
+        assert_eq!(text.matches(". wait ()").count(), 1, "{text}");
         assert!(text.contains("never_returns"), "{text}");
     }
 
