@@ -74,7 +74,8 @@ pub trait ServiceImpl: ServiceStruct {}
 )]
 pub trait ServiceBody {
     /// Starts the service's work through `cx`, the body's context, waiting for each
-    /// `#[child]` to be ready before starting the work declared after it.
+    /// `#[child]` without a restart policy to be ready before starting the work declared
+    /// after it.
     ///
     /// # Errors
     /// The first error from starting a task or child (the service is not running).
@@ -101,6 +102,9 @@ pub fn serve<S: Service + ServiceBody>(
 ///
 /// # Errors
 /// The task's own error, boxed.
+///
+/// # Cancel safety
+/// As cancel safe as `future`: dropping this drops it.
 pub async fn never_returns<F>(future: F) -> Result<(), BoxError>
 where
     F: Future,
