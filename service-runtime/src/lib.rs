@@ -177,8 +177,11 @@
 //! cancelled and resolves every task's [`Context::cancelled`] at once; child services are
 //! cancelled too. Each task then has [`Options::grace`] (default zero) to return by itself,
 //! after which it is aborted — its future dropped at its current await point, so `Drop`
-//! cleanup runs — but never before all its children are done. Work started while the
-//! service is being cancelled is not started (and `Ok(())` is returned).
+//! cleanup runs — but never before all its children are done. An aborted task is never
+//! polled again: with a zero grace, a task runs none of its code after the cancellation
+//! (not even what follows its `cx.cancelled().await`), only its destructors; give the
+//! service a grace for cleanup that must `.await`. Work started while the service is being
+//! cancelled is not started (and `Ok(())` is returned).
 //!
 //! # Errors
 //!
@@ -284,6 +287,9 @@ mod tree;
 
 #[cfg(all(test, loom))]
 mod loom_models;
+
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -244,14 +244,24 @@ where
                     }
                 }
                 PhaseProj::Run { future, stop } => {
-                    let ending = match catch_unwind(AssertUnwindSafe(|| future.poll(task_cx))) {
-                        Ok(Poll::Ready(output)) => Ending::Returned(output.into_task_result()),
-                        Err(payload) => Ending::Panicked(PanicError::from_payload(&*payload)),
-                        Ok(Poll::Pending) => {
-                            let state = &this.manager.state;
-                            ready!(poll_stop(stop, state, this.task, task_cx));
-                            Ending::Aborted
+                    // The stop stage first: once the grace is over (at once with a zero
+                    // grace), the future is never polled again, only kept until the task's
+                    // children are done, then dropped.
+                    let state = &this.manager.state;
+                    let ending = match poll_stop(stop, state, this.task, task_cx) {
+                        Next::PollFuture => {
+                            match catch_unwind(AssertUnwindSafe(|| future.poll(task_cx))) {
+                                Ok(Poll::Ready(output)) => {
+                                    Ending::Returned(output.into_task_result())
+                                }
+                                Ok(Poll::Pending) => return Poll::Pending,
+                                Err(payload) => {
+                                    Ending::Panicked(PanicError::from_payload(&*payload))
+                                }
+                            }
                         }
+                        Next::Abort(Poll::Pending) => return Poll::Pending,
+                        Next::Abort(Poll::Ready(())) => Ending::Aborted,
                     };
                     let next = match ending {
                         Ending::Aborted => Phase::Done,
@@ -309,21 +319,29 @@ fn context(manager: &Manager, task: &mut Task, waker: &Waker) -> Context {
     Context::new(manager.clone(), task.clone(), name)
 }
 
-/// Ready when the task must be aborted: its service is cancelled, its grace period has run
-/// out, and all its children are done.
+/// What a running task does next, its stop stage advanced first ([`poll_stop`]).
+enum Next {
+    /// Poll its future: its service is not cancelled, or its grace has not run out.
+    PollFuture,
+    /// Its grace is over: it is aborted once its children are done (`Pending` until then).
+    Abort(Poll<()>),
+}
+
+/// Advances the stop stage of a running task: its service cancelled, the grace period
+/// running, then over.
 fn poll_stop(
     stop: &mut Stop,
     state: &ServiceState,
     task: &mut Task,
     task_cx: &mut std::task::Context<'_>,
-) -> Poll<()> {
+) -> Next {
     loop {
         match stop {
             Stop::Running => {
                 // The waker is stored since the task started, and this read comes after
                 // (tree module docs, "Wake-ups").
                 if !state.is_cancelled() {
-                    return Poll::Pending;
+                    return Next::PollFuture;
                 }
                 let grace = state.options.grace;
                 *stop = if grace.is_zero() {
@@ -334,17 +352,19 @@ fn poll_stop(
                 };
             }
             Stop::Grace(timer) => {
-                ready!(timer.as_mut().poll(task_cx));
+                if timer.as_mut().poll(task_cx).is_pending() {
+                    return Next::PollFuture;
+                }
                 *stop = Stop::WaitChildren { graced: true };
             }
             Stop::WaitChildren { graced } => {
-                ready!(task.poll_stop(task_cx));
-                if *graced {
+                let children = task.poll_stop(task_cx);
+                if children.is_ready() && *graced {
                     let grace = state.options.grace;
                     let path = task.path(&task.name());
                     tracing::warn!(%path, ?grace, "task still running after its grace period; aborting it");
                 }
-                return Poll::Ready(());
+                return Next::Abort(children);
             }
         }
     }
@@ -537,5 +557,33 @@ mod tests {
         assert_eq!(failures.len(), 1, "{error}");
         assert_eq!(failures[0].path(), "Stubborn/worker");
         assert_eq!(failures[0].kind(), FailureKind::Error);
+    }
+
+    /// A worker with a message waiting for it when its service is cancelled (zero grace) is
+    /// aborted without being polled again: it never handles that message.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_aborted_task_is_never_polled_again() {
+        let handled = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let rx = std::sync::Mutex::new(Some((rx, ready_tx)));
+        let seen = Arc::clone(&handled);
+        let handle = ServiceHandle::new(crate::tests::FnService::new("Svc", move |cx| {
+            let (mut rx, ready) = rx.lock().unwrap().take().unwrap();
+            let seen = Arc::clone(&seen);
+            cx.run_task("worker", move |_cx| async move {
+                let _ = ready.send(());
+                while let Some(message) = rx.recv().await {
+                    seen.lock().unwrap().push(message);
+                }
+            })
+        }));
+        handle.start().unwrap();
+        ready_rx.await.unwrap();
+        // Wakes the worker; it has not run yet when the service is cancelled.
+        tx.send(1).unwrap();
+        handle.cancel();
+        handle.wait_finished().await.unwrap();
+        assert!(handled.lock().unwrap().is_empty(), "handled after cancel()");
     }
 }

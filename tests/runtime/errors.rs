@@ -17,6 +17,7 @@ async fn failures_in_the_order_they_happened() {
         tokio::task::yield_now().await;
         Err("RuntimeError".into())
     })
+    .with_grace(std::time::Duration::from_secs(1))
     .run()
     .await
     .unwrap_err();

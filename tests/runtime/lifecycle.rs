@@ -171,6 +171,7 @@ async fn every_waiter_gets_the_outcome() {
             Ok(())
         }
     })
+    .with_grace(std::time::Duration::from_secs(1))
     .start();
     guard(up_rx).await.unwrap();
     let waiters: Vec<_> = (0..3)
