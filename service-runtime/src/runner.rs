@@ -19,10 +19,11 @@
 //! | `Run` | its service is cancelled | `Run` (`Stop::Grace`, or `Stop::WaitChildren` with a zero grace) |
 //! | `Run` | the grace period ran out | `Run` (`Stop::WaitChildren`) |
 //! | `Run` | waiting for children, the last one is done | `Done`: the future is dropped (aborted) |
-//! | `Run` | the future returned or panicked, and its policy restarts it | `Start`, or `Backoff` with a delay |
+//! | `Run` | the future returned or panicked, and its policy restarts it | `Start` (at the next poll: a restart always yields), or `Backoff` with a delay |
 //! | `Run` | a service body returned cleanly | `Parked` |
 //! | `Run` | the future returned or panicked otherwise | `Ended` (a failure is recorded if it failed) |
 //! | `Backoff` | the delay is over | `Start` |
+//! | `Start` | a restart finds its service cancelled | `Ended` |
 //! | `Backoff` | its service is cancelled | `Ended` |
 //! | `Parked` | the service's last task is done | `Done` |
 //!
@@ -218,8 +219,16 @@ where
         loop {
             let ending = match this.phase.as_mut().project() {
                 PhaseProj::Start => {
-                    if this.supervisor.is_none() {
-                        tracing::trace!("task started");
+                    match this.supervisor {
+                        None => tracing::trace!("task started"),
+                        // Cancelled while a restart waited for its turn: no more incarnations.
+                        Some(supervisor)
+                            if supervisor.restarts() > 0 && this.manager.state.is_cancelled() =>
+                        {
+                            this.phase.set(Phase::Ended);
+                            return Poll::Ready(());
+                        }
+                        Some(_) => {}
                     }
                     let cx = context(this.manager, this.task, task_cx.waker());
                     match catch_unwind(AssertUnwindSafe(|| this.make.make(cx))) {
@@ -293,17 +302,30 @@ where
                 PhaseProj::Ended | PhaseProj::Done => return Poll::Ready(()),
             };
             let state = &this.manager.state;
-            if let Some(delay) = supervise(this.supervisor, state, this.task, *this.role, &ending) {
-                this.phase.set(if delay.is_zero() {
-                    Phase::Start
-                } else {
-                    Phase::Backoff {
+            let verdict = supervise(this.supervisor, state, this.task, *this.role, &ending);
+            if let Verdict::Restart(delay) = verdict {
+                if !delay.is_zero() {
+                    this.phase.set(Phase::Backoff {
                         timer: Box::pin(tokio::time::sleep(delay)),
-                    }
-                });
-                continue;
+                    });
+                    continue;
+                }
+                // Made again at the next poll, not in this one: a task that fails at once must
+                // still let the scheduler run others (timers, the task that cancels it).
+                this.phase.set(Phase::Start);
+                task_cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
-            if finish(state, this.task, *this.role, ending, this.supervisor) == Finished::Parks {
+            let given_up = verdict == Verdict::GivenUp;
+            let finished = finish(
+                state,
+                this.task,
+                *this.role,
+                ending,
+                this.supervisor,
+                given_up,
+            );
+            if finished == Finished::Parks {
                 this.phase.set(Phase::Parked);
                 continue;
             }
@@ -377,23 +399,35 @@ fn deadline(start: Instant, grace: Duration) -> Instant {
     start.checked_add(grace).unwrap_or_else(|| start + DECADES)
 }
 
-/// Applies the restart policy to a task whose future ended: the delay after which it is
-/// made again, or `None` when it is not restarted.
+/// What the restart policy makes of a task whose future ended.
+#[derive(PartialEq, Eq)]
+enum Verdict {
+    /// Made again after the delay.
+    Restart(Duration),
+    /// Ended, as it would without a policy.
+    Ends,
+    /// Ended because it was restarted too often: a failure even if it returned cleanly.
+    GivenUp,
+}
+
+/// Applies the restart policy to a task whose future ended.
 fn supervise(
     supervisor: &mut Option<Box<Supervisor>>,
     state: &ServiceState,
     task: &Task,
     role: Role,
     ending: &Ending,
-) -> Option<Duration> {
-    let supervisor = supervisor.as_mut()?;
+) -> Verdict {
+    let Some(supervisor) = supervisor.as_mut() else {
+        return Verdict::Ends;
+    };
     let failed = match ending {
-        Ending::Aborted => return None,
+        Ending::Aborted => return Verdict::Ends,
         Ending::Returned(Ok(())) => false,
         Ending::Returned(Err(_)) | Ending::Panicked(_) => true,
     };
     if state.is_cancelled() {
-        return None;
+        return Verdict::Ends;
     }
     match supervisor.decide(failed, role == Role::Daemon, Instant::now()) {
         Decision::Restart(delay) => {
@@ -405,9 +439,10 @@ fn supervise(
             };
             let path = task.path(&task.name());
             tracing::warn!(%path, %cause, restart = supervisor.restarts(), ?delay, "restarting task");
-            Some(delay)
+            Verdict::Restart(delay)
         }
-        Decision::Finish | Decision::GiveUp(_) => None,
+        Decision::Finish => Verdict::Ends,
+        Decision::GiveUp(_) => Verdict::GivenUp,
     }
 }
 
@@ -429,9 +464,20 @@ fn finish(
     role: Role,
     ending: Ending,
     supervisor: &Option<Box<Supervisor>>,
+    given_up: bool,
 ) -> Finished {
     let supervisor = supervisor.as_deref();
     match ending {
+        // Restarted too often after clean exits (`Restart::always`): never silent.
+        Ending::Returned(Ok(())) if given_up && role != Role::Daemon => {
+            record(
+                state,
+                task,
+                FailureKind::Error,
+                Arc::new(Exited),
+                supervisor,
+            );
+        }
         Ending::Returned(Ok(())) if role == Role::Daemon && !state.is_cancelled() => {
             let name = task.name();
             let path = task.path(&name);
@@ -495,6 +541,18 @@ fn gave_up(failure: TaskFailure, supervisor: Option<&Supervisor>) -> TaskFailure
         _ => failure,
     }
 }
+
+/// The cause of a task that exited cleanly once too often for its restart policy.
+#[derive(Debug)]
+struct Exited;
+
+impl std::fmt::Display for Exited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("exited")
+    }
+}
+
+impl std::error::Error for Exited {}
 
 /// The error of a supervised child service that ended badly, carried out of its supervising
 /// task to be reported failure by failure.
@@ -585,5 +643,60 @@ mod tests {
         handle.cancel();
         handle.wait_finished().await.unwrap();
         assert!(handled.lock().unwrap().is_empty(), "handled after cancel()");
+    }
+
+    /// A restarting task that fails at once, with no backoff, still lets its service's
+    /// cancellation run on a current-thread runtime: each restart yields.
+    #[test]
+    fn restarts_yield_to_the_scheduler() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let outcome = runtime.block_on(async {
+                let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+                let first = Arc::new(std::sync::Mutex::new(Some(first_tx)));
+                let handle = ServiceHandle::new(crate::tests::FnService::new("Svc", move |cx| {
+                    let first = Arc::clone(&first);
+                    cx.task("flaky")
+                        .restart(crate::Restart::on_failure().max_restarts(usize::MAX))
+                        .spawn(move |_cx| {
+                            if let Some(tx) = first.lock().unwrap().take() {
+                                let _ = tx.send(());
+                            }
+                            async { Err::<(), _>("at once") }
+                        })
+                }));
+                handle.start().unwrap();
+                first_rx.await.unwrap();
+                handle.stop().await
+            });
+            let _ = done_tx.send(outcome.is_ok());
+        });
+        let stopped = done_rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(stopped, Ok(true), "the restart loop starved the runtime");
+    }
+
+    /// `Restart::always()` on a task that keeps exiting cleanly gives up after its
+    /// restarts, and giving up is a failure of the service, not a silent end.
+    #[tokio::test(start_paused = true)]
+    async fn giving_up_after_clean_exits_is_a_failure() {
+        let handle = ServiceHandle::new(crate::tests::FnService::new("Svc", |cx| {
+            cx.task("worker")
+                .restart(crate::Restart::always().max_restarts(2))
+                .spawn(|_cx| async {})
+        }));
+        let error = handle.run().await.unwrap_err();
+        let [failure] = error.failures() else {
+            panic!("one failure expected: {error}");
+        };
+        assert_eq!(failure.path(), "Svc/worker");
+        assert_eq!(failure.kind(), FailureKind::Error);
+        assert_eq!(
+            failure.error().to_string(),
+            "exited (gave up after 2 restarts within 5s)"
+        );
     }
 }
