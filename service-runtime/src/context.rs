@@ -156,6 +156,13 @@ impl Context {
         &self.manager
     }
 
+    /// The manager of the outermost service of this tree (this service's, at the top):
+    /// any task, at any depth, can stop the whole program with `cx.root().cancel()`, while
+    /// [`Context::cancel`] cancels only its own service.
+    pub fn root(&self) -> &Manager {
+        self.manager.state.outermost().unwrap_or(&self.manager)
+    }
+
     /// This task's name (for the body, the service's name).
     pub fn name(&self) -> &str {
         &self.name
@@ -196,6 +203,7 @@ impl Context {
                 Ok(())
             };
         }
+        manager::check_name(&name)?;
         let name = Name::from(name);
         let task = attach_task(self.node(), &name, state.options.max_children)?;
         state.count_started_task();
@@ -224,14 +232,11 @@ impl Context {
             handle.manager().cancel_with(CancelCause::Parent);
             return Ok(handle);
         }
+        let name = service.name();
+        manager::check_name(&name)?;
         let path = supervised.then(|| self.task.path(&self.name));
         // The child's root node hangs in this tree: this task is not done before the child is.
-        let root = attach_service(
-            self.node(),
-            service.name().into(),
-            parent.options.max_children,
-            path,
-        )?;
+        let root = attach_service(self.node(), name.into(), parent.options.max_children, path)?;
         if !supervised {
             parent.count_started_task();
         }

@@ -33,6 +33,11 @@ pub enum LifecycleError {
     NoRuntime,
     /// The service finished (cleanly) without ever becoming ready.
     FinishedBeforeReady,
+    /// A task or service name contains `/`, which separates the names of a path.
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl fmt::Display for LifecycleError {
@@ -56,6 +61,10 @@ impl fmt::Display for LifecycleError {
             LifecycleError::FinishedBeforeReady => {
                 f.write_str("the service finished without becoming ready")
             }
+            LifecycleError::InvalidName { name } => write!(
+                f,
+                "`{name}` cannot name a task or service: `/` separates the names in a path"
+            ),
         }
     }
 }

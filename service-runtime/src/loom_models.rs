@@ -263,7 +263,7 @@ impl Service for Nothing {
 /// A started service, as `Manager::launch` leaves it.
 fn started() -> Arc<ServiceState> {
     let state = ServiceState::new(Node::root("Svc"), Options::default(), None);
-    assert!(state.try_start());
+    assert!(state.claim_start(crate::manager::Start::Launched).is_ok());
     state.mark_started();
     state
 }

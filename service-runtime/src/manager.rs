@@ -2,9 +2,11 @@
 //!
 //! # Invariants
 //!
-//! 1. `started` goes from false to true once, by whoever swaps it first: [`Manager::launch`]
-//!    (which then runs the body) or [`Manager::cancel`] before start (which then finishes the
-//!    service without running its body). So the body runs at most once.
+//! 1. `start` leaves [`Start::NotYet`] once, by whoever claims it first: [`Manager::launch`]
+//!    ([`Start::Launched`]: it then runs the body) or [`Manager::cancel`] before start
+//!    ([`Start::CancelledFirst`]: it then finishes the service without running its body).
+//!    So the body runs at most once, and a run of a service cancelled before it started
+//!    returns its (finished) outcome instead of `AlreadyStarted`.
 //! 2. `finished` is set once, after `outcome`, by [`ServiceState::finish`]; it is reached only
 //!    when the tree reports its root done, which is after every task of the tree has left
 //!    it (tree invariant 4), and each was counted in `finished_count` before it left (with
@@ -16,8 +18,9 @@
 //! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out,
 //!    and then the child's root leaves the parent's tree ([`tree::leave`]), which may
 //!    finish the parent in turn ([`ServiceState::finish_tree`], a loop: no recursion
-//!    however deep the services nest). So a handle kept to a finished child keeps no
-//!    manager or task of its parent alive — only the chain of nodes that names its path.
+//!    however deep the services nest). So a handle kept to a finished child keeps no task
+//!    of its parent alive — only the chain of nodes that names its path, and the
+//!    outermost service's state (for `Context::root`).
 //!
 //! # Layer
 //!
@@ -40,7 +43,7 @@ use crate::error::{Failures, LifecycleError, ServiceError, TaskFailure};
 use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{Stats, TaskStats};
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, lock};
+use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, lock};
 use crate::tree::{self, CancelWalk, Released, TaskNode, TaskRef, wake_tree};
 
 /// A node of a service's task tree; child services' roots carry their [`ServiceState`].
@@ -72,7 +75,7 @@ pub(crate) struct ServiceState {
     pub(crate) cancel_event: Event,
     cancelled_at: OnceLock<Instant>,
     cause: OnceLock<CancelCause>,
-    started: AtomicBool,
+    start: AtomicU8,
     started_event: Event,
     ready_event: Event,
     pub(crate) finished_event: Event,
@@ -83,7 +86,33 @@ pub(crate) struct ServiceState {
     /// Tasks that left the tree: counted by the tree as they leave (tree module docs).
     pub(crate) finished: AtomicUsize,
     restarts: AtomicUsize,
+    /// A task of this service was dropped unfinished (the tokio runtime shut down): the
+    /// service did not end on its own, so a daemon child ending this way did not exit.
+    torn_down: AtomicBool,
+    /// The outermost service of this tree (`None` for the outermost itself).
+    outermost: Option<Manager>,
     parent: Mutex<Option<ParentLink>>,
+}
+
+/// Who started a service (manager invariant 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Start {
+    NotYet,
+    /// Its manager launched its body.
+    Launched,
+    /// It was cancelled first, and finished without running.
+    CancelledFirst,
+}
+
+/// Checks that `name` can be a segment of a path: it has no `/`.
+pub(crate) fn check_name(name: &str) -> Result<(), LifecycleError> {
+    if name.contains('/') {
+        return Err(LifecycleError::InvalidName {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// How a child service reports to its parent.
@@ -114,6 +143,10 @@ impl ServiceState {
         options: Options,
         parent: Option<ParentLink>,
     ) -> Arc<ServiceState> {
+        let outermost = parent.as_ref().map(|link| match link.parent.outermost() {
+            Some(outermost) => outermost.clone(),
+            None => Manager::from_state(Arc::clone(&link.parent)),
+        });
         Arc::new(ServiceState {
             root,
             options,
@@ -121,7 +154,7 @@ impl ServiceState {
             cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
             cause: OnceLock::new(),
-            started: AtomicBool::new(false),
+            start: AtomicU8::new(Start::NotYet as u8),
             started_event: Event::default(),
             ready_event: Event::default(),
             finished_event: Event::default(),
@@ -131,6 +164,8 @@ impl ServiceState {
             total: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             restarts: AtomicUsize::new(0),
+            torn_down: AtomicBool::new(false),
+            outermost,
             parent: Mutex::new(parent),
         })
     }
@@ -198,31 +233,45 @@ impl ServiceState {
 
     /// Records a failure here and in every ancestor, then cancels each of them.
     pub(crate) fn record_failure(self: &Arc<Self>, failure: TaskFailure) {
-        tracing::error!(
-            service = %self.path(),
-            path = %failure.path(),
-            kind = %failure.kind(),
-            error = %failure.error(),
-            "task failed"
-        );
         let mut manager = Arc::clone(self);
-        loop {
+        let stopped_at = loop {
             lock(&manager.failures).push(failure.clone());
             manager.did_error.store(true, Ordering::Release);
             manager.cancel(CancelCause::Failure {
                 path: failure.path().to_owned(),
             });
-            // A supervised child's failures go to its supervising task, which restarts it or
-            // reports them; an unsupervised child's go straight to every ancestor.
-            let parent = lock(&manager.parent)
+            // A plain or daemon child's failures go straight to every ancestor; a supervised
+            // child's stop at its supervising task, which restarts it or reports them.
+            let link = lock(&manager.parent)
                 .as_ref()
-                .filter(|link| link.kind != ChildKind::Supervised)
-                .map(|link| Arc::clone(&link.parent));
-            match parent {
-                Some(parent) => manager = parent,
-                None => return,
+                .map(|link| (link.kind, Arc::clone(&link.parent)));
+            match link {
+                Some((ChildKind::Plain | ChildKind::Daemon, parent)) => manager = parent,
+                link => break link.map(|(kind, _)| kind),
             }
+        };
+        if stopped_at == Some(ChildKind::Supervised) {
+            // Healed by a restart (logged at `warn`) or reported when the policy gives up.
+            tracing::debug!(path = %failure.path(), error = %failure.error(), "supervised child failed");
+        } else {
+            tracing::error!(
+                service = %self.path(),
+                path = %failure.path(),
+                kind = %failure.kind(),
+                error = %failure.error(),
+                "task failed"
+            );
         }
+    }
+
+    /// The outermost service of this tree, unless this is it (then `None`).
+    pub(crate) fn outermost(&self) -> Option<&Manager> {
+        self.outermost.as_ref()
+    }
+
+    /// A task of this service was dropped unfinished.
+    pub(crate) fn mark_torn_down(&self) {
+        self.torn_down.store(true, Ordering::Relaxed);
     }
 
     /// The task `task` of this service has ended: it leaves the tree, and if that leaves
@@ -276,7 +325,10 @@ impl ServiceState {
         self.finished_event.set();
         tracing::debug!(service = %self.path(), "service finished");
         let link = lock(&self.parent).take()?;
-        if link.kind == ChildKind::Daemon && !link.parent.is_cancelled() {
+        // Relaxed: a task that was dropped marked this before it left the tree, and the tree's
+        // locks order its leaving before this finish.
+        let torn_down = self.torn_down.load(Ordering::Relaxed);
+        if link.kind == ChildKind::Daemon && !link.parent.is_cancelled() && !torn_down {
             link.parent.record_failure(TaskFailure::daemon_exit(
                 self.root.name().to_cow(),
                 Arc::clone(self.root.path()),
@@ -310,11 +362,20 @@ impl ServiceState {
         ))
     }
 
-    /// Marks the service started; false if it already was.
-    pub(crate) fn try_start(&self) -> bool {
+    /// Claims the start of the service for `by`; the state it was in if someone did first.
+    pub(crate) fn claim_start(&self, by: Start) -> Result<(), Start> {
         // AcqRel: the winner's later writes (launching the body) must not be reordered
-        // before the swap, and a loser must see the winner's state.
-        !self.started.swap(true, Ordering::AcqRel)
+        // before the claim, and a loser must see the winner's state.
+        match self.start.compare_exchange(
+            Start::NotYet as u8,
+            by as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(()),
+            Err(state) if state == Start::Launched as u8 => Err(Start::Launched),
+            Err(_) => Err(Start::CancelledFirst),
+        }
     }
 
     pub(crate) fn mark_started(&self) {
@@ -390,7 +451,7 @@ impl Manager {
     /// [`Manager::cancel`] for a given cause.
     pub(crate) fn cancel_with(&self, cause: CancelCause) {
         self.state.cancel(cause);
-        if self.state.try_start() {
+        if self.state.claim_start(Start::CancelledFirst).is_ok() {
             self.state.finish_unstarted(Ok(()));
         }
     }
@@ -505,11 +566,18 @@ impl Manager {
     where
         F: FnOnce(&Manager, Arc<Node>),
     {
-        if !self.state.try_start() {
-            return Err(LifecycleError::AlreadyStarted);
+        match self.state.claim_start(Start::Launched) {
+            Ok(()) => {}
+            // Cancelled before it started: finished without running, nothing to start.
+            Err(Start::CancelledFirst) => return Ok(()),
+            Err(_) => return Err(LifecycleError::AlreadyStarted),
         }
-        if !in_runtime() {
-            let error = LifecycleError::NoRuntime;
+        let refused = if !in_runtime() {
+            Some(LifecycleError::NoRuntime)
+        } else {
+            check_name(self.name()).err()
+        };
+        if let Some(error) = refused {
             self.state
                 .finish_unstarted(Err(ServiceError::Lifecycle(error.clone())));
             return Err(error);

@@ -152,7 +152,15 @@ pin_project! {
     impl<M, Fut> PinnedDrop for TaskFuture<M, Fut> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            let found_done = matches!(*this.phase.as_mut(), Phase::Done);
+            let found_done = match *this.phase.as_mut() {
+                Phase::Done => true,
+                Phase::Ended => false,
+                // Dropped before its end: the tokio runtime is shutting down.
+                Phase::Start | Phase::Run { .. } | Phase::Backoff { .. } | Phase::Parked => {
+                    this.manager.state.mark_torn_down();
+                    false
+                }
+            };
             // The task's own future goes first (children before parents holds for its
             // destructors too), and a panic there cannot keep the task in the tree.
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.phase.set(Phase::Ended))) {

@@ -5,6 +5,7 @@ mod background;
 mod cancellation;
 mod children;
 mod daemons;
+mod edges;
 mod errors;
 mod external;
 mod lifecycle;
