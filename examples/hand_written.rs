@@ -34,7 +34,7 @@ impl Service for EchoServer {
 
     fn options(&self) -> Options {
         let mut options = Options::default();
-        options.grace = self.grace;
+        options.grace = Some(self.grace);
         options
     }
 }

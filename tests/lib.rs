@@ -45,7 +45,7 @@ impl<F> FnService<F> {
 
     /// The same service with a grace period.
     pub fn with_grace(mut self, grace: Duration) -> Self {
-        self.options.grace = grace;
+        self.options.grace = Some(grace);
         self
     }
 }

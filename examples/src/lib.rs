@@ -80,7 +80,7 @@ impl<S: Service> WithOptions<S> {
     /// `service` with its own options, but `grace` as its grace period.
     pub fn grace(service: S, grace: Duration) -> Self {
         let mut options = service.options();
-        options.grace = grace;
+        options.grace = Some(grace);
         WithOptions::new(service, options)
     }
 }

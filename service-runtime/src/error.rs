@@ -81,6 +81,9 @@ pub enum FailureKind {
     Panic,
     /// A daemon (task or child service) ended on its own while its service was not cancelled.
     DaemonExit,
+    /// The task was still running when its service's non-zero grace ran out (or the stop
+    /// was forced with [`Manager::abort`](crate::Manager::abort)), and was aborted.
+    GraceExceeded,
 }
 
 impl fmt::Display for FailureKind {
@@ -89,6 +92,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Error => "error",
             FailureKind::Panic => "panic",
             FailureKind::DaemonExit => "daemon exit",
+            FailureKind::GraceExceeded => "grace exceeded",
         })
     }
 }
@@ -179,6 +183,7 @@ impl fmt::Display for TaskFailure {
             FailureKind::Error => write!(f, "`{path}` failed: {error}"),
             FailureKind::Panic => write!(f, "`{path}` panicked: {error}"),
             FailureKind::DaemonExit => write!(f, "`{path}`: {error}"),
+            FailureKind::GraceExceeded => write!(f, "`{path}` {error}"),
         }
     }
 }
@@ -239,6 +244,25 @@ impl Error for GaveUp {
         Some(&*self.cause)
     }
 }
+
+/// The error of a task aborted when its grace ran out: how long it had, or that the stop
+/// was forced.
+#[derive(Debug)]
+pub(crate) struct GraceExceeded {
+    /// `None`: [`Manager::abort`](crate::Manager::abort) cut the grace short.
+    pub(crate) grace: Option<std::time::Duration>,
+}
+
+impl fmt::Display for GraceExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.grace {
+            Some(grace) => write!(f, "did not stop within {grace:?} and was aborted"),
+            None => f.write_str("was still running when the stop was forced, and was aborted"),
+        }
+    }
+}
+
+impl Error for GraceExceeded {}
 
 /// The error carried by a daemon that ended while its service was running.
 #[derive(Debug)]

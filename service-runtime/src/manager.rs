@@ -36,6 +36,8 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use crate::cause::CancelCause;
@@ -75,6 +77,16 @@ pub(crate) struct ServiceState {
     pub(crate) cancel_event: Event,
     cancelled_at: OnceLock<Instant>,
     cause: OnceLock<CancelCause>,
+    /// The grace of this service's tasks: its own, or its parent's when it chose none.
+    pub(crate) grace: Duration,
+    /// Set when the grace is over for the tasks still running: the deadline passed, the
+    /// parent's grace ended (a service's grace bounds its whole subtree), or `abort()`.
+    pub(crate) grace_over: Event,
+    /// Why the grace ended, set just before `grace_over`.
+    grace_end: OnceLock<GraceEnd>,
+    /// Where the grace timer runs (kept at launch when the grace is not zero, so that a
+    /// cancellation from outside the runtime can start it).
+    runtime: OnceLock<tokio::runtime::Handle>,
     start: AtomicU8,
     started_event: Event,
     ready_event: Event,
@@ -92,6 +104,22 @@ pub(crate) struct ServiceState {
     /// The outermost service of this tree (`None` for the outermost itself).
     outermost: Option<Manager>,
     parent: Mutex<Option<ParentLink>>,
+}
+
+/// Why a service's grace ended before its tasks did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GraceEnd {
+    /// The deadline of a grace this long passed (this service's, or an ancestor's).
+    Deadline(Duration),
+    /// `Manager::abort()` cut it short.
+    Forced,
+}
+
+/// `start + grace`, or for a grace too long to add (`Duration::MAX`), a point decades away:
+/// never reached, and no overflow.
+pub(crate) fn deadline(start: Instant, grace: Duration) -> Instant {
+    const DECADES: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    start.checked_add(grace).unwrap_or_else(|| start + DECADES)
 }
 
 /// Who started a service (manager invariant 1).
@@ -143,6 +171,10 @@ impl ServiceState {
         options: Options,
         parent: Option<ParentLink>,
     ) -> Arc<ServiceState> {
+        let inherited = parent
+            .as_ref()
+            .map_or(Duration::ZERO, |link| link.parent.grace);
+        let grace = options.grace.unwrap_or(inherited);
         let outermost = parent.as_ref().map(|link| match link.parent.outermost() {
             Some(outermost) => outermost.clone(),
             None => Manager::from_state(Arc::clone(&link.parent)),
@@ -154,6 +186,10 @@ impl ServiceState {
             cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
             cause: OnceLock::new(),
+            grace,
+            grace_over: Event::default(),
+            grace_end: OnceLock::new(),
+            runtime: OnceLock::new(),
             start: AtomicU8::new(Start::NotYet as u8),
             started_event: Event::default(),
             ready_event: Event::default(),
@@ -192,7 +228,7 @@ impl ServiceState {
 
     /// Cancels this service for `cause` and, through its tree, every child service below it
     /// (for `Parent`).
-    pub(crate) fn cancel(&self, cause: CancelCause) {
+    pub(crate) fn cancel(self: &Arc<Self>, cause: CancelCause) {
         let mut walk = CancelWalk::default();
         self.cancel_one(cause, &mut walk);
         while let Some(child) = walk.services.pop() {
@@ -202,7 +238,7 @@ impl ServiceState {
 
     /// Cancels this service alone: sets the flag, wakes its tasks, and adds the child
     /// services found in its tree to `walk` (cancelled by the caller's loop: no recursion).
-    fn cancel_one(&self, cause: CancelCause, walk: &mut CancelWalk<ServiceState>) {
+    fn cancel_one(self: &Arc<Self>, cause: CancelCause, walk: &mut CancelWalk<ServiceState>) {
         if self.finished_event.is_set() {
             return;
         }
@@ -217,6 +253,54 @@ impl ServiceState {
         self.cancel_event.set();
         tracing::debug!(service = %self.path(), "service cancelled");
         wake_tree(&self.root, walk);
+        self.start_grace_timer();
+    }
+
+    /// Ends the grace of this service when its deadline passes (nothing to do for a zero
+    /// grace: its tasks are aborted at once).
+    fn start_grace_timer(self: &Arc<Self>) {
+        if self.grace.is_zero() {
+            return;
+        }
+        let Some(runtime) = self.runtime.get() else {
+            // Never launched: no task to give a grace to.
+            return;
+        };
+        let state = Arc::clone(self);
+        let deadline = deadline(self.cancelled_at(), self.grace);
+        let grace = self.grace;
+        runtime.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => state.end_grace(GraceEnd::Deadline(grace)),
+                () = state.finished_event.wait() => {}
+            }
+        });
+    }
+
+    /// Ends the grace of this service and of every service below it: the tasks still
+    /// running are aborted, leaves first. The first end wins.
+    pub(crate) fn end_grace(&self, end: GraceEnd) {
+        let mut walk = CancelWalk::default();
+        self.end_grace_one(end, &mut walk);
+        while let Some(child) = walk.services.pop() {
+            child.end_grace_one(end, &mut walk);
+        }
+    }
+
+    fn end_grace_one(&self, end: GraceEnd, walk: &mut CancelWalk<ServiceState>) {
+        if self.finished_event.is_set() || self.grace_end.set(end).is_err() {
+            return;
+        }
+        self.grace_over.set();
+        tracing::debug!(service = %self.path(), ?end, "grace over");
+        // The walk finds the child services (it also wakes the tasks waiting for their
+        // children, who look again and go on waiting).
+        wake_tree(&self.root, walk);
+    }
+
+    /// Why the grace ended, once it did.
+    pub(crate) fn grace_end(&self) -> Option<GraceEnd> {
+        self.grace_end.get().copied()
     }
 
     pub(crate) fn count_restart(&self) {
@@ -456,6 +540,19 @@ impl Manager {
         }
     }
 
+    /// Cuts every grace short: cancels the service (if it was not yet), and aborts every task
+    /// still running in it and in its child services at once, leaves first — each task as
+    /// soon as its children are done. An aborted task is never polled again. A no-op once
+    /// finished.
+    ///
+    /// Tasks cut short within a non-zero grace are
+    /// [`FailureKind::GraceExceeded`](crate::FailureKind::GraceExceeded) failures: the
+    /// stop was not clean. With a zero grace, aborting is the ordinary way to stop.
+    pub fn abort(&self) {
+        self.cancel();
+        self.state.end_grace(GraceEnd::Forced);
+    }
+
     /// Cancels the service and waits until it is finished; returns its outcome.
     ///
     /// # Cancel safety
@@ -586,6 +683,10 @@ impl Manager {
             // Cancelled (by its parent) before its body could start: it never runs.
             self.state.finish_unstarted(Ok(()));
             return Ok(());
+        }
+        if !self.state.grace.is_zero() {
+            // Inside a runtime: checked above.
+            let _ = self.state.runtime.set(tokio::runtime::Handle::current());
         }
         self.state.mark_started();
         body(self, Arc::clone(&self.state.root));

@@ -348,7 +348,7 @@ impl Debug for ChildReadiness {
 
 /// `#[service(grace = "..")]`, in milliseconds.
 pub fn set_grace(options: &mut Options, millis: u64) {
-    options.grace = Duration::from_millis(millis);
+    options.grace = Some(Duration::from_millis(millis));
 }
 
 /// `#[service(max_children = ..)]`.

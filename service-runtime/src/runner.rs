@@ -17,7 +17,7 @@
 //! | `Start` | its future is made; its waker is stored for cancellation | `Run` (`Stop::Running`) |
 //! | `Start` | making it panicked | as the `Run` rows for a panic |
 //! | `Run` | its service is cancelled | `Run` (`Stop::Grace`, or `Stop::WaitChildren` with a zero grace) |
-//! | `Run` | the grace period ran out | `Run` (`Stop::WaitChildren`) |
+//! | `Run` | the grace period ran out: a `GraceExceeded` failure | `Run` (`Stop::WaitChildren`) |
 //! | `Run` | waiting for children, the last one is done | `Done`: the future is dropped (aborted) |
 //! | `Run` | the future returned or panicked, and its policy restarts it | `Start` (at the next poll: a restart always yields), or `Backoff` with a delay |
 //! | `Run` | a service body returned cleanly | `Parked` |
@@ -29,8 +29,8 @@
 //!
 //! `Ended` and `Done` are final: the tokio task completes. The drop that follows releases the
 //! task from the tree; `Done` means the tree already found the task's node done (one lock
-//! less). The grace timer and the backoff timer live in different phases, so a task never
-//! holds both.
+//! less). Only the backoff has a timer of its own: the grace ends for all the tasks of a
+//! service at once (`ServiceState::grace_over`: its deadline, an ancestor's, or `abort()`).
 //!
 //! A service body that returns cleanly drops its future at once but keeps its tokio task
 //! parked until the service's tasks are all done: most bodies only start work and return,
@@ -55,11 +55,14 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
+
 use tracing::Instrument;
 
 use crate::context::Context;
-use crate::error::{BoxError, FailureKind, GaveUp, PanicError, ServiceError, TaskFailure};
-use crate::manager::{Manager, ServiceState, Task};
+use crate::error::{
+    BoxError, FailureKind, GaveUp, GraceExceeded, PanicError, ServiceError, TaskFailure,
+};
+use crate::manager::{GraceEnd, Manager, ServiceState, Task};
 use crate::name::Name;
 use crate::output::IntoTaskResult;
 use crate::restart::{Decision, Supervisor};
@@ -161,6 +164,9 @@ pin_project! {
                     false
                 }
             };
+            if let PhaseProj::Run { stop, .. } = this.phase.as_mut().project() {
+                leave_grace(stop, &this.manager.state);
+            }
             // The task's own future goes first (children before parents holds for its
             // destructors too), and a panic there cannot keep the task in the tree.
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.phase.set(Phase::Ended))) {
@@ -201,9 +207,11 @@ pin_project! {
 enum Stop {
     /// Its service is not cancelled (its waker is stored for the cancellation walk).
     Running,
-    /// Its service is cancelled; the grace period runs out at the timer.
-    Grace(Pin<Box<Sleep>>),
-    /// Its grace is over (`graced`: it had one); once its children are done it is aborted.
+    /// Its service is cancelled, within its grace: `slot` is its place among the waiters for
+    /// the grace to end (`ServiceState::grace_over`), once it waits.
+    Grace { slot: Option<u32> },
+    /// Its grace is over (`graced`: it had one, which ran out); once its children are done
+    /// it is aborted.
     WaitChildren { graced: bool },
 }
 
@@ -280,6 +288,7 @@ where
                         Next::Abort(Poll::Pending) => return Poll::Pending,
                         Next::Abort(Poll::Ready(())) => Ending::Aborted,
                     };
+                    leave_grace(stop, state);
                     let next = match ending {
                         Ending::Aborted => Phase::Done,
                         _ => Phase::Ended,
@@ -361,7 +370,7 @@ enum Next {
 /// running, then over.
 fn poll_stop(
     stop: &mut Stop,
-    state: &ServiceState,
+    state: &Arc<ServiceState>,
     task: &mut Task,
     task_cx: &mut std::task::Context<'_>,
 ) -> Next {
@@ -373,25 +382,36 @@ fn poll_stop(
                 if !state.is_cancelled() {
                     return Next::PollFuture;
                 }
-                let grace = state.options.grace;
-                *stop = if grace.is_zero() {
+                *stop = if state.grace.is_zero() {
                     Stop::WaitChildren { graced: false }
                 } else {
-                    let deadline = deadline(state.cancelled_at(), grace);
-                    Stop::Grace(Box::pin(tokio::time::sleep_until(deadline)))
+                    Stop::Grace { slot: None }
                 };
             }
-            Stop::Grace(timer) => {
-                if timer.as_mut().poll(task_cx).is_pending() {
+            Stop::Grace { slot } => {
+                if state.grace_over.poll_wait(slot, task_cx).is_pending() {
                     return Next::PollFuture;
                 }
+                // Still running when the grace ran out: the stop was not clean.
+                let grace = match state.grace_end() {
+                    Some(GraceEnd::Deadline(grace)) => Some(grace),
+                    Some(GraceEnd::Forced) | None => None,
+                };
+                record(
+                    state,
+                    task,
+                    FailureKind::GraceExceeded,
+                    Arc::new(GraceExceeded { grace }),
+                    None,
+                );
                 *stop = Stop::WaitChildren { graced: true };
             }
             Stop::WaitChildren { graced } => {
                 let children = task.poll_stop(task_cx);
                 if children.is_ready() && *graced {
-                    let grace = state.options.grace;
+                    // As it is aborted: after its children, so leaves are logged first.
                     let path = task.path(&task.name());
+                    let grace = state.grace;
                     tracing::warn!(%path, ?grace, "task still running after its grace period; aborting it");
                 }
                 return Next::Abort(children);
@@ -400,11 +420,12 @@ fn poll_stop(
     }
 }
 
-/// `start + grace`, or for a grace too long to add (`Duration::MAX`), a point decades away:
-/// never reached, and no overflow.
-fn deadline(start: Instant, grace: Duration) -> Instant {
-    const DECADES: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
-    start.checked_add(grace).unwrap_or_else(|| start + DECADES)
+/// A task that leaves its grace before it ends (it returned, or is dropped) stops waiting
+/// for the grace to end.
+fn leave_grace(stop: &mut Stop, state: &ServiceState) {
+    if let Stop::Grace { slot } = stop {
+        state.grace_over.unregister(slot);
+    }
 }
 
 /// What the restart policy makes of a task whose future ended.
@@ -576,12 +597,13 @@ impl std::fmt::Display for ChildFailed {
 impl std::error::Error for ChildFailed {}
 
 // What every task carries besides its own future and maker, in 64-bit words: the phase
-// (its tag shares `Stop`'s) and the stop stage's timer, the supervisor, the manager, the task
-// reference (two), the role. Tokio copies every task's future as it spawns and ends it.
+// with its stop stage (one word: the tag and the grace waiter's slot), the supervisor, the
+// manager, the task reference (two), the role. Tokio copies every task's future as it spawns
+// and ends it.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
-    assert!(std::mem::size_of::<Stop>() == 2 * 8);
-    assert!(std::mem::size_of::<TaskFuture<OneShot<()>, std::future::Ready<()>>>() == 8 * 8);
+    assert!(std::mem::size_of::<Stop>() == 8);
+    assert!(std::mem::size_of::<TaskFuture<OneShot<()>, std::future::Ready<()>>>() == 7 * 8);
 };
 
 #[cfg(all(test, not(loom)))]
@@ -605,9 +627,10 @@ mod tests {
         }
 
         fn options(&self) -> Options {
-            let mut options = Options::default();
-            options.grace = self.0;
-            options
+            Options {
+                grace: Some(self.0),
+                ..Options::default()
+            }
         }
     }
 

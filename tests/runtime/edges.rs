@@ -123,7 +123,7 @@ fn a_runtime_dropped_under_a_daemon_child_reports_no_exit() {
             .unwrap();
         let (up_tx, up_rx) = std::sync::mpsc::channel();
         let handle = runtime.block_on(async move {
-            let handle = svc("Parent", move |cx| {
+            svc("Parent", move |cx| {
                 let up_tx = up_tx.clone();
                 async move {
                     cx.run_daemon_child_service(svc("Child", move |cx| {
@@ -139,8 +139,7 @@ fn a_runtime_dropped_under_a_daemon_child_reports_no_exit() {
                     Ok(())
                 }
             })
-            .start();
-            handle
+            .start()
         });
         up_rx.recv().unwrap();
         drop(runtime);

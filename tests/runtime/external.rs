@@ -67,7 +67,7 @@ impl Service for Store {
 
     fn options(&self) -> Options {
         let mut options = Options::default();
-        options.grace = Duration::from_secs(5);
+        options.grace = Some(Duration::from_secs(5));
         options
     }
 }
