@@ -3,24 +3,15 @@
 use std::sync::Arc;
 
 use service_runtime::prelude::*;
-use service_tests::{Log, guard, svc};
+use service_tests::{Log, LogOnDrop, guard, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 type Managers = mpsc::UnboundedSender<Manager>;
 
-/// Logs `entry` when dropped: cleanup that runs when a task is aborted.
-struct LogOnDrop(Log, String);
-
-impl Drop for LogOnDrop {
-    fn drop(&mut self) {
-        self.0.push(std::mem::take(&mut self.1));
-    }
-}
-
 /// A child that runs until it is aborted, logging its cleanup.
 fn idle_child(name: &'static str, log: Log) -> impl Service {
     svc(name, move |_cx| {
-        let cleanup = LogOnDrop(log.clone(), format!("{name} cleanup"));
+        let cleanup = LogOnDrop::new(&log, format!("{name} cleanup"));
         async move {
             let _cleanup = cleanup;
             std::future::pending().await
@@ -97,11 +88,11 @@ async fn nested_children_stop_inside_out() {
         let (log, up_tx) = (log2.clone(), up_tx.clone());
         async move {
             let log_mid = log.clone();
-            let _cleanup = LogOnDrop(log.clone(), "Root cleanup".into());
+            let _cleanup = LogOnDrop::new(&log, "Root cleanup");
             cx.run_child_service(svc("Mid", move |cx| {
                 let (log, up_tx) = (log_mid.clone(), up_tx.clone());
                 async move {
-                    let _cleanup = LogOnDrop(log.clone(), "Mid cleanup".into());
+                    let _cleanup = LogOnDrop::new(&log, "Mid cleanup");
                     let leaf = cx.run_child_service(idle_child("Leaf", log.clone()))?;
                     leaf.wait_started().await;
                     up_tx.send(()).unwrap();
