@@ -205,14 +205,35 @@ pub fn quiet_injected_panics() {
     });
 }
 
-/// Pushes `entry` to a [`Log`] when dropped: cleanup that runs when a task is aborted.
+/// Pushes its entry to a [`Log`] when dropped: cleanup that runs when a task is aborted.
 #[derive(Debug)]
-pub struct LogOnDrop(pub Log, pub &'static str);
+pub struct LogOnDrop {
+    log: Log,
+    entry: String,
+}
+
+impl LogOnDrop {
+    /// Pushes `entry` to `log` when dropped.
+    pub fn new(log: &Log, entry: impl Into<String>) -> Self {
+        LogOnDrop {
+            log: log.clone(),
+            entry: entry.into(),
+        }
+    }
+}
 
 impl Drop for LogOnDrop {
     fn drop(&mut self) {
-        self.0.push(self.1);
+        self.log.push(std::mem::take(&mut self.entry));
     }
+}
+
+/// The process's anonymous resident memory in KiB (`RssAnon` in `/proc/self/status`), or
+/// `None` where the system does not report it (not Linux).
+pub fn rss_anon_kib() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// An in-memory writer, for capturing `tracing` output: clones share one buffer. Give it to

@@ -43,10 +43,10 @@ async fn a_task_ignoring_cancellation_past_its_grace_is_aborted_with_a_warning()
                 polite_log.push("polite returned");
             })?;
             cx.run_task("stubborn", move |cx| async move {
-                let _cleanup = LogOnDrop(log.clone(), "stubborn aborted");
+                let _cleanup = LogOnDrop::new(&log, "stubborn aborted");
                 let inner_up = up_tx.clone();
                 cx.run_task("inner", move |_cx| async move {
-                    let _cleanup = LogOnDrop(log, "inner aborted");
+                    let _cleanup = LogOnDrop::new(&log, "inner aborted");
                     inner_up.send(()).unwrap();
                     pending::<()>().await
                 })?;

@@ -150,12 +150,12 @@ async fn a_service_whose_handles_were_all_dropped_can_still_be_cancelled() {
             let (live, log) = (task_live.clone(), task_log.clone());
             let channels = channels.lock().unwrap().take();
             async move {
-                let _cleanup = LogOnDrop(log.clone(), "body");
+                let _cleanup = LogOnDrop::new(&log, "body");
                 let _guard = live.guard();
                 for name in ["idle-1", "idle-2"] {
                     let (live, log) = (live.clone(), log.clone());
                     cx.run_task(name, move |_cx| async move {
-                        let _cleanup = LogOnDrop(log, "idle");
+                        let _cleanup = LogOnDrop::new(&log, "idle");
                         let _guard = live.guard();
                         pending::<()>().await
                     })?;
@@ -250,7 +250,7 @@ async fn a_task_blocking_its_thread_is_aborted_at_its_next_await_point() {
                 cx.cancelled().await;
             })?;
             cx.run_task("blocker", move |_cx| async move {
-                let _cleanup = LogOnDrop(log.clone(), "blocker dropped");
+                let _cleanup = LogOnDrop::new(&log, "blocker dropped");
                 up_tx.send("blocker").unwrap();
                 // Blocks this worker thread: no await point until released.
                 while !release.load(Ordering::Acquire) {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use service_runtime::prelude::*;
-use service_tests::{Live, svc};
+use service_tests::{Live, rss_anon_kib, svc};
 use tokio::sync::{Notify, Semaphore};
 
 /// Short tasks in flight at once (below `max_children`, so the service needs no tuning).
@@ -42,17 +42,6 @@ fn runtime(flavor: Flavor) -> tokio::runtime::Runtime {
     .enable_all()
     .build()
     .unwrap()
-}
-
-/// The process's anonymous resident memory in KiB (Linux), or 0.
-fn rss_anon_kib() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
 }
 
 fn per(elapsed: Duration, n: usize) -> f64 {
@@ -128,7 +117,7 @@ fn idle_daemons(flavor: Flavor, n: usize) -> (f64, f64, f64) {
         let live = Live::new();
         let running = Arc::new(AtomicUsize::new(0));
         let all_up = Arc::new(Notify::new());
-        let memory_before = rss_anon_kib();
+        let memory_before = rss_anon_kib().unwrap_or(0);
         let began = Instant::now();
         let (task_live, task_running, task_all_up) =
             (live.clone(), Arc::clone(&running), Arc::clone(&all_up));
@@ -163,7 +152,7 @@ fn idle_daemons(flavor: Flavor, n: usize) -> (f64, f64, f64) {
         .start();
         all_up.notified().await;
         let start = began.elapsed();
-        let memory = rss_anon_kib().saturating_sub(memory_before);
+        let memory = rss_anon_kib().unwrap_or(0).saturating_sub(memory_before);
         let began = Instant::now();
         handle.stop().await.unwrap();
         let stop = began.elapsed();

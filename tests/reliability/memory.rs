@@ -12,7 +12,7 @@
 use std::future::pending;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, LiveGuard, guard, poll_until, svc};
+use service_tests::{Live, LiveGuard, guard, poll_until, rss_anon_kib, svc};
 
 /// Services run before the baseline is taken (allocator, runtime and timer warm-up).
 const WARM_UP: usize = 100;
@@ -25,19 +25,6 @@ const ROUNDS: usize = 5_000;
 const PER_ROUND: usize = 11;
 /// Bytes each of them holds, so that a leak of any of them would show at once.
 const PAYLOAD: usize = 1024;
-
-/// The process's anonymous resident memory, in KiB.
-fn rss_anon_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("RssAnon:"))
-        .expect("RssAnon in /proc/self/status");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|kib| kib.parse().ok())
-        .expect("RssAnon: <n> kB")
-}
 
 /// A live guard with a payload.
 struct Held {
@@ -113,8 +100,8 @@ async fn one_round(live: &Live) {
 
 #[test]
 fn a_thousand_services_started_and_stopped_leave_memory_at_its_baseline() {
-    if !std::path::Path::new("/proc/self/status").exists() {
-        eprintln!("no /proc/self/status: skipped");
+    if rss_anon_kib().is_none() {
+        eprintln!("no RssAnon in /proc/self/status: skipped");
         return;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -126,7 +113,8 @@ fn a_thousand_services_started_and_stopped_leave_memory_at_its_baseline() {
         for _ in 0..WARM_UP {
             one_round(&live).await;
         }
-        let baseline = rss_anon_kib();
+        let rss = || rss_anon_kib().expect("RssAnon in /proc/self/status");
+        let baseline = rss();
         let mut peak = baseline;
         let rounds = std::env::var("MEMORY_ROUNDS")
             .ok()
@@ -135,10 +123,10 @@ fn a_thousand_services_started_and_stopped_leave_memory_at_its_baseline() {
         for round in 0..rounds {
             one_round(&live).await;
             if round % 100 == 99 {
-                peak = peak.max(rss_anon_kib());
+                peak = peak.max(rss());
             }
         }
-        let after = rss_anon_kib();
+        let after = rss();
         eprintln!(
             "{rounds} services ({} tasks and values, {PAYLOAD} B each): RssAnon {baseline} KiB before, {after} KiB after, {peak} KiB at most",
             rounds * PER_ROUND

@@ -107,13 +107,13 @@ async fn body_cleanup_runs_after_its_tasks() {
     let handle = svc("Svc", move |cx| {
         let (log, up_tx) = (log2.clone(), up_tx.clone());
         async move {
-            let _cleanup = LogOnDrop(log.clone(), "body");
+            let _cleanup = LogOnDrop::new(&log, "body");
             for name in ["a", "b"] {
                 let (log, up_tx) = (log.clone(), up_tx.clone());
                 cx.run_task(name, move |cx| async move {
-                    let _cleanup = LogOnDrop(log.clone(), name);
+                    let _cleanup = LogOnDrop::new(&log, name);
                     cx.run_task("leaf", move |_cx| async move {
-                        let _cleanup = LogOnDrop(log, "leaf");
+                        let _cleanup = LogOnDrop::new(&log, "leaf");
                         up_tx.send(()).unwrap();
                         std::future::pending::<()>().await
                     })?;
@@ -158,7 +158,7 @@ async fn grace_period_then_abort() {
                 polite_log.push("polite returned");
             })?;
             cx.run_task("stubborn", move |_cx| async move {
-                let _cleanup = LogOnDrop(log, "stubborn aborted");
+                let _cleanup = LogOnDrop::new(&log, "stubborn aborted");
                 up_tx.send(()).unwrap();
                 std::future::pending::<()>().await
             })?;
@@ -215,12 +215,12 @@ async fn parent_is_aborted_only_after_its_children() {
         let (log, up_tx) = (log2.clone(), up_tx.clone());
         async move {
             cx.run_task("parent", move |cx| async move {
-                let _cleanup = LogOnDrop(log.clone(), "parent aborted");
+                let _cleanup = LogOnDrop::new(&log, "parent aborted");
                 cx.run_task("child", move |cx| async move {
                     up_tx.send(()).unwrap();
                     cx.cancelled().await;
                     // Cleanup that outlasts the grace period: aborted at its end.
-                    let _cleanup = LogOnDrop(log, "child aborted");
+                    let _cleanup = LogOnDrop::new(&log, "child aborted");
                     std::future::pending::<()>().await
                 })?;
                 std::future::pending::<Result<(), LifecycleError>>().await

@@ -3,24 +3,15 @@
 use std::sync::Arc;
 
 use service_runtime::prelude::*;
-use service_tests::{Log, guard, svc};
+use service_tests::{Log, LogOnDrop, guard, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 type Managers = mpsc::UnboundedSender<Manager>;
 
-/// Logs `entry` when dropped: cleanup that runs when a task is aborted.
-struct LogOnDrop(Log, String);
-
-impl Drop for LogOnDrop {
-    fn drop(&mut self) {
-        self.0.push(std::mem::take(&mut self.1));
-    }
-}
-
 /// A child that runs until it is aborted, logging its cleanup.
 fn idle_child(name: &'static str, log: Log) -> impl Service {
     svc(name, move |_cx| {
-        let cleanup = LogOnDrop(log.clone(), format!("{name} cleanup"));
+        let cleanup = LogOnDrop::new(&log, format!("{name} cleanup"));
         async move {
             let _cleanup = cleanup;
             std::future::pending().await
@@ -70,10 +61,13 @@ async fn parent_cancel_stops_the_child() {
         async move {
             let child = cx.run_child_service(idle_child("Child", log))?;
             child.wait_started().await;
+            let child = child.manager().clone();
             cx.run_task("own", |cx| async move {
-                cx.run_task("grand", |cx| async move { cx.cancelled().await })
+                cx.run_task("grand", |cx| async move {
+                    tx.send(child).unwrap();
+                    cx.cancelled().await
+                })
             })?;
-            tx.send(child.manager().clone()).unwrap();
             std::future::pending().await
         }
     })
@@ -97,11 +91,11 @@ async fn nested_children_stop_inside_out() {
         let (log, up_tx) = (log2.clone(), up_tx.clone());
         async move {
             let log_mid = log.clone();
-            let _cleanup = LogOnDrop(log.clone(), "Root cleanup".into());
+            let _cleanup = LogOnDrop::new(&log, "Root cleanup");
             cx.run_child_service(svc("Mid", move |cx| {
                 let (log, up_tx) = (log_mid.clone(), up_tx.clone());
                 async move {
-                    let _cleanup = LogOnDrop(log.clone(), "Mid cleanup".into());
+                    let _cleanup = LogOnDrop::new(&log, "Mid cleanup");
                     let leaf = cx.run_child_service(idle_child("Leaf", log.clone()))?;
                     leaf.wait_started().await;
                     up_tx.send(()).unwrap();
@@ -252,13 +246,19 @@ async fn daemon_child_finishing_is_a_daemon_exit() {
 /// Item 49: a daemon child stopped by its parent's cancellation is not a failure.
 #[tokio::test]
 async fn daemon_child_stopped_with_its_parent_is_clean() {
-    let handle = svc("Parent", |cx| async move {
-        cx.run_daemon_child_service(idle_child("Daemon", Log::new()))?;
-        Ok(())
+    let (up_tx, mut up) = mpsc::unbounded_channel();
+    let handle = svc("Parent", move |cx| {
+        let up_tx = up_tx.clone();
+        async move {
+            cx.run_daemon_child_service(svc("Daemon", move |_cx| {
+                up_tx.send(()).unwrap();
+                std::future::pending()
+            }))?;
+            Ok(())
+        }
     })
     .start();
-    guard(handle.wait_started()).await;
-    tokio::task::yield_now().await;
+    guard(up.recv()).await.unwrap();
     guard(handle.stop()).await.unwrap();
 }
 
@@ -267,12 +267,15 @@ async fn daemon_child_stopped_with_its_parent_is_clean() {
 async fn a_child_uses_its_own_grace() {
     let log = Log::new();
     let log2 = log.clone();
+    let (up_tx, mut up) = mpsc::unbounded_channel();
     let handle = svc("Parent", move |cx| {
-        let log = log2.clone();
+        let (log, up_tx) = (log2.clone(), up_tx.clone());
         async move {
             let child = svc("Patient", move |cx| {
                 let log = log.clone();
+                let up_tx = up_tx.clone();
                 async move {
+                    up_tx.send(()).unwrap();
                     cx.cancelled().await;
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     log.push("patient finished its cleanup");
@@ -286,8 +289,7 @@ async fn a_child_uses_its_own_grace() {
         }
     })
     .start();
-    guard(handle.wait_started()).await;
-    tokio::task::yield_now().await;
+    guard(up.recv()).await.unwrap();
     guard(handle.stop()).await.unwrap();
     assert_eq!(log.entries(), ["patient finished its cleanup"]);
 }

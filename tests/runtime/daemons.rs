@@ -1,10 +1,11 @@
 //! Daemon tasks (BEHAVIOURS §2.4).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use service_runtime::prelude::*;
 use service_tests::{Live, guard, svc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Items 47, 39: a daemon returning `Ok` while the service runs is a `DaemonExit` failure
 /// naming the daemon, and the service is cancelled.
@@ -32,22 +33,34 @@ async fn daemon_returning_ok_is_a_failure() {
 /// service is cancelled, are not failures.
 #[tokio::test(start_paused = true)]
 async fn daemons_ending_during_cancellation_are_not_failures() {
-    let service = svc("Svc", |cx| async move {
-        cx.run_daemon_task("sleeper", |_cx| {
-            tokio::time::sleep(std::time::Duration::from_secs(100))
-        })?;
-        cx.run_daemon_task("watcher", |cx| async move {
-            while !cx.is_cancelled() {
-                tokio::task::yield_now().await;
-            }
-        })?;
-        cx.run_daemon_task("returns", |cx| async move { cx.cancelled().await })?;
-        Ok(())
+    let (up_tx, mut up) = mpsc::unbounded_channel();
+    let service = svc("Svc", move |cx| {
+        let up_tx = up_tx.clone();
+        async move {
+            let sleeper_up = up_tx.clone();
+            cx.run_daemon_task("sleeper", move |_cx| async move {
+                sleeper_up.send(()).unwrap();
+                tokio::time::sleep(Duration::from_secs(100)).await
+            })?;
+            let watcher_up = up_tx.clone();
+            cx.run_daemon_task("watcher", move |cx| async move {
+                watcher_up.send(()).unwrap();
+                while !cx.is_cancelled() {
+                    tokio::task::yield_now().await;
+                }
+            })?;
+            cx.run_daemon_task("returns", move |cx| async move {
+                up_tx.send(()).unwrap();
+                cx.cancelled().await
+            })?;
+            Ok(())
+        }
     })
-    .with_grace(std::time::Duration::from_secs(1));
+    .with_grace(Duration::from_secs(1));
     let handle = service.start();
-    guard(handle.wait_started()).await;
-    tokio::task::yield_now().await;
+    for _ in 0..3 {
+        guard(up.recv()).await.unwrap();
+    }
     guard(handle.stop()).await.unwrap();
     assert!(!handle.did_error());
 }
@@ -89,13 +102,14 @@ async fn daemon_cancelling_the_service_leaves_no_child_behind() {
         let live = live2.clone();
         async move {
             cx.run_daemon_task("daemon", move |cx| async move {
-                let guard = live.guard();
+                let (up_tx, up) = oneshot::channel();
                 cx.run_task("child", move |_cx| async move {
-                    let _guard = guard;
+                    let _guard = live.guard();
+                    up_tx.send(()).unwrap();
                     std::future::pending::<()>().await;
                     Err::<(), _>("must never fail")
                 })?;
-                tokio::task::yield_now().await;
+                up.await.unwrap();
                 cx.cancel();
                 Ok::<(), LifecycleError>(())
             })?;
@@ -143,10 +157,12 @@ async fn daemon_exit_leaving_a_child_reports_only_the_exit() {
 async fn body_error_with_a_waiting_daemon_reports_only_the_body() {
     let error = svc("Svc", move |cx| async move {
         let manager = cx.manager().clone();
+        let (up_tx, up) = oneshot::channel();
         cx.run_daemon_task("waiter", move |_cx| async move {
+            up_tx.send(()).unwrap();
             let _ = manager.wait_finished().await;
         })?;
-        tokio::task::yield_now().await;
+        up.await?;
         Err("ValueError".into())
     })
     .run()

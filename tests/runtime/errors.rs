@@ -1,23 +1,30 @@
 //! Failures and their report (BEHAVIOURS §2.7; SPEC §4.5).
 
 use std::error::Error as _;
+use std::time::Duration;
 
 use service_runtime::prelude::*;
 use service_tests::{guard, svc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Item 79: several failures are all returned, in the order they happened.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn failures_in_the_order_they_happened() {
     let error = svc("Svc", |cx| async move {
-        cx.run_task("task", |cx| async move {
+        let (a_up_tx, a_up) = oneshot::channel();
+        cx.run_task("a", move |cx| async move {
+            a_up_tx.send(()).unwrap();
+            // Fails second: only once `b`'s failure has cancelled the service.
             cx.cancelled().await;
-            Err::<(), _>("ValueError")
+            Err::<(), _>("second")
         })?;
-        tokio::task::yield_now().await;
-        Err("RuntimeError".into())
+        cx.run_task("b", move |_cx| async move {
+            a_up.await.unwrap();
+            Err::<(), _>("first")
+        })?;
+        Ok(())
     })
-    .with_grace(std::time::Duration::from_secs(1))
+    .with_grace(Duration::from_secs(1))
     .run()
     .await
     .unwrap_err();
@@ -29,13 +36,13 @@ async fn failures_in_the_order_they_happened() {
     assert_eq!(
         seen,
         [
-            ("Svc", "RuntimeError".to_owned()),
-            ("Svc/task", "ValueError".to_owned())
+            ("Svc/b", "first".to_owned()),
+            ("Svc/a", "second".to_owned())
         ]
     );
     assert_eq!(
         error.to_string(),
-        "stopped by the failure of `Svc`: service `Svc` failed (2 failures): 1) `Svc` failed: RuntimeError; 2) `Svc/task` failed: ValueError"
+        "stopped by the failure of `Svc/b`: service `Svc` failed (2 failures): 1) `Svc/b` failed: first; 2) `Svc/a` failed: second"
     );
 }
 

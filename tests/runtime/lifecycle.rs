@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use service_runtime::prelude::*;
 use service_tests::{guard, stays_pending, svc};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Items 1, 2, 15: a new manager is in its initial state and needs no runtime.
 #[test]
@@ -52,11 +52,36 @@ async fn clean_exit() {
 /// until finished; `stop` leaves started, not running, cancelled, finished.
 #[tokio::test]
 async fn external_cancel_of_a_blocked_body() {
-    let handle = svc("Blocked", |_cx| std::future::pending()).start();
-    guard(handle.wait_started()).await;
+    /// Sends its manager's `(is_running, is_finished)` when dropped.
+    struct FlagsOnDrop(Manager, mpsc::UnboundedSender<(bool, bool)>);
+    impl Drop for FlagsOnDrop {
+        fn drop(&mut self) {
+            let _ = self.1.send((self.0.is_running(), self.0.is_finished()));
+        }
+    }
+    let (up_tx, mut up) = mpsc::unbounded_channel();
+    let (flags_tx, mut flags) = mpsc::unbounded_channel();
+    let handle = svc("Blocked", move |cx| {
+        let (up_tx, flags_tx) = (up_tx.clone(), flags_tx.clone());
+        async move {
+            let _flags = FlagsOnDrop(cx.manager().clone(), flags_tx);
+            up_tx.send(()).unwrap();
+            std::future::pending().await
+        }
+    })
+    .start();
+    guard(up.recv()).await.unwrap();
     handle.cancel();
     assert!(handle.is_cancelled());
-    assert!(handle.is_running() || handle.is_finished());
+    assert!(
+        handle.is_running() && !handle.is_finished(),
+        "cancelled, not yet finished: still running"
+    );
+    let (running, finished) = guard(flags.recv()).await.unwrap();
+    assert!(
+        running && !finished,
+        "not running while its body was being aborted"
+    );
     guard(handle.wait_finished()).await.unwrap();
     assert!(handle.is_started() && !handle.is_running());
     assert!(handle.is_cancelled() && handle.is_finished() && !handle.did_error());
