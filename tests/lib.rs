@@ -263,3 +263,18 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// The paths of the tasks a stop aborted when their grace ran out (`GraceExceeded`
+/// failures), sorted; panics if `error` has a failure of any other kind.
+pub fn grace_exceeded(error: &ServiceError) -> Vec<&str> {
+    let mut paths: Vec<&str> = error
+        .failures()
+        .iter()
+        .map(|failure| {
+            assert_eq!(failure.kind(), FailureKind::GraceExceeded, "{failure}");
+            failure.path()
+        })
+        .collect();
+    paths.sort_unstable();
+    paths
+}

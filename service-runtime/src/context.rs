@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use crate::builder::{ChildBuilder, TaskBuilder};
 use crate::cause::CancelCause;
 use crate::error::LifecycleError;
-use crate::handle::ServiceHandle;
+use crate::handle::{ServiceHandle, TaskHandle};
 use crate::manager::{self, ChildKind, Manager, Node, ParentLink, ServiceState, Task};
 use crate::name::Name;
 use crate::output::IntoTaskResult;
@@ -138,22 +138,23 @@ impl Context {
     /// Marks the service ready: its start-up work is done (see
     /// [`Manager::is_ready`]). Idempotent; ignored once the service is cancelled.
     pub fn ready(&self) {
-        self.manager.state.mark_ready();
+        self.manager().state.mark_ready();
     }
 
-    /// Whether the service is cancelled.
+    /// Whether this task is asked to stop: its service is cancelled (or, inside a contained
+    /// task, that task's work is being stopped).
     pub fn is_cancelled(&self) -> bool {
         self.manager.state.is_cancelled()
     }
 
     /// Cancels the whole service (not a failure).
     pub fn cancel(&self) {
-        self.manager.cancel();
+        self.manager().cancel();
     }
 
-    /// This service's manager.
+    /// This service's manager (inside a contained task too: the service it is part of).
     pub fn manager(&self) -> &Manager {
-        &self.manager
+        self.manager.state.enclosing().unwrap_or(&self.manager)
     }
 
     /// The manager of the outermost service of this tree (this service's, at the top):
@@ -177,6 +178,26 @@ impl Context {
         self.node().path()
     }
 
+    /// Whether work named `name` may start now: `Ok(true)` to start it, `Ok(false)` while
+    /// the service is being cancelled (report success, start nothing).
+    fn admit(&self, name: &str) -> Result<bool, LifecycleError> {
+        if !manager::in_runtime() {
+            // A `Context` carried out of the runtime (to a plain thread, say).
+            return Err(LifecycleError::NoRuntime);
+        }
+        if self.manager.state.is_cancelled() {
+            // Checked again by the task itself: work that slips past this check while the
+            // service is being cancelled is started and aborted at once, never lost.
+            return if self.manager.is_finished() {
+                Err(LifecycleError::NotRunning)
+            } else {
+                Ok(false)
+            };
+        }
+        manager::check_name(name)?;
+        Ok(true)
+    }
+
     /// Starts a task named `name` whose futures `make` makes, run as `spec` says.
     pub(crate) fn spawn_task<M, Fut>(
         &self,
@@ -189,26 +210,54 @@ impl Context {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        if !manager::in_runtime() {
-            // A `Context` carried out of the runtime (to a plain thread, say).
-            return Err(LifecycleError::NoRuntime);
+        if !self.admit(&name)? {
+            return Ok(());
         }
         let state = &self.manager.state;
-        if state.is_cancelled() {
-            // Checked again by the task itself: work that slips past this check while the
-            // service is being cancelled is started and aborted at once, never lost.
-            return if self.manager.is_finished() {
-                Err(LifecycleError::NotRunning)
-            } else {
-                Ok(())
-            };
-        }
-        manager::check_name(&name)?;
         let name = Name::from(name);
         let task = attach_task(self.node(), &name, state.options.max_children)?;
         state.count_started_task();
         runner::spawn(self.manager.clone(), task, name, spec, make);
         Ok(())
+    }
+
+    /// Starts a contained task: the body of a boundary (a service of its own in this tree,
+    /// which this service counts as one task) whose failures stay in it.
+    pub(crate) fn spawn_contained<M, Fut>(
+        &self,
+        name: Cow<'static, str>,
+        spec: Spec,
+        make: M,
+    ) -> Result<TaskHandle, LifecycleError>
+    where
+        M: Maker<Fut> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        let parent = &self.manager.state;
+        if !self.admit(&name)? {
+            // Nothing starts; the handle is finished already.
+            let path = crate::name::join(&self.task.path(&self.name), &name);
+            let root = Node::detached(Name::from(name), path);
+            let boundary = Manager::from_state(ServiceState::boundary(root, parent));
+            boundary.cancel_with(CancelCause::Parent);
+            return Ok(TaskHandle::new(boundary));
+        }
+        let name = Name::from(name);
+        let root = attach_service(self.node(), name.clone(), parent.options.max_children, None)?;
+        parent.count_started_task();
+        let boundary = ServiceState::boundary(Arc::clone(&root), parent);
+        root.set_service(&boundary);
+        let manager = Manager::from_state(boundary);
+        manager.launch(|manager, root| {
+            runner::spawn(manager.clone(), Task::to_node(root), name, spec, make);
+        })?;
+        if parent.is_cancelled() {
+            // The parent's cancellation walk may have passed the node before it knew the
+            // boundary (tree module docs, "Wake-ups").
+            manager.cancel_with(CancelCause::Parent);
+        }
+        Ok(TaskHandle::new(manager))
     }
 
     /// Starts `service` as a child of this task, tied to it as `kind` says. A supervised

@@ -129,6 +129,62 @@ impl<S> fmt::Debug for ServiceHandle<S> {
     }
 }
 
+/// The handle of a contained task ([`TaskBuilder::contained`](crate::TaskBuilder::contained)):
+/// how it ended. Cheap to clone; dropping it never cancels the task.
+///
+/// A contained task is a failure boundary: its failures (with the paths of the tasks inside
+/// it that failed) are in [`TaskHandle::wait_finished`], not in its service's error.
+#[derive(Clone)]
+pub struct TaskHandle {
+    /// The boundary: a service of its own whose body is the task.
+    boundary: Manager,
+}
+
+impl TaskHandle {
+    pub(crate) fn new(boundary: Manager) -> TaskHandle {
+        TaskHandle { boundary }
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        self.boundary.name()
+    }
+
+    /// The task's path (`Host/listen/conn-17`).
+    pub fn path(&self) -> &str {
+        self.boundary.path()
+    }
+
+    /// Whether the task and everything it started are done.
+    pub fn is_finished(&self) -> bool {
+        self.boundary.is_finished()
+    }
+
+    /// Stops the task and everything it started, in order (not a failure); its service goes
+    /// on. Never blocks; a no-op once finished.
+    pub fn cancel(&self) {
+        self.boundary.cancel();
+    }
+
+    /// Waits until the task and everything it started are done; its failures, if any (any
+    /// number of waiters get them).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_finished(&self) -> Result<(), ServiceError> {
+        self.boundary.wait_finished().await
+    }
+}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("path", &self.path())
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
 /// Cancels a service when dropped unless disarmed: how dropping a `run` future stops it.
 pub(crate) struct CancelOnDrop<'a>(pub(crate) Option<&'a Manager>);
 

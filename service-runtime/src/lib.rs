@@ -295,11 +295,14 @@ mod tests;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use builder::{ChildBuilder, RestartingChildBuilder, RestartingTaskBuilder, TaskBuilder};
+pub use builder::{
+    Boundary, ChildBuilder, Contain, Escalate, RestartingChildBuilder, RestartingTaskBuilder,
+    TaskBuilder,
+};
 pub use cause::CancelCause;
 pub use context::Context;
 pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, TaskFailure};
-pub use handle::ServiceHandle;
+pub use handle::{ServiceHandle, TaskHandle};
 pub use manager::Manager;
 pub use options::Options;
 pub use output::IntoTaskResult;
@@ -315,7 +318,7 @@ pub mod prelude {
     pub use crate::{
         BoxError, CancelCause, Context, FailureKind, Failures, IntoTaskResult, LifecycleError,
         Manager, Options, Restart, Service, ServiceError, ServiceExt, ServiceHandle, Stats,
-        TaskFailure, TaskStats, background, shutdown_signal,
+        TaskFailure, TaskHandle, TaskStats, background, shutdown_signal,
     };
 
     #[cfg(feature = "macros")]

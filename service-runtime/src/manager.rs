@@ -103,6 +103,11 @@ pub(crate) struct ServiceState {
     torn_down: AtomicBool,
     /// The outermost service of this tree (`None` for the outermost itself).
     outermost: Option<Manager>,
+    /// For the boundary of a contained task: the service it is part of, which its tasks see
+    /// as theirs (`Context::manager`).
+    enclosing: Option<Manager>,
+    /// Contained children of this service that failed.
+    contained_failures: AtomicUsize,
     parent: Mutex<Option<ParentLink>>,
 }
 
@@ -161,6 +166,10 @@ pub(crate) enum ChildKind {
     /// which restarts it or reports them, and it is not counted as a task of the parent
     /// (its supervising task is). Daemon or not, that task decides.
     Supervised,
+    /// A failure boundary: its failures, and for a `daemon` its ending while the parent
+    /// runs, stay in it (its outcome has them); the parent only counts that it failed. A
+    /// contained task is one too: a boundary whose body is the task.
+    Contained { daemon: bool },
 }
 
 impl ServiceState {
@@ -202,8 +211,40 @@ impl ServiceState {
             restarts: AtomicUsize::new(0),
             torn_down: AtomicBool::new(false),
             outermost,
+            enclosing: None,
+            contained_failures: AtomicUsize::new(0),
             parent: Mutex::new(parent),
         })
+    }
+
+    /// The boundary of a contained task at `root`, a child of `parent`'s tree: a service of
+    /// its own (its failures stay in it), with `parent`'s settings and grace, that its tasks
+    /// see as `parent`'s service.
+    pub(crate) fn boundary(root: Arc<Node>, parent: &Arc<ServiceState>) -> Arc<ServiceState> {
+        let options = Options {
+            grace: None,
+            ..parent.options.clone()
+        };
+        let link = ParentLink {
+            parent: Arc::clone(parent),
+            kind: ChildKind::Contained { daemon: false },
+        };
+        let mut state = ServiceState::new(root, options, Some(link));
+        let enclosing = match &parent.enclosing {
+            Some(enclosing) => enclosing.clone(),
+            None => Manager::from_state(Arc::clone(parent)),
+        };
+        // Not shared yet: `new` just made it.
+        if let Some(state) = Arc::get_mut(&mut state) {
+            state.enclosing = Some(enclosing);
+        }
+        state
+    }
+
+    /// The service the tasks of this one see as theirs: itself, or for the boundary of a
+    /// contained task, the service it is part of.
+    pub(crate) fn enclosing(&self) -> Option<&Manager> {
+        self.enclosing.as_ref()
     }
 
     /// The service's name.
@@ -392,32 +433,59 @@ impl ServiceState {
         }
     }
 
-    /// Publishes the outcome, wakes the waiters, reports a daemon child's exit to the
-    /// parent; returns the link to the parent (taken: invariant 4).
+    /// Publishes the outcome, wakes the waiters, reports a daemon child's exit (to the
+    /// parent, or for a contained one in its own outcome) and a contained child's failure;
+    /// returns the link to the parent (taken: invariant 4).
     fn finish(&self) -> Option<ParentLink> {
+        let link = lock(&self.parent).take();
+        // Relaxed: a task that was dropped marked this before it left the tree, and the tree's
+        // locks order its leaving before this finish.
+        let torn_down = self.torn_down.load(Ordering::Relaxed);
+        let exited = link.as_ref().and_then(|link| {
+            let daemon = matches!(
+                link.kind,
+                ChildKind::Daemon | ChildKind::Contained { daemon: true }
+            );
+            (daemon && !link.parent.is_cancelled() && !torn_down).then(|| {
+                TaskFailure::daemon_exit(
+                    self.root.name().to_cow(),
+                    Arc::clone(self.root.path()),
+                    true,
+                )
+            })
+        });
+        let contained = link
+            .as_ref()
+            .is_some_and(|link| matches!(link.kind, ChildKind::Contained { .. }));
+        if let (Some(exit), true) = (&exited, contained) {
+            tracing::error!(path = %exit.path(), error = %exit.error(), "contained daemon child service exited");
+            lock(&self.failures).push(exit.clone());
+            self.did_error.store(true, Ordering::Release);
+        }
         let failures = std::mem::take(&mut *lock(&self.failures));
-        let outcome = if failures.is_empty() {
-            Ok(())
-        } else {
+        let failed = !failures.is_empty();
+        let outcome = if failed {
             Err(ServiceError::Failed(Failures::new(
                 Arc::clone(self.path()),
                 failures,
                 self.cause.get().cloned(),
             )))
+        } else {
+            Ok(())
         };
         let _ = self.outcome.set(outcome);
         self.finished_event.set();
         tracing::debug!(service = %self.path(), "service finished");
-        let link = lock(&self.parent).take()?;
-        // Relaxed: a task that was dropped marked this before it left the tree, and the tree's
-        // locks order its leaving before this finish.
-        let torn_down = self.torn_down.load(Ordering::Relaxed);
-        if link.kind == ChildKind::Daemon && !link.parent.is_cancelled() && !torn_down {
-            link.parent.record_failure(TaskFailure::daemon_exit(
-                self.root.name().to_cow(),
-                Arc::clone(self.root.path()),
-                true,
-            ));
+        let link = link?;
+        if contained {
+            if failed {
+                // Relaxed: a statistic, as in `count_started_task`.
+                link.parent
+                    .contained_failures
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        } else if let Some(exit) = exited {
+            link.parent.record_failure(exit);
         }
         Some(link)
     }
@@ -650,6 +718,7 @@ impl Manager {
                 total_count,
                 finished_count,
                 restart_count: self.state.restarts.load(Ordering::Relaxed),
+                contained_failure_count: self.state.contained_failures.load(Ordering::Relaxed),
             },
         }
     }

@@ -329,6 +329,20 @@ impl<S> TaskNode<S> {
         })
     }
 
+    /// A root that hangs in no tree but has the path `path`: for work that never started
+    /// (its handle still names it where it would have been).
+    pub(crate) fn detached(name: Name, path: Arc<str>) -> Arc<TaskNode<S>> {
+        Arc::new(TaskNode {
+            parent: None,
+            root: true,
+            slot: 0,
+            id: 0,
+            name,
+            path: OnceLock::from(path),
+            state: Mutex::new(NodeState::new(true, Waiter::None)),
+        })
+    }
+
     pub(crate) fn name(&self) -> &Name {
         &self.name
     }

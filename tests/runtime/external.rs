@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, guard, poll_until};
+use service_tests::{Live, grace_exceeded, guard, poll_until};
 use tokio::sync::oneshot;
 
 /// A service with state that external callers read. With `stubborn`, a task ignores
@@ -111,7 +111,9 @@ async fn call_fails_at_once_after_cancel() {
     assert_eq!(handle.service().calls(), 0);
     assert_eq!(handle.service().entered(), 0, "the closure was called");
     assert!(!handle.is_finished());
-    guard(handle.wait_finished()).await.unwrap();
+    // The stubborn task outlives its grace: the stop says so.
+    let error = guard(handle.wait_finished()).await.unwrap_err();
+    assert_eq!(grace_exceeded(&error), ["Store/stubborn"]);
 }
 
 /// Items 97, 99: while the service runs, a call returns the method's result (even when the
@@ -168,7 +170,8 @@ async fn in_flight_call_is_dropped_on_cancel() {
     assert_eq!(again, Err(LifecycleError::NotRunning));
     assert_eq!(handle.service().calls(), 0);
     assert_eq!(handle.service().entered(), 0, "the closure was called");
-    guard(handle.wait_finished()).await.unwrap();
+    let error = guard(handle.wait_finished()).await.unwrap_err();
+    assert_eq!(grace_exceeded(&error), ["Store/stubborn"]);
 }
 
 /// Item 83: an error inside the call is the caller's: it comes back in the call's value, the

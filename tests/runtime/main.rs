@@ -2,8 +2,10 @@
 //! `shared/BEHAVIOURS.md` (item numbers in the test docs).
 
 mod background;
+mod budget;
 mod cancellation;
 mod children;
+mod contained;
 mod daemons;
 mod edges;
 mod errors;
