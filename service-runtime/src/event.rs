@@ -54,6 +54,12 @@ impl Event {
         }
     }
 
+    /// Whether no waiter is registered (for the models' leak checks).
+    #[cfg(loom)]
+    pub(crate) fn is_empty(&self) -> bool {
+        lock(&self.wakers).is_empty()
+    }
+
     pub(crate) fn is_set(&self) -> bool {
         self.state.load(Ordering::Acquire) & SET != 0
     }

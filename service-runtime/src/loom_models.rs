@@ -336,6 +336,82 @@ fn whoever_sees_finished_sees_the_final_counters() {
     });
 }
 
+/// A task within its grace waits for the grace to end and then returns by itself (leaving
+/// the waiters), while `abort()` ends the grace from another thread: the task is woken or
+/// finds the grace over, never waits forever, and leaves no waker behind.
+#[test]
+fn abort_racing_a_task_that_returns_within_its_grace() {
+    loom::model(|| {
+        let state = started();
+        let task = {
+            let state = Arc::clone(&state);
+            thread::spawn(move || {
+                let mut slot = None;
+                // One poll registers it (or finds the grace over); then it returns.
+                let first = block_on(poll_fn(|cx| {
+                    Poll::Ready(state.grace_over.poll_wait(&mut slot, cx))
+                }));
+                if first.is_pending() {
+                    state.grace_over.unregister(&mut slot);
+                }
+            })
+        };
+        Manager::from_state(Arc::clone(&state)).abort();
+        task.join().unwrap();
+        assert!(state.grace_over.is_set());
+        assert_eq!(state.grace_end(), Some(crate::manager::GraceEnd::Forced));
+        assert!(state.grace_over.is_empty(), "a waker was left behind");
+    });
+}
+
+/// A contained task fails while its service is cancelled: the failure stays in the
+/// boundary whichever comes first — the service does not error and counts one contained
+/// failure — and both finish.
+#[test]
+fn a_contained_failure_racing_the_parents_cancellation() {
+    bounded(|| {
+        let parent = started();
+        let root = crate::tree::attach_service(&parent.root, "conn".into(), 10, None).unwrap();
+        parent.count_started_task();
+        let boundary = ServiceState::boundary(Arc::clone(&root), &parent);
+        root.set_service(&boundary);
+        assert!(
+            boundary
+                .claim_start(crate::manager::Start::Launched)
+                .is_ok()
+        );
+        let failing = {
+            let boundary = Arc::clone(&boundary);
+            thread::spawn(move || {
+                boundary.record_failure(crate::error::TaskFailure::new(
+                    "conn".into(),
+                    "Svc/conn".into(),
+                    crate::FailureKind::Error,
+                    Arc::new(crate::error::PanicError("reset".to_owned())),
+                ));
+            })
+        };
+        Manager::from_state(Arc::clone(&parent)).cancel();
+        failing.join().unwrap();
+        assert!(boundary.is_cancelled());
+        boundary.release_root();
+        parent.release_root();
+        let parent = Manager::from_state(parent);
+        assert!(parent.is_finished() && !parent.did_error());
+        let tasks = parent.stats().tasks;
+        assert_eq!((tasks.total_count, tasks.finished_count), (1, 1));
+        assert_eq!(tasks.contained_failure_count, 1);
+        let boundary = Manager::from_state(boundary);
+        assert_eq!(
+            block_on(boundary.wait_finished())
+                .unwrap_err()
+                .failures()
+                .len(),
+            1
+        );
+    });
+}
+
 /// A waker that does nothing: the body above polls in a loop instead of waiting.
 fn futures_noop_waker() -> std::task::Waker {
     struct Noop;
