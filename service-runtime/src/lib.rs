@@ -183,6 +183,78 @@
 //! service a grace for cleanup that must `.await`. Work started while the service is being
 //! cancelled is not started (and `Ok(())` is returned).
 //!
+//! # The stop budget
+//!
+//! [`Options::grace`] is inherited: a child service that chooses none has its parent's. A
+//! service's grace is also the deadline of its whole subtree: when it runs out, everything
+//! below the service still running is aborted at once (each task after its children),
+//! whatever its child services chose — so the root's grace is the budget of the whole
+//! program's stop (systemd's `TimeoutStopSec`, Kubernetes' `terminationGracePeriodSeconds`).
+//! A task still running when a non-zero grace runs out is a
+//! [`FailureKind::GraceExceeded`] failure (``Node/ticker` did not stop within 2s and was
+//! aborted``), so a program can tell a clean stop from a forced one and exit non-zero.
+//! [`Manager::abort`] cuts every grace short. [`ServiceExt::run_until_signal`] is a
+//! server's `main`: the first SIGINT or SIGTERM starts the orderly stop, a second aborts.
+//! [`Context::root`] reaches the outermost service from any task, at any depth
+//! (`cx.root().cancel()` stops the whole program; `cx.cancel()` only its own service).
+//!
+//! # Failure boundaries
+//!
+//! By default a failure escalates: it cancels its service and every ancestor, whose errors
+//! all report it. A server must survive one bad connection, so work can be *contained*:
+//! [`TaskBuilder::contained`] and [`ChildBuilder::contained`]. A failure inside contained
+//! work (an error, a panic, a daemon that quits, a restart policy giving up, a grace
+//! exceeded) ends that work alone — its own children are cancelled in order, as a service's
+//! are — and is not a failure of its service: the service is not cancelled, its error does
+//! not contain it, [`Manager::did_error`] stays false. The failure goes to the work's handle
+//! (a [`TaskHandle`] for a task, the child's [`ServiceHandle`]), is logged once at `error`
+//! with its path, and is counted in [`TaskStats::contained_failure_count`]. Cancellation
+//! still flows down, and paths are unchanged.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use service_runtime::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct Host {
+//!     connections: Mutex<Vec<TaskHandle>>,
+//! }
+//!
+//! impl Service for Host {
+//!     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+//!         for n in 0..3 {
+//!             // One task per connection; a bad one ends alone.
+//!             let connection = cx.task(format!("conn-{n}")).contained().spawn(move |cx| async move {
+//!                 if n == 1 {
+//!                     return Err::<(), _>("garbage from the peer");
+//!                 }
+//!                 cx.cancelled().await;
+//!                 Ok(())
+//!             })?;
+//!             self.connections.lock().unwrap().push(connection);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let host = Host::default().start();
+//! host.wait_ready().await.unwrap();
+//! let bad = host.service().connections.lock().unwrap()[1].clone();
+//! let error = bad.wait_finished().await.unwrap_err();
+//! assert_eq!(error.failures()[0].path(), "Host/conn-1");
+//! assert!(!host.is_cancelled() && !host.did_error());
+//! assert_eq!(host.stats().tasks.contained_failure_count, 1);
+//! host.stop().await.unwrap();
+//! # }
+//! ```
+//!
+//! Contain work whose failure is its own business — a connection, a request, a job from a
+//! queue, a peer — and whose parent has a sensible life without it. Let a failure escalate
+//! when the service cannot do its job without that work (its store, its listener, its
+//! router): a stopped service that says why beats one that limps on.
+//!
 //! # Errors
 //!
 //! A service that did not end cleanly returns [`ServiceError::Failed`] with every
