@@ -142,6 +142,10 @@ impl TaskFailure {
         &self.path
     }
 
+    pub(crate) fn shared_path(&self) -> Arc<str> {
+        Arc::clone(&self.path)
+    }
+
     /// The same failure with its error replaced by `f(error)`.
     pub(crate) fn map_error(
         self,
@@ -288,19 +292,26 @@ impl fmt::Display for DaemonExitError {
 
 impl Error for DaemonExitError {}
 
+/// Where a service's path comes from: its tree node, which builds it when first asked (a
+/// failure deep in a chain of services stops every ancestor, and building every ancestor's
+/// path up front would cost the square of the depth).
+pub(crate) trait ServicePath: Send + Sync {
+    fn service_path(&self) -> &str;
+}
+
 /// The failures of a service that did not end cleanly, in the order they happened.
 ///
 /// Dereferences to a slice of [`TaskFailure`]s; never empty.
 #[derive(Clone)]
 pub struct Failures {
-    service: Arc<str>,
+    service: Arc<dyn ServicePath>,
     list: Arc<[TaskFailure]>,
     cause: Option<CancelCause>,
 }
 
 impl Failures {
     pub(crate) fn new(
-        service: Arc<str>,
+        service: Arc<dyn ServicePath>,
         list: Vec<TaskFailure>,
         cause: Option<CancelCause>,
     ) -> Self {
@@ -318,7 +329,7 @@ impl Failures {
 
     /// The path of the service these failures ended.
     pub fn service(&self) -> &str {
-        &self.service
+        self.service.service_path()
     }
 }
 
@@ -333,7 +344,7 @@ impl std::ops::Deref for Failures {
 impl fmt::Debug for Failures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Failures")
-            .field("service", &self.service)
+            .field("service", &self.service())
             .field("cause", &self.cause)
             .field("failures", &&*self.list)
             .finish()

@@ -41,7 +41,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::cause::CancelCause;
-use crate::error::{Failures, LifecycleError, ServiceError, TaskFailure};
+use crate::error::{Failures, LifecycleError, ServiceError, ServicePath, TaskFailure};
 use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{Stats, TaskStats};
@@ -363,7 +363,7 @@ impl ServiceState {
             lock(&manager.failures).push(failure.clone());
             manager.did_error.store(true, Ordering::Release);
             manager.cancel(CancelCause::Failure {
-                path: failure.path().to_owned(),
+                path: failure.shared_path(),
             });
             // A plain or daemon child's failures go straight to every ancestor; a supervised
             // child's stop at its supervising task, which restarts it or reports them.
@@ -466,7 +466,7 @@ impl ServiceState {
         let failed = !failures.is_empty();
         let outcome = if failed {
             Err(ServiceError::Failed(Failures::new(
-                Arc::clone(self.path()),
+                Arc::clone(&self.root) as Arc<dyn ServicePath>,
                 failures,
                 self.cause.get().cloned(),
             )))
@@ -508,7 +508,7 @@ impl ServiceState {
     /// The failures so far, as an error (for waiters that give up before the end).
     fn failures_so_far(&self) -> ServiceError {
         ServiceError::Failed(Failures::new(
-            Arc::clone(self.path()),
+            Arc::clone(&self.root) as Arc<dyn ServicePath>,
             lock(&self.failures).clone(),
             self.cause.get().cloned(),
         ))

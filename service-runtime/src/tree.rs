@@ -421,6 +421,12 @@ impl<S> TaskNode<S> {
     }
 }
 
+impl<S: Send + Sync> crate::error::ServicePath for TaskNode<S> {
+    fn service_path(&self) -> &str {
+        self.path()
+    }
+}
+
 impl<S> Drop for TaskNode<S> {
     fn drop(&mut self) {
         // Dropping the last reference to a long chain of nodes would otherwise recurse once
