@@ -15,8 +15,9 @@
 //! Environment: `SERVICE_BENCH_QUICK=1` (one round, one pair each, scaling up to 100k),
 //! `SERVICE_BENCH_ROUNDS=<n>` (rounds; default 9), `SERVICE_BENCH_SIDE=tokio|runtime` (run
 //! one side only and print its medians: for profiling, e.g. under `perf record`).
-//! Workload keys for filtering: `w1`, `w2`, `w3`, `w4`, `m1`, `scaling`.
+//! Workload keys for filtering: `w1`, `w2`, `w3`, `w4`, `w5`, `m1`, `scaling`.
 
+mod conn;
 mod m1;
 mod plain;
 mod probe;

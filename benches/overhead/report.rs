@@ -49,9 +49,10 @@ fn fmt_value(metric: &Metric, v: f64) -> String {
     match metric.unit {
         Unit::Bytes => format!("{v:.0} B"),
         Unit::Seconds => format!(
-            "{} ({}/task)",
+            "{} ({}/{})",
             fmt_time(v),
-            fmt_per_task(v / metric.items as f64)
+            fmt_per_task(v / metric.items as f64),
+            metric.per
         ),
     }
 }

@@ -18,6 +18,8 @@ pub(crate) struct Metric {
     pub(crate) unit: Unit,
     /// Tasks (or services) the figure covers, for the per-task column.
     pub(crate) items: usize,
+    /// What one item is, in that column: `task`, or `connection` for W5.
+    pub(crate) per: &'static str,
     /// Target ratio to plain tokio, if any.
     pub(crate) target: Option<f64>,
     /// Scaling series name and size, for the scaling table.
@@ -48,10 +50,15 @@ pub(crate) fn metric(
         label: label.into(),
         unit,
         items,
+        per: "task",
         target,
         series: None,
     }
 }
+
+/// W5's size: connections in all, and at most this many live at once.
+const W5_CONNECTIONS: usize = 10_000;
+const W5_LIVE: usize = 100;
 
 pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
     let mut list = vec![
@@ -138,6 +145,26 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             }),
         },
         Workload {
+            key: "w5",
+            reps: config.reps(10),
+            metrics: vec![Metric {
+                per: "connection",
+                ..metric(
+                    "W5 server: 10,000 contained connections (≤ 100 live, 1 in 100 fails), \
+                     first arrival → all finished, outcomes seen",
+                    Unit::Seconds,
+                    W5_CONNECTIONS,
+                    None,
+                )
+            }],
+            run: Box::new(|rt, side| {
+                vec![secs(match side {
+                    Side::Tokio => rt.block_on(plain::w5(W5_CONNECTIONS, W5_LIVE)),
+                    Side::Runtime => rt.block_on(services::w5(W5_CONNECTIONS, W5_LIVE)),
+                })]
+            }),
+        },
+        Workload {
             key: "m1",
             reps: config.reps(2),
             metrics: vec![metric(
@@ -171,6 +198,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
                 label: format!("scaling W1 spawn, {n} leaves"),
                 unit: Unit::Seconds,
                 items: batches * 1001,
+                per: "task",
                 target: None,
                 series: Some(("W1 spawn (start → finished)", n)),
             }],
@@ -189,6 +217,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
                     label: format!("scaling W2 start-up, {n} daemons"),
                     unit: Unit::Seconds,
                     items: n,
+                    per: "task",
                     target: None,
                     series: Some(("W2 start-up (start → all run)", n)),
                 },
@@ -196,6 +225,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
                     label: format!("scaling W2 cancel, {n} daemons"),
                     unit: Unit::Seconds,
                     items: n,
+                    per: "task",
                     target: None,
                     series: Some(("W2 cancel (cancel → finished)", n)),
                 },
