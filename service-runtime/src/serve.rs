@@ -157,9 +157,11 @@ pub trait ServiceExt: Service + Sized {
     fn run_until_signal(self) -> impl Future<Output = Result<(), ServiceError>> + Send {
         let handle = ServiceHandle::new(self);
         async move {
+            // Listening before the service starts: a signal from the moment it runs stops
+            // it in order (before the handlers exist, a SIGINT would kill the process).
+            let mut signals = Signals::new();
             handle.start()?;
             let guard = CancelOnDrop(Some(handle.manager()));
-            let mut signals = Signals::new();
             let outcome = tokio::select! {
                 outcome = handle.wait_finished() => outcome,
                 () = signals.recv() => {
