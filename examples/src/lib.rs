@@ -206,8 +206,8 @@ impl tracing_subscriber::fmt::time::FormatTime for Elapsed {
 /// The `main` of both echo servers: parses the command line, binds the port, then runs the
 /// server `make` builds until SIGINT or SIGTERM ([`ServiceExt::run_until_signal`]: a second
 /// signal aborts the connections still open). The server prints its address once it runs
-/// ([`announce`]). Exits 0 after a clean stop, 1 with the error otherwise — a stop that had
-/// to abort connections past their grace is not clean.
+/// ([`announce`]). Exits 0 after a clean stop, 1 with the error otherwise (the connections
+/// are contained: one that fails, or is aborted past its grace, is its own failure).
 pub async fn run_echo_server<S: Service>(
     make: impl FnOnce(TcpListener, &Args) -> S,
 ) -> std::process::ExitCode {
