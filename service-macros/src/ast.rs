@@ -9,7 +9,7 @@ use syn::{
     PathArguments, Signature, Type,
 };
 
-use crate::attr::{self, Kind, RestartArgs, ServiceArgs};
+use crate::attr::{self, Kind, RestartArgs, ServiceArgs, WorkAttr};
 use crate::ctxt::Errors;
 
 /// What `#[service]` was applied to.
@@ -97,10 +97,15 @@ impl ImplInput {
             let Some((attr, name)) = kinds.next() else {
                 continue;
             };
-            let (kind, restart) = attr::parse_kind(&attr, name, errors);
+            let WorkAttr {
+                kind,
+                contained,
+                restart,
+            } = attr::parse_kind(&attr, name, errors);
             methods.push(WorkMethod {
                 index,
                 kind,
+                contained,
                 restart,
                 extra: kinds.map(|(attr, _)| attr).collect(),
                 cfgs: cfgs(&method.attrs),
@@ -125,6 +130,8 @@ pub(crate) struct WorkMethod {
     pub(crate) index: usize,
     /// What its (first) kind attribute declares.
     pub(crate) kind: Kind,
+    /// Whether that attribute has `contained`: the work is a failure boundary.
+    pub(crate) contained: bool,
     /// The restart keys of that attribute.
     pub(crate) restart: RestartArgs,
     /// Further kind attributes on the same method (an error).

@@ -6,7 +6,7 @@
 
 mod work;
 
-pub(crate) use work::{Keyed, Kind, Policy, RestartArgs, kind_name, parse_kind};
+pub(crate) use work::{Keyed, Kind, Policy, RestartArgs, WorkAttr, kind_name, parse_kind};
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;

@@ -195,6 +195,18 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// fresh `Context`. Nothing is restarted once the service is cancelled, and failures healed
 /// by a restart are not in the service's error (they are counted in
 /// `TaskStats::restart_count`).
+///
+/// # Contained
+///
+/// `#[task(contained)]`, [`#[daemon(contained)]`](macro@daemon) and
+/// [`#[child(contained)]`](macro@child) make the work a failure boundary: its failure (an
+/// error, a panic, a daemon that ends, a restart policy giving up) ends it alone — its own
+/// work is stopped in order — and is not a failure of the service, which goes on running.
+/// The failure is logged at `error` with its path and counted in
+/// `TaskStats::contained_failure_count`. The work is still stopped with its service.
+/// `contained` takes no value, and combines with the other keys:
+/// `#[daemon(contained, restart = "on-failure")]` restarts the daemon, and when its policy
+/// gives up, the daemon ends alone.
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray("task", args.into(), item.into()).into()
@@ -219,7 +231,9 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// The method follows the rules of [`macro@task`], and takes its
 /// [restart keys](macro@task#restart-keys): `#[daemon(restart = "on-failure")]` restarts
-/// the daemon whenever it ends while the service runs.
+/// the daemon whenever it ends while the service runs. A
+/// [contained](macro@task#contained) daemon, `#[daemon(contained)]`, that returns ends
+/// itself only: its `DaemonExit` is not a failure of the service.
 #[proc_macro_attribute]
 pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray("daemon", args.into(), item.into()).into()
@@ -254,7 +268,9 @@ pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[child]` children ready and its work started, or, with `manual_ready`, once it calls
 /// `cx.ready()`). If the child fails first, the work after it is not started: the failure
 /// is its parent's already, which is being cancelled. A child that finishes cleanly
-/// without ever being ready holds nothing back.
+/// without ever being ready holds nothing back, nor does a
+/// [contained](macro@task#contained) child, `#[child(contained)]`, that fails first: its
+/// failure is its own, and the parent goes on starting the work declared after it.
 ///
 /// # Restarts
 ///
@@ -264,7 +280,9 @@ pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
 /// a fresh manager; the child's failures reach the parent only when the policy gives up.
 /// Returning `impl Service`, it must not borrow `self` (write `-> impl Service + use<>`, or
 /// name the type). A restarting child is **not** waited for: the work declared after it
-/// starts at once, as restarts make its readiness a moving target.
+/// starts at once, as restarts make its readiness a moving target. With `contained` too
+/// (`#[child(contained, restart = "on-failure")]`), a policy that gives up ends the child
+/// alone.
 #[proc_macro_attribute]
 pub fn child(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray("child", args.into(), item.into()).into()

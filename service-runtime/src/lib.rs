@@ -68,6 +68,15 @@
 //! # }
 //! ```
 //!
+//! The attributes take keys: `#[child(daemon)]`, the [restart keys](macro@task#restart-keys),
+//! and `contained`, which makes the method's work a failure boundary as
+//! [`TaskBuilder::contained`] does — `#[task(contained)]`,
+//! `#[daemon(contained, restart = "on-failure")]`, `#[child(contained)]`. Its failure (an
+//! error, a panic, a daemon's exit, a restart policy giving up) ends it alone and is not the
+//! service's, which runs on; it is logged at `error` and counted in
+//! [`TaskStats::contained_failure_count`]. A `#[child(contained)]` holds back the work
+//! declared after it until it is ready, as any `#[child]` does, unless it fails first.
+//!
 //! A function can be a service too (async-service's `as_service`): its parameters become
 //! the fields of a generated struct.
 //!

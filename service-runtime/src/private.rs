@@ -11,12 +11,13 @@
 //! - `#[service] impl S` implements [`ServiceImpl`] (whose supertrait [`ServiceStruct`]
 //!   reports a missing `#[service]` on the struct) and [`ServiceBody`], whose `start_work`
 //!   starts the annotated methods in declaration order, each with one [`Work`] chain: the
-//!   kind, one call for each key of the method's attribute, then `spawn`. For
-//!   `#[daemon(restart = "on-failure")] async fn poll(&self, cx: &Context)` and
+//!   kind, one call for each key of the method's attribute (in the order `daemon`,
+//!   `contained`, `restart`), then `spawn`. For
+//!   `#[daemon(contained, restart = "on-failure")] async fn poll(&self, cx: &Context)` and
 //!   `#[child] fn store(&self) -> Store`:
 //!
 //!   ```ignore
-//!   Work::task(&__cx, "poll", &__service).daemon().restart(Restart::on_failure())
+//!   Work::task(&__cx, "poll", &__service).daemon().contained().restart(Restart::on_failure())
 //!       .spawn(|__service, __cx| async move { /* Self::poll(&__service, &__cx), converted */ })?;
 //!   if Work::child(&__cx, &__service).spawn::<Store, _>(|__service| Self::store(__service))?
 //!       .wait().await.is_break() { return Ok(()); }
@@ -24,9 +25,13 @@
 //!
 //!   A `#[child]` without a restart policy returns its [`ChildReadiness`], which the body
 //!   waits for before starting the work declared after the child, and which says to stop if
-//!   the child failed. A restarting child is not waited for, and a restarting task's body is
-//!   called again for each restart. A new key of the attributes is a method of [`Work`],
-//!   applied where `Work` makes the runtime's builder ([`TaskBuilder`], [`ChildBuilder`]).
+//!   the child failed (unless it is contained: its failure is its own, and the body goes
+//!   on). A restarting child is not waited for, and a restarting task's body is called
+//!   again for each restart. Contained work's handle (a [`TaskHandle`], or the child's
+//!   [`ServiceHandle`](crate::ServiceHandle)) is dropped: the DSL has no place to return it,
+//!   dropping it does not cancel the work, and the runtime logs and counts the work's
+//!   failure. A new key of the attributes is a method of [`Work`], applied where `Work`
+//!   makes the runtime's builder ([`TaskBuilder`], [`ChildBuilder`]).
 //! - `#[service] async fn f` generates the struct and its [`Service`] impl directly.
 //!
 //! Task outputs are converted with [`IntoTaskResult`], naming the method's return type
@@ -44,7 +49,7 @@ use std::time::Duration;
 // Only the public API: the macros' support is built on what any user could write.
 use crate::{
     BoxError, ChildBuilder, Context, IntoTaskResult, LifecycleError, Manager, Options, Restart,
-    Service, ServiceError, TaskBuilder,
+    Service, ServiceError, TaskBuilder, TaskHandle,
 };
 
 /// Implemented by `#[service] struct` (and the struct of `#[service] async fn`).
@@ -115,7 +120,8 @@ where
 
 /// One annotated method being started by the body's `start_work`: [`Work::task`] or
 /// [`Work::child`], then one call for each key of the method's attribute
-/// ([`daemon`](Work::daemon), [`restart`](Work::restart)), then `spawn`.
+/// ([`daemon`](Work::daemon), [`contained`](Work::contained), [`restart`](Work::restart)),
+/// then `spawn`.
 ///
 /// `K` is what is started, a [`Task`] or a [`Child`]; `R` is its restart policy,
 /// [`NoRestart`] or a [`Restart`]. The policy is part of the type because it decides what a
@@ -131,6 +137,10 @@ pub struct Work<'a, S: ?Sized, K, R> {
     service: &'a Arc<S>,
     kind: K,
     daemon: bool,
+    /// Whether the work is a failure boundary. A flag, not a type parameter as in the
+    /// runtime's builders: `spawn` returns the same thing either way, as the contained
+    /// work's handle is dropped.
+    contained: bool,
     restart: R,
 }
 
@@ -177,6 +187,7 @@ impl<'a, S: ?Sized, K> Work<'a, S, K, NoRestart> {
             service,
             kind,
             daemon: false,
+            contained: false,
             restart: NoRestart,
         }
     }
@@ -189,6 +200,7 @@ impl<'a, S: ?Sized, K> Work<'a, S, K, NoRestart> {
             service: self.service,
             kind: self.kind,
             daemon: self.daemon,
+            contained: self.contained,
             restart: policy,
         }
     }
@@ -198,6 +210,13 @@ impl<S: ?Sized, K, R> Work<'_, S, K, R> {
     /// `#[daemon]`, `#[child(daemon)]`: the work must run as long as the service.
     pub fn daemon(mut self) -> Self {
         self.daemon = true;
+        self
+    }
+
+    /// `#[task(contained)]`, `#[daemon(contained)]`, `#[child(contained)]`: the work is a
+    /// failure boundary; its failure ends it alone and is not a failure of the service.
+    pub fn contained(mut self) -> Self {
+        self.contained = true;
         self
     }
 }
@@ -236,7 +255,8 @@ where
     S: ?Sized + Send + Sync + 'static,
     R: Into<Option<Restart>>,
 {
-    /// Starts the task, running `body(service, cx)`, and `body` again for each restart.
+    /// Starts the task, running `body(service, cx)`, and `body` again for each restart. A
+    /// contained task's handle is dropped (see the module docs).
     ///
     /// # Errors
     /// As [`TaskBuilder::spawn`].
@@ -248,9 +268,15 @@ where
         let service = Arc::clone(self.service);
         let body = move |cx| body(Arc::clone(&service), cx);
         let builder = self.builder();
-        match self.restart.into() {
-            None => builder.spawn(body),
-            Some(policy) => builder.restart(policy).spawn(body),
+        match (self.restart.into(), self.contained) {
+            (None, false) => builder.spawn(body),
+            (None, true) => builder.contained().spawn(body).map(drop_handle),
+            (Some(policy), false) => builder.restart(policy).spawn(body),
+            (Some(policy), true) => builder
+                .restart(policy)
+                .contained()
+                .spawn(body)
+                .map(drop_handle),
         }
     }
 }
@@ -266,10 +292,16 @@ impl<'a, S: ?Sized> Work<'a, S, Child, NoRestart> {
         F: FnOnce(&'a S) -> C,
     {
         let service: &'a S = self.service;
-        let child = self.builder(|| factory(service)).spawn()?;
+        let builder = self.builder(|| factory(service));
+        let child = if self.contained {
+            builder.contained().spawn()?
+        } else {
+            builder.spawn()?
+        };
         Ok(ChildReadiness {
             parent: self.cx.clone(),
             child: child.manager().clone(),
+            contained: self.contained,
         })
     }
 }
@@ -278,6 +310,7 @@ impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
     /// Starts the child service that `factory(service)` builds, supervised: each restart
     /// runs a fresh instance from `factory`. There is no [`ChildReadiness`]: a restarting
     /// child's readiness is a moving target, and the work declared after it does not wait.
+    /// A contained child's supervising task's handle is dropped (see the module docs).
     ///
     /// # Errors
     /// As [`RestartingChildBuilder::spawn`](crate::RestartingChildBuilder::spawn).
@@ -289,7 +322,12 @@ impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
         // Bound to a name first: passed straight to `builder`, whose bound is `FnOnce`, the
         // closure would be inferred to be only that.
         let factory = move || factory(&service);
-        self.builder(factory).restart(self.restart).spawn()
+        let builder = self.builder(factory).restart(self.restart);
+        if self.contained {
+            builder.contained().spawn().map(drop_handle)
+        } else {
+            builder.spawn()
+        }
     }
 }
 
@@ -298,6 +336,7 @@ impl<S: ?Sized, K: Debug, R: Debug> Debug for Work<'_, S, K, R> {
         f.debug_struct("Work")
             .field("kind", &self.kind)
             .field("daemon", &self.daemon)
+            .field("contained", &self.contained)
             .field("restart", &self.restart)
             .finish_non_exhaustive()
     }
@@ -309,7 +348,8 @@ impl<S: ?Sized, K: Debug, R: Debug> Debug for Work<'_, S, K, R> {
 /// - The child is ready: go on.
 /// - The child failed (before or while becoming ready): stop. Its failure is already a
 ///   failure of the parent, which is being cancelled; the body returns `Ok(())` so as not
-///   to report it twice.
+///   to report it twice. A contained child's failure is its own, though: the parent is not
+///   cancelled by it, so the body goes on while the parent runs, as for the next case.
 /// - The child finished without failing and without becoming ready (a `manual_ready`
 ///   child that never called `ready`, or one cancelled with its parent): go on while the
 ///   parent runs, as there is nothing left to wait for; stop once the parent is cancelled.
@@ -317,6 +357,8 @@ impl<S: ?Sized, K: Debug, R: Debug> Debug for Work<'_, S, K, R> {
 pub struct ChildReadiness {
     parent: Context,
     child: Manager,
+    /// The child is a failure boundary (`#[child(contained)]`).
+    contained: bool,
 }
 
 impl ChildReadiness {
@@ -333,6 +375,11 @@ impl ChildReadiness {
             {
                 ControlFlow::Continue(())
             }
+            // A contained child's failure is its own and leaves the parent running: go on,
+            // unless the parent was cancelled meanwhile for some other reason.
+            Err(ServiceError::Failed(_)) if self.contained && !self.parent.is_cancelled() => {
+                ControlFlow::Continue(())
+            }
             Err(_) => ControlFlow::Break(()),
         }
     }
@@ -342,9 +389,14 @@ impl Debug for ChildReadiness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildReadiness")
             .field("child", &self.child.name())
+            .field("contained", &self.contained)
             .finish_non_exhaustive()
     }
 }
+
+/// Drops the handle of contained work that the body started: dropping it never cancels the
+/// work, and its failure is logged and counted by the runtime.
+fn drop_handle(_: TaskHandle) {}
 
 /// `#[service(grace = "..")]`, in milliseconds.
 pub fn set_grace(options: &mut Options, millis: u64) {

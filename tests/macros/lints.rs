@@ -113,7 +113,8 @@ where
     }
 }
 
-/// Every restart key and `manual_ready`, tasks that never return, a child of an opaque type.
+/// Every restart key, `contained` and `manual_ready`, tasks that never return, children of
+/// an opaque type.
 #[service(manual_ready)]
 struct Supervised;
 
@@ -150,6 +151,27 @@ impl Supervised {
     #[child]
     fn opaque(&self) -> impl service_runtime::Service {
         Unit::new(3)
+    }
+
+    #[task(contained)]
+    async fn guarded(self: ::std::sync::Arc<Self>, cx: service_runtime::Context) -> Outcome {
+        let _ = cx.path();
+        ::core::result::Result::Ok(())
+    }
+
+    #[daemon(contained, restart = "on-failure", max_restarts = 2)]
+    async fn watch(&self, cx: &service_runtime::Context) {
+        cx.cancelled().await;
+    }
+
+    #[child(contained)]
+    fn opaque_contained(&self) -> impl service_runtime::Service {
+        Unit::new(4)
+    }
+
+    #[child(daemon, contained, restart = "always")]
+    fn tuple_contained(&self) -> Tuple<u8> {
+        Tuple::new(5)
     }
 }
 

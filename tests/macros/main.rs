@@ -2,6 +2,7 @@
 //! `#[child]`): they must behave exactly as the same services written by hand. One module
 //! per area; the expansions' compile-time behaviour is in `tests/ui`.
 
+mod contained;
 mod failures;
 mod forms;
 mod functions;

@@ -1,5 +1,6 @@
 //! The kind attributes, `#[task]`, `#[daemon]`, `#[child]`, and their arguments: `daemon`
-//! (on `#[child]`) and the restart keys `restart`, `max_restarts`, `within`, `backoff`.
+//! (on `#[child]`), `contained` and the restart keys `restart`, `max_restarts`, `within`,
+//! `backoff`.
 //!
 //! Values are checked here, each on its own; rules between keys (a key that needs a
 //! restart policy) are in `valid`.
@@ -7,18 +8,20 @@
 use syn::parse::ParseStream;
 use syn::{Attribute, Ident, LitStr, Meta};
 
-use super::{int_value, parse_duration, parse_list, set_once, string_value};
+use super::{int_value, no_value, parse_duration, parse_list, set_once, string_value};
 use crate::ctxt::Errors;
 
 mod kw {
     syn::custom_keyword!(daemon);
+    syn::custom_keyword!(contained);
     syn::custom_keyword!(restart);
     syn::custom_keyword!(max_restarts);
     syn::custom_keyword!(within);
     syn::custom_keyword!(backoff);
 }
 
-const RESTART_KEYS: &str = "`restart`, `max_restarts`, `within`, `backoff`";
+/// The arguments every kind attribute takes (`#[child]` takes `daemon` too).
+const KEYS: &str = "`contained`, `restart`, `max_restarts`, `within`, `backoff`";
 const POLICIES: &str = "`\"never\"`, `\"on-failure\"`, `\"always\"`";
 const BACKOFF_EXAMPLE: &str = "backoff = \"100ms..10s\"";
 
@@ -62,6 +65,14 @@ pub(crate) enum Policy {
     OnFailure,
     /// `"always"`.
     Always,
+}
+
+/// What one kind attribute declares: the kind of work, and its keys.
+pub(crate) struct WorkAttr {
+    pub(crate) kind: Kind,
+    /// `contained`: the work is a failure boundary, whose failure ends it alone.
+    pub(crate) contained: bool,
+    pub(crate) restart: RestartArgs,
 }
 
 /// A value, and the key it was given with (for errors about the key).
@@ -121,9 +132,9 @@ pub(crate) fn kind_name(attr: &Attribute) -> Option<&'static str> {
         .find(|name| last.ident == name)
 }
 
-/// The kind declared by `attr`, whose name is `name` (from [`kind_name`]), and its restart
-/// keys; mistakes in its arguments are recorded and a best guess returned.
-pub(crate) fn parse_kind(attr: &Attribute, name: &str, errors: &mut Errors) -> (Kind, RestartArgs) {
+/// What `attr`, whose name is `name` (from [`kind_name`]), declares; mistakes in its
+/// arguments are recorded and a best guess returned.
+pub(crate) fn parse_kind(attr: &Attribute, name: &str, errors: &mut Errors) -> WorkAttr {
     let kind = match name {
         "task" => Kind::Task,
         "daemon" => Kind::Daemon,
@@ -132,6 +143,7 @@ pub(crate) fn parse_kind(attr: &Attribute, name: &str, errors: &mut Errors) -> (
     let mut args = WorkArgs {
         kind,
         daemon: None,
+        contained: None,
         restart: RestartArgs::default(),
     };
     match &attr.meta {
@@ -158,7 +170,11 @@ pub(crate) fn parse_kind(attr: &Attribute, name: &str, errors: &mut Errors) -> (
     } else {
         kind
     };
-    (kind, args.restart)
+    WorkAttr {
+        kind,
+        contained: args.contained.is_some(),
+        restart: args.restart,
+    }
 }
 
 /// The arguments of one kind attribute, as they are parsed.
@@ -167,6 +183,7 @@ struct WorkArgs {
     kind: Kind,
     /// `daemon`, on `#[child]`.
     daemon: Option<kw::daemon>,
+    contained: Option<kw::contained>,
     restart: RestartArgs,
 }
 
@@ -189,6 +206,10 @@ impl WorkArgs {
                     set_once(&mut self.daemon, keyword, "daemon", keyword, errors);
                 }
             }
+        } else if lookahead.peek(kw::contained) {
+            let keyword: kw::contained = input.parse()?;
+            no_value(input, "contained")?;
+            set_once(&mut self.contained, keyword, "contained", keyword, errors);
         } else if lookahead.peek(kw::restart) {
             let key = key::<kw::restart>(input, "restart")?;
             let policy =
@@ -221,9 +242,9 @@ impl WorkArgs {
         } else if input.peek(Ident) {
             let unknown: Ident = input.parse()?;
             let expected = if self.kind.is_task() {
-                RESTART_KEYS.to_owned()
+                KEYS.to_owned()
             } else {
-                format!("`daemon`, {RESTART_KEYS}")
+                format!("`daemon`, {KEYS}")
             };
             return Err(syn::Error::new(
                 unknown.span(),
@@ -296,7 +317,7 @@ mod tests {
     use super::*;
     use syn::parse_quote as pq;
 
-    fn parse(attr: &Attribute) -> (Option<(Kind, RestartArgs)>, usize) {
+    fn parse(attr: &Attribute) -> (Option<WorkAttr>, usize) {
         let mut errors = Errors::default();
         let parsed = kind_name(attr).map(|name| parse_kind(attr, name, &mut errors));
         let count = errors.finish().err().map_or(0, |e| e.into_iter().count());
@@ -305,7 +326,7 @@ mod tests {
 
     fn kind(attr: &Attribute) -> (Option<Kind>, usize) {
         let (parsed, errors) = parse(attr);
-        (parsed.map(|(kind, _)| kind), errors)
+        (parsed.map(|parsed| parsed.kind), errors)
     }
 
     #[test]
@@ -335,8 +356,13 @@ mod tests {
             backoff = "100ms..10s",
         )]));
         assert_eq!(errors, 0);
-        let (kind, restart) = parsed.unwrap();
+        let WorkAttr {
+            kind,
+            contained,
+            restart,
+        } = parsed.unwrap();
         assert!(kind == Kind::DaemonChild);
+        assert!(!contained);
         assert!(restart.restarting() == Some(Policy::OnFailure));
         assert_eq!(restart.max_restarts.as_ref().unwrap().value, 5);
         assert_eq!(restart.within.as_ref().unwrap().value, 60_000);
@@ -346,10 +372,36 @@ mod tests {
 
         let (parsed, errors) = parse(&pq!(#[task(restart = "never")]));
         assert_eq!(errors, 0);
-        assert!(parsed.unwrap().1.restarting().is_none());
+        assert!(parsed.unwrap().restart.restarting().is_none());
         let (parsed, errors) = parse(&pq!(#[daemon(restart = "always")]));
         assert_eq!(errors, 0);
-        assert!(parsed.unwrap().1.restarting() == Some(Policy::Always));
+        assert!(parsed.unwrap().restart.restarting() == Some(Policy::Always));
+    }
+
+    #[test]
+    fn contained() {
+        for attr in [
+            pq!(#[task(contained)]),
+            pq!(#[daemon(contained, restart = "on-failure")]),
+            pq!(#[child(restart = "always", contained, daemon)]),
+        ] {
+            let (parsed, errors) = parse(&attr);
+            assert_eq!(errors, 0);
+            assert!(parsed.unwrap().contained);
+        }
+        let (parsed, errors) = parse(&pq!(#[child(daemon, restart = "always")]));
+        assert_eq!(errors, 0);
+        assert!(!parsed.unwrap().contained);
+        // Given twice: still contained, one error.
+        let (parsed, errors) = parse(&pq!(#[task(contained, contained)]));
+        assert_eq!(errors, 1);
+        assert!(parsed.unwrap().contained);
+        // With a value: an error, and not contained, nor are the other keys affected.
+        let (parsed, errors) = parse(&pq!(#[daemon(contained = true, restart = "always")]));
+        assert_eq!(errors, 1);
+        let parsed = parsed.unwrap();
+        assert!(!parsed.contained);
+        assert!(parsed.restart.restarting() == Some(Policy::Always));
     }
 
     #[test]
@@ -369,7 +421,7 @@ mod tests {
         // policy, integer, zero window, no range, empty range, zero start, bad unit,
         // duplicate `within`, unknown key, and a duplicate `restart` that is no string
         assert_eq!(errors, 11);
-        let restart = parsed.unwrap().1;
+        let restart = parsed.unwrap().restart;
         // The invalid policy is remembered as written, so that other keys are not
         // reported as lacking one.
         assert!(restart.policy.is_some_and(|policy| policy.value.is_none()));
@@ -406,6 +458,8 @@ mod tests {
             pq!(#[daemon(restart =)]),
             pq!(#[child(1 2 3)]),
             pq!(#[child(restart = "always" daemon)]),
+            pq!(#[task(contained =)]),
+            pq!(#[task(contained contained)]),
             pq!(#[task(max_restarts = 99999999999999999999999)]),
         ] {
             let (parsed, errors) = parse(&attr);

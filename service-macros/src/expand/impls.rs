@@ -4,8 +4,8 @@
 //!
 //! Each method is started by one chain of `::service_runtime::__private::Work` calls: the
 //! kind (`Work::task(&__cx, "name", &__service)`, `Work::child(&__cx, &__service)`), one
-//! call for each key of the attribute (`.daemon()`, `.restart(policy)`), then
-//! `.spawn(body_or_factory)?`. A new key is a builder method there and a fragment in
+//! call for each key of the attribute (`.daemon()`, `.contained()`, `.restart(policy)`),
+//! then `.spawn(body_or_factory)?`. A new key is a builder method there and a fragment in
 //! [`start`].
 
 use proc_macro2::{Ident, Span, TokenStream};
@@ -100,8 +100,9 @@ fn start(method: &WorkMethod) -> TokenStream {
     let policy = policy(&method.restart);
     let restarting = policy.is_some();
     let daemon = method.kind.is_daemon().then(|| quote!(.daemon()));
+    let contained = method.contained.then(|| quote!(.contained()));
     let restart = policy.map(|policy| quote!(.restart(#policy)));
-    let keys = quote!(#daemon #restart);
+    let keys = quote!(#daemon #contained #restart);
     let statement = if method.kind.is_task() {
         start_task(method, &keys)
     } else {
@@ -137,7 +138,8 @@ fn start_child(method: &WorkMethod, keys: &TokenStream, restarting: bool) -> Tok
         quote!(#start;)
     } else {
         // The work declared after the child starts once it is ready; if the child fails
-        // first, its failure is the service's already, and the body stops here.
+        // first, its failure is the service's already, and the body stops here (a contained
+        // child's failure is its own: the body goes on, as `ChildReadiness::wait` decides).
         quote! {
             if #start.wait().await.is_break() {
                 return ::core::result::Result::Ok(());
