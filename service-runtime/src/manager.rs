@@ -13,14 +13,28 @@
 //!    Release ordering, read with Acquire). Waiters that see `finished` therefore see the
 //!    outcome and the final counters.
 //! 3. Failures are appended under `failures`' lock, in the order they are recorded, and
-//!    forwarded at once to every ancestor manager (flattened), then each manager that got one
-//!    is cancelled.
+//!    forwarded at once to every ancestor manager (flattened) up to the first boundary
+//!    ([`ChildKind::Supervised`]: the supervising task decides; [`ChildKind::Contained`]:
+//!    the contained work keeps them), then each manager that got one is cancelled. A
+//!    failure is logged at `error` once, by the service where it stopped, unless a
+//!    supervisor may still heal it. Boundaries only stop failures going up: cancellation
+//!    goes down through them as through any child service (the walk meets their roots).
 //! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out,
 //!    and then the child's root leaves the parent's tree ([`tree::leave`]), which may
 //!    finish the parent in turn ([`ServiceState::finish_tree`], a loop: no recursion
 //!    however deep the services nest). So a handle kept to a finished child keeps no task
 //!    of its parent alive — only the chain of nodes that names its path, and the
 //!    outermost service's state (for `Context::root`).
+//!
+//! 5. The grace ends once per service ([`ServiceState::end_grace`]; `grace_end` is set once,
+//!    then `grace_over`): when its deadline passes (a timer started at cancellation, for a
+//!    non-zero grace), when an ancestor's grace ends, or on [`Manager::abort`]. Ending it
+//!    walks the service's tree for its child services and ends theirs too, in a loop, so
+//!    a service's grace bounds its whole subtree whatever the children chose. A task in its
+//!    grace waits on `grace_over` (an [`Event`] slot, registered before it reads the flag
+//!    again — no lost wake-up: event invariant 2); one that leaves its grace first gives its
+//!    slot back. `abort()` cancels first, so every task is past `Running` when it finds the
+//!    grace over.
 //!
 //! # Layer
 //!

@@ -42,7 +42,7 @@
 //! # Layer
 //!
 //! Above the manager and the tree: it reads its service's flags, records failures and
-//! releases the task through [`ServiceState`], and waits through its [`TaskRef`]. It makes
+//! releases the task through [`ServiceState`], and waits through its [`TaskRef`](crate::tree::TaskRef). It makes
 //! each future's [`Context`], and `Context` calls [`spawn`]: the one pair of modules that
 //! use each other.
 
