@@ -12,40 +12,17 @@ use std::time::{Duration, Instant};
 use common::{command, run_to_end, wait_with_limit};
 
 fn echo_then_interrupt(name: &str) {
-    let mut server = command(name, &["--port", "0", "--grace", "1s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
+    let mut server = Server::start(name, "1s");
 
     // Several concurrent connections, each echoed.
-    let mut clients: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    let mut clients: Vec<TcpStream> = (0..4).map(|_| server.connect()).collect();
     for (i, client) in clients.iter_mut().enumerate() {
-        client
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let message = format!("hello {i}\n");
-        client.write_all(message.as_bytes()).unwrap();
-        let mut echoed = vec![0; message.len()];
-        client.read_exact(&mut echoed).unwrap();
-        assert_eq!(echoed, message.as_bytes());
+        echo(client, &format!("hello {i}\n"));
     }
 
     let began = Instant::now();
-    let interrupted = Command::new("kill")
-        .args(["-INT", &server.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let status = wait_with_limit(server, Duration::from_secs(10));
+    server.interrupt();
+    let status = wait_with_limit(server.process, Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
     assert!(
         began.elapsed() < Duration::from_secs(5),
@@ -62,7 +39,7 @@ fn echo_then_interrupt(name: &str) {
         assert!(rest.is_empty());
     }
     let mut output = String::new();
-    stdout.read_to_string(&mut output).unwrap();
+    server.stdout.read_to_string(&mut output).unwrap();
     assert!(output.contains("stopped cleanly"), "{output}");
 }
 
