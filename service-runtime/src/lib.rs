@@ -70,7 +70,7 @@
 //!
 //! The attributes take keys: `#[child(daemon)]`, the [restart keys](macro@task#restart-keys),
 //! and `contained`, which makes the method's work a failure boundary as
-//! [`TaskBuilder::contained`] does — `#[task(contained)]`,
+//! [`TaskBuilder::contained`] does ([failure boundaries](#failure-boundaries)) — `#[task(contained)]`,
 //! `#[daemon(contained, restart = "on-failure")]`, `#[child(contained)]`. Its failure (an
 //! error, a panic, a daemon's exit, a restart policy giving up) ends it alone and is not the
 //! service's, which runs on; it is logged at `error` and counted in
