@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use service_runtime::prelude::*;
-use service_tests::{Log, guard, svc};
+use service_tests::{Log, guard, poll_until, stays_pending, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Item 30: a task started while the body waits runs.
@@ -30,7 +30,7 @@ async fn a_task_runs() {
 
 /// Items 20, 21: a body that returns right after starting a task leaves the service running
 /// until the task is done.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn body_returning_does_not_finish_the_service() {
     let release = Arc::new(Notify::new());
     let task_release = Arc::clone(&release);
@@ -48,14 +48,12 @@ async fn body_returning_does_not_finish_the_service() {
         }
     })
     .start();
-    // On this single-threaded runtime the body's task has finished its last poll (it has
-    // returned) by the time the test task runs again.
     guard(returned).await.unwrap();
-    tokio::task::yield_now().await;
     assert!(
-        handle.is_running(),
+        stays_pending(handle.wait_finished()).await,
         "the body returned, but its task still runs"
     );
+    assert!(handle.is_running());
     release.notify_one();
     guard(handle.wait_finished()).await.unwrap();
     assert!(!handle.is_cancelled());
@@ -69,12 +67,12 @@ async fn blocked_task_after_body_returned_is_cancelled() {
         Ok(())
     })
     .start();
-    assert!(service_tests::stays_pending(handle.wait_finished()).await);
+    assert!(stays_pending(handle.wait_finished()).await);
     guard(handle.stop()).await.unwrap();
 }
 
 /// Item 34: a task whose future returned is done only after its children are.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_task_is_done_only_when_its_children_are() {
     struct SendOnDrop(Option<oneshot::Sender<()>>);
     impl Drop for SendOnDrop {
@@ -107,10 +105,10 @@ async fn a_task_is_done_only_when_its_children_are() {
         }
     })
     .start();
-    // The parent's future is gone (on this single-threaded runtime its task has finished
-    // its last poll by now); it still counts as pending because its child runs.
+    // The parent's future is gone; once every task has had its chance to run, it still
+    // counts as pending because its child runs.
     guard(returned_rx).await.unwrap();
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_finished()).await);
     assert_eq!(
         handle.stats().tasks.finished_count,
         0,
@@ -196,7 +194,7 @@ async fn work_requested_after_finish_is_refused() {
 /// A `Context` kept after its task is done still starts work while the service runs: the
 /// work is adopted by the nearest live ancestor, keeps the path it was given, and the
 /// service waits for it.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
     let (cx_tx, mut cx_rx) = mpsc::unbounded_channel::<Context>();
     let (path_tx, mut path_rx) = mpsc::unbounded_channel::<String>();
@@ -212,12 +210,7 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
     })
     .start();
     let stale = guard(cx_rx.recv()).await.unwrap();
-    guard(async {
-        while handle.stats().tasks.finished_count < 1 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    poll_until(|| handle.stats().tasks.finished_count == 1).await;
     let hold = Arc::new(Notify::new());
     let hold2 = Arc::clone(&hold);
     stale
@@ -228,9 +221,8 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
         .unwrap();
     assert_eq!(guard(path_rx.recv()).await.unwrap(), "Svc/short/adopted");
     release.notify_one();
-    tokio::task::yield_now().await;
     assert!(
-        handle.is_running(),
+        stays_pending(handle.wait_finished()).await,
         "the service waits for the adopted task"
     );
     hold.notify_one();
