@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, guard, poll_until};
+use service_tests::{Live, guard, poll_until, stays_pending};
 use tokio::sync::oneshot;
 
 /// A service with state that external callers read. With `stubborn`, a task ignores
@@ -173,7 +173,7 @@ async fn in_flight_call_is_dropped_on_cancel() {
 
 /// Item 83: an error inside the call is the caller's: it comes back in the call's value, the
 /// service records nothing and is not cancelled, and later calls work.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn error_inside_a_call_goes_to_the_caller_only() {
     let handle = Store::new(false).start();
     guard(handle.wait_started()).await;
@@ -185,7 +185,7 @@ async fn error_inside_a_call_goes_to_the_caller_only() {
         .await;
     let error = result.expect("the call itself went through").unwrap_err();
     assert_eq!(error.to_string(), "no such key");
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_finished()).await);
     assert!(!handle.did_error() && !handle.is_cancelled() && handle.is_running());
     let value = call_get(&handle).await;
     assert_eq!(value, Ok(7));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use service_runtime::prelude::*;
-use service_tests::{guard, poll_until, svc};
+use service_tests::{guard, poll_until, stays_pending, svc};
 use tokio::sync::mpsc;
 
 fn options(max_children: usize) -> Options {
@@ -28,7 +28,7 @@ fn too_many(limit: usize, most_common: &[(&str, usize)]) -> LifecycleError {
 /// Items 115, 116, 118: by default 1000 live children fit under the body and the 1001st
 /// fails with `TooManyChildren { limit: 1000, .. }`, naming the most common names first. The
 /// caller handles the error: the rejected task never runs and the service is unaffected.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn default_limit_is_1000_live_children() {
     assert_eq!(Options::default().max_children, 1000);
     let (result_tx, mut result) = mpsc::unbounded_channel();
@@ -60,7 +60,7 @@ async fn default_limit_is_1000_live_children() {
             &[("ping", 600), ("query", 300), ("dial", 100)]
         ))
     );
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_finished()).await);
     assert!(!rejected_ran.load(Ordering::SeqCst));
     assert!(handle.is_running() && !handle.is_cancelled() && !handle.did_error());
     assert_eq!(handle.stats().tasks.total_count, 1000);
@@ -117,9 +117,7 @@ async fn limit_counts_live_children_only() {
                         .unwrap();
                 }
                 let manager = cx.manager().clone();
-                while manager.stats().tasks.finished_count < 3 * round {
-                    tokio::task::yield_now().await;
-                }
+                poll_until(|| manager.stats().tasks.finished_count == 3 * round).await;
             }
             for _ in 0..3 {
                 result_tx

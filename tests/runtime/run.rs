@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, Log, guard, poll_until, svc};
+use service_tests::{Live, Log, guard, poll_until, stays_pending, svc};
 use tokio::sync::{mpsc, oneshot};
 
 /// A service whose daemon waits to be cancelled, holding a [`Live`] guard; it sends its
@@ -167,7 +167,7 @@ async fn start_returns_a_running_handle() {
 
 /// Items 1, 19 and SPEC §4.1: `ServiceHandle::new` builds a manager that is not started;
 /// `run` then runs the service to completion.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn new_then_run() {
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&runs);
@@ -178,7 +178,7 @@ async fn new_then_run() {
             Ok(())
         }
     }));
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_started()).await);
     assert!(!handle.is_started());
     assert_eq!(runs.load(Ordering::SeqCst), 0);
     guard(handle.run()).await.unwrap();
