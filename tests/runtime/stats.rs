@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, guard, poll_until, svc};
+use service_tests::{Live, guard, poll_until, stays_pending, svc};
 use tokio::sync::{Notify, mpsc};
 
 /// `(total, finished, pending)` of a manager's task stats.
@@ -19,11 +19,13 @@ fn counts(manager: &Manager) -> (usize, usize, usize) {
     )
 }
 
-/// Gives every other task many chances to run (the "50 checkpoints" of item 106).
-async fn checkpoints(n: usize) {
-    for _ in 0..n {
-        tokio::task::yield_now().await;
-    }
+/// Lets every task run until it waits (under paused time), failing if the service finishes
+/// meanwhile: after this, stats that are wrong late are wrong already.
+async fn settled(manager: &Manager) {
+    assert!(
+        stays_pending(manager.wait_finished()).await,
+        "the service finished"
+    );
 }
 
 /// Item 103: `pending_count` is `total_count - finished_count`; the fields are public and
@@ -52,7 +54,7 @@ fn stats_are_zero_before_run() {
 
 /// Item 105: the body is not counted: one task that sleeps forever reads (1, 0, 1) while the
 /// body still runs, then (1, 1, 0) once stopped.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn body_is_not_counted() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
     let handle = svc("Stats", move |cx| {
@@ -67,7 +69,7 @@ async fn body_is_not_counted() {
     })
     .start();
     guard(ready.recv()).await.unwrap();
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (1, 0, 1));
     guard(handle.stop()).await.unwrap();
     assert_eq!(counts(&handle), (1, 1, 0));
@@ -75,7 +77,7 @@ async fn body_is_not_counted() {
 
 /// Items 105, 107: the body's own completion is never counted as a finished task (the
 /// original's clamp read (1, 1, 0) here, with a task still running).
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn returned_body_is_not_counted_as_finished() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
     let body_live = Live::new();
@@ -96,7 +98,7 @@ async fn returned_body_is_not_counted_as_finished() {
     guard(ready.recv()).await.unwrap();
     // The body's future has been dropped: it has returned and its task has ended.
     poll_until(|| body_live.count() == 0).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (1, 0, 1));
     assert!(handle.is_running());
     guard(handle.stop()).await.unwrap();
@@ -108,7 +110,7 @@ async fn returned_body_is_not_counted_as_finished() {
 /// `run_with_children`, which starts 4 that sleep forever and returns; later a sleeping task
 /// starts one more that returns at once. Settled: (10, 3, 7) — `run_with_children` is not
 /// finished while its children live (item 34); after stop: (10, 10, 0).
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn full_scenario() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
     let spawn_late = Arc::new(Notify::new());
@@ -147,12 +149,12 @@ async fn full_scenario() {
         guard(ready.recv()).await.unwrap();
     }
     poll_until(|| handle.stats().tasks.finished_count >= 2).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (9, 2, 7));
 
     spawn_late.notify_one();
     poll_until(|| handle.stats().tasks.finished_count >= 3).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (10, 3, 7));
 
     guard(handle.stop()).await.unwrap();
@@ -175,7 +177,7 @@ async fn failed_task_counts_as_finished(panics: bool) {
     .with_grace(Duration::from_secs(5))
     .start();
     poll_until(|| handle.did_error() && handle.stats().tasks.finished_count >= 1).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     // `stubborn` ignores cancellation and has 5 s of grace: the service is still stopping.
     assert!(handle.is_cancelled() && !handle.is_finished());
     assert_eq!(counts(&handle), (2, 1, 1));
@@ -242,7 +244,7 @@ async fn work_requested_during_cancellation_is_not_counted() {
 
 /// Items 58, 109 (the anyio weakness SPEC removes): a child service counts as one task of
 /// its parent; its own tasks, at any depth, count in its own stats only.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn child_service_counts_as_one_task_of_its_parent() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
     let (child_tx, mut child_rx) = mpsc::unbounded_channel();
@@ -284,7 +286,7 @@ async fn child_service_counts_as_one_task_of_its_parent() {
     for _ in 0..4 {
         guard(ready.recv()).await.unwrap();
     }
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (2, 0, 2));
     assert_eq!(counts(&child), (3, 0, 3));
     guard(handle.stop()).await.unwrap();
@@ -313,42 +315,47 @@ async fn finished_equals_total_after_every_kind_of_finish() {
     for end in [
         Clean, TaskError, TaskPanic, DaemonExit, BodyError, ChildFails, Cancel,
     ] {
-        let handle = ServiceHandle::new(svc("Stats", move |cx| async move {
-            cx.run_task("quick", |_cx| async {})?;
-            cx.run_task("parent", move |cx| async move {
-                let nested = move |_cx: Context| async move {
-                    if end != Clean {
-                        pending::<()>().await;
+        let (all_started_tx, mut all_started) = mpsc::unbounded_channel();
+        let handle = ServiceHandle::new(svc("Stats", move |cx| {
+            let all_started_tx = all_started_tx.clone();
+            async move {
+                let nested_up = Arc::new(Notify::new());
+                let nested_started = Arc::clone(&nested_up);
+                cx.run_task("quick", |_cx| async {})?;
+                cx.run_task("parent", move |cx| async move {
+                    let nested = move |_cx: Context| async move {
+                        nested_up.notify_one();
+                        if end != Clean {
+                            pending::<()>().await;
+                        }
+                    };
+                    cx.run_task("nested", nested)
+                })?;
+                // `nested` runs before the service can end.
+                nested_started.notified().await;
+                match end {
+                    Clean | Cancel => cx.run_task("quick", |_cx| async {})?,
+                    TaskError => cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?,
+                    TaskPanic => cx.run_task("fail", |_cx| async { panic!("boom") })?,
+                    DaemonExit => cx.run_daemon_task("daemon", |_cx| async {})?,
+                    BodyError => {
+                        cx.run_task("quick", |_cx| async {})?;
+                        return Err("boom".into());
                     }
-                };
-                cx.run_task("nested", nested)
-            })?;
-            // Let `nested` start before the service ends.
-            let manager = cx.manager().clone();
-            while manager.stats().tasks.total_count < 3 {
-                tokio::task::yield_now().await;
-            }
-            match end {
-                Clean | Cancel => cx.run_task("quick", |_cx| async {})?,
-                TaskError => cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?,
-                TaskPanic => cx.run_task("fail", |_cx| async { panic!("boom") })?,
-                DaemonExit => cx.run_daemon_task("daemon", |_cx| async {})?,
-                BodyError => {
-                    cx.run_task("quick", |_cx| async {})?;
-                    return Err("boom".into());
+                    ChildFails => {
+                        cx.run_child_service(svc("Child", |cx| async move {
+                            cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?;
+                            Ok(())
+                        }))?;
+                    }
                 }
-                ChildFails => {
-                    cx.run_child_service(svc("Child", |cx| async move {
-                        cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?;
-                        Ok(())
-                    }))?;
-                }
+                all_started_tx.send(()).unwrap();
+                Ok(())
             }
-            Ok(())
         }));
         let outcome = if end == Cancel {
             handle.start().unwrap();
-            poll_until(|| handle.stats().tasks.total_count == 4).await;
+            guard(all_started.recv()).await.unwrap();
             guard(handle.stop()).await
         } else {
             guard(handle.run()).await
