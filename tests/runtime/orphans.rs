@@ -270,14 +270,22 @@ async fn none_with_child_services_three_deep() {
 }
 
 /// A service with a [`tree`] and a daemon child service with a tree of its own, all
-/// ignoring cancellation for an hour of grace.
-fn stopping(live: &Live) -> impl Service + use<> {
+/// ignoring cancellation for an hour of grace; a task notifies `cancelled` once it sees the
+/// cancellation (and ignores it too).
+fn stopping(live: &Live, cancelled: &Arc<Notify>) -> impl Service + use<> {
     let live = live.clone();
+    let cancelled = Arc::clone(cancelled);
     svc("Stopping", move |cx| {
         let live = live.clone();
+        let cancelled = Arc::clone(&cancelled);
         async move {
             let _guard = live.guard();
             tree(&cx, &live)?;
+            cx.run_task("sees-cancel", move |cx| async move {
+                cx.cancelled().await;
+                cancelled.notify_one();
+                pending::<()>().await
+            })?;
             let daemon_live = live.clone();
             cx.run_daemon_child_service(svc("Daemon", move |cx| {
                 let live = daemon_live.clone();
@@ -305,12 +313,11 @@ fn drop_runtime_while_running(build: fn() -> tokio::runtime::Runtime) -> (usize,
         let (started, cancelling) = runtime.block_on(async {
             let started = nested(&["Started", "Child"], &live, &managers_tx).start();
             tokio::spawn(nested(&["Spawned"], &live, &managers_tx).run());
-            let cancelling = stopping(&live).start();
+            let cancelled = Arc::new(Notify::new());
+            let cancelling = stopping(&live, &cancelled).start();
             poll_until(|| live.count() == 5 * (1 + TREE)).await;
             cancelling.cancel();
-            for _ in 0..10 {
-                tokio::task::yield_now().await;
-            }
+            guard(cancelled.notified()).await;
             assert!(cancelling.is_running(), "the grace period is an hour");
             (started, cancelling)
         });
