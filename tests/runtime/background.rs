@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use service_runtime::prelude::*;
-use service_tests::{Live, guard, poll_until, svc};
+use service_tests::{Live, guard, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Items 119, 94: inside the body the handle is started, running, not cancelled, not
@@ -180,11 +180,13 @@ async fn body_failure_reaches_every_waiter() {
 async fn dropping_background_cancels_the_service() {
     let live = Live::new();
     let task_live = live.clone();
+    let (up_tx, mut up) = mpsc::unbounded_channel();
     let service = svc("Bg", move |cx| {
-        let task_live = task_live.clone();
+        let (task_live, up_tx) = (task_live.clone(), up_tx.clone());
         async move {
             cx.run_task("worker", move |_cx| async move {
                 let _guard = task_live.guard();
+                up_tx.send(()).unwrap();
                 pending::<()>().await
             })?;
             Ok(())
@@ -199,8 +201,8 @@ async fn dropping_background_cancels_the_service() {
         tokio::select! {
             _ = &mut run => unreachable!("the body never returns"),
             handle = handle_rx => {
-                // Let the worker start before the future of `background` is dropped.
-                poll_until(|| live.count() == 1).await;
+                // The worker runs before the future of `background` is dropped.
+                guard(up.recv()).await.unwrap();
                 handle.unwrap()
             }
         }
