@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, Log, guard, poll_until, stays_pending, svc};
+use service_tests::{Live, Log, guard, stays_pending, svc};
 use tokio::sync::{mpsc, oneshot};
 
 /// A service whose daemon waits to be cancelled, holding a [`Live`] guard; it sends its
@@ -100,19 +100,21 @@ async fn run_until_returns_when_the_service_finishes_first() {
 async fn dropping_run_cancels_the_service_which_still_finishes() {
     let log = Log::new();
     let (manager_tx, mut managers) = mpsc::unbounded_channel();
+    let (cleaning_tx, mut cleaning) = mpsc::unbounded_channel();
     let (proceed_tx, proceed) = oneshot::channel::<()>();
     let proceed = Arc::new(std::sync::Mutex::new(Some(proceed)));
     let service = {
         let log = log.clone();
         svc("Dropped", move |cx| {
             let log = log.clone();
-            let manager_tx = manager_tx.clone();
+            let (manager_tx, cleaning_tx) = (manager_tx.clone(), cleaning_tx.clone());
             let proceed = proceed.lock().unwrap().take();
             async move {
                 cx.run_task("cleanup", move |cx| async move {
                     manager_tx.send(cx.manager().clone()).unwrap();
                     cx.cancelled().await;
                     log.push("cleanup started");
+                    cleaning_tx.send(()).unwrap();
                     proceed.unwrap().await.unwrap();
                     log.push("cleanup done");
                 })?;
@@ -137,7 +139,7 @@ async fn dropping_run_cancels_the_service_which_still_finishes() {
         let manager = manager.clone();
         async move { manager.wait_finished().await }
     });
-    poll_until(|| log.entries().len() == 1).await;
+    guard(cleaning.recv()).await.unwrap();
     assert!(!manager.is_finished());
     proceed_tx.send(()).unwrap();
     guard(manager.wait_finished()).await.unwrap();
