@@ -1,5 +1,5 @@
-//! The external-API guard `ServiceHandle::call` (BEHAVIOURS §2.9, items 95–101; SPEC §4.2,
-//! which departs from item 100: cancellation alone fails calls).
+//! The external-API guard `ServiceHandle::call`: it runs only while the service is started
+//! and neither cancelled nor finished; cancellation alone fails calls, in flight or new.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -72,8 +72,8 @@ impl Service for Store {
     }
 }
 
-/// Items 95, 96: a call before the service has started fails with `NotRunning` without
-/// calling into the service.
+/// A call before the service has started fails with `NotRunning` without calling into the
+/// service.
 #[tokio::test]
 async fn call_before_start_fails() {
     let handle = ServiceHandle::new(Store::new(false));
@@ -83,8 +83,8 @@ async fn call_before_start_fails() {
     assert_eq!(handle.service().entered(), 0, "the closure was called");
 }
 
-/// Items 96, 98: a call after the service has finished fails with `NotRunning` without
-/// calling into the service.
+/// A call after the service has finished fails with `NotRunning` without calling into the
+/// service.
 #[tokio::test]
 async fn call_after_finish_fails() {
     let handle = Store::new(false).start();
@@ -95,8 +95,8 @@ async fn call_after_finish_fails() {
     assert_eq!(handle.service().entered(), 0, "the closure was called");
 }
 
-/// SPEC §4.2 (departs from item 100): right after `cancel()`, while the service is still
-/// running (stopping), a call fails at once with `NotRunning` and never runs.
+/// Right after `cancel()`, while the service is still running (stopping), a call fails at
+/// once with `NotRunning` and never runs.
 #[tokio::test(start_paused = true)]
 async fn call_fails_at_once_after_cancel() {
     let handle = Store::new(true).start();
@@ -114,8 +114,8 @@ async fn call_fails_at_once_after_cancel() {
     guard(handle.wait_finished()).await.unwrap();
 }
 
-/// Items 97, 99: while the service runs, a call returns the method's result (even when the
-/// service is cancelled after the call completed), and concurrent calls all do.
+/// While the service runs, a call returns the method's result (even when the service is
+/// cancelled after the call completed), and concurrent calls all do.
 #[tokio::test]
 async fn call_while_running_returns_the_value() {
     let handle = Store::new(false).start();
@@ -131,9 +131,8 @@ async fn call_while_running_returns_the_value() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 98, with SPEC §4.2: an in-flight call is dropped as soon as the service is
-/// cancelled (not only when it finishes) and fails with `NotRunning`; the next call then
-/// fails through the early check.
+/// An in-flight call is dropped as soon as the service is cancelled (not only when it
+/// finishes) and fails with `NotRunning`; the next call then fails through the early check.
 #[tokio::test(start_paused = true)]
 async fn in_flight_call_is_dropped_on_cancel() {
     let handle = Store::new(true).start();
@@ -171,8 +170,8 @@ async fn in_flight_call_is_dropped_on_cancel() {
     guard(handle.wait_finished()).await.unwrap();
 }
 
-/// Item 83: an error inside the call is the caller's: it comes back in the call's value, the
-/// service records nothing and is not cancelled, and later calls work.
+/// An error inside the call is the caller's: it comes back in the call's value, the service
+/// records nothing and is not cancelled, and later calls work.
 #[tokio::test(start_paused = true)]
 async fn error_inside_a_call_goes_to_the_caller_only() {
     let handle = Store::new(false).start();
@@ -193,8 +192,8 @@ async fn error_inside_a_call_goes_to_the_caller_only() {
     assert!(!handle.did_error());
 }
 
-/// Items 83, 101 and SPEC §4.2: dropping the call's future (the caller giving up) drops the
-/// future of the closure, and the service does not notice.
+/// Dropping the call's future (the caller giving up) drops the future of the closure, and
+/// the service does not notice.
 #[tokio::test]
 async fn dropping_a_call_drops_its_future() {
     let handle = Store::new(false).start();
@@ -218,9 +217,8 @@ async fn dropping_a_call_drops_its_future() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 98: a call blocked inside the method is dropped when the service finishes — here
-/// cleanly, without being cancelled (SPEC §4.2 adds cancellation; it does not remove this) —
-/// and fails with `NotRunning`.
+/// A call blocked inside the method is dropped when the service finishes — here cleanly,
+/// without being cancelled — and fails with `NotRunning`.
 #[tokio::test]
 async fn in_flight_call_is_dropped_when_the_service_finishes_cleanly() {
     let finish = Arc::new(tokio::sync::Notify::new());

@@ -1,5 +1,5 @@
-//! No orphans, ever (SPEC §1, §3 "finished"; BEHAVIOURS §1 "What finished means", items 20,
-//! 29, 35, 68–71; §4 weakness 9): every task holds a [`Live`] guard, and once `run()` or
+//! No orphans, ever: a service is finished only when its body and every task and child
+//! service it started are done. Every task holds a [`Live`] guard, and once `run()` or
 //! `stop()` has returned, none is left — whatever way the service ended.
 
 use std::future::pending;
@@ -76,8 +76,8 @@ fn ending(live: &Live, end: End) -> impl Service + use<> {
     })
 }
 
-/// SPEC §1, items 20, 21: after a clean exit (the body returns, tasks return after their
-/// children) no task is left.
+/// After a clean exit (the body returns, tasks return after their children) no task is
+/// left.
 #[tokio::test]
 async fn none_after_a_clean_exit() {
     let live = Live::new();
@@ -111,7 +111,7 @@ async fn none_after_a_clean_exit() {
     assert_eq!(live.count(), 0);
 }
 
-/// Items 10, 35, 76: after a task error, no task is left.
+/// After a task error, no task is left.
 #[tokio::test]
 async fn none_after_an_error() {
     let live = Live::new();
@@ -120,7 +120,7 @@ async fn none_after_an_error() {
     assert_eq!(live.count(), 0);
 }
 
-/// Items 10, 78 (panics are failures, SPEC §4.5): after a panic, no task is left.
+/// After a panic (a failure like an error), no task is left.
 #[tokio::test]
 async fn none_after_a_panic() {
     let live = Live::new();
@@ -129,7 +129,7 @@ async fn none_after_a_panic() {
     assert_eq!(live.count(), 0);
 }
 
-/// Items 11, 47: after a daemon exits, no task is left.
+/// After a daemon exits, no task is left.
 #[tokio::test]
 async fn none_after_a_daemon_exit() {
     let live = Live::new();
@@ -140,7 +140,7 @@ async fn none_after_a_daemon_exit() {
     assert_eq!(live.count(), 0);
 }
 
-/// Items 6, 90: after an external cancel (`stop()`), no task is left.
+/// After an external cancel (`stop()`), no task is left.
 #[tokio::test]
 async fn none_after_an_external_cancel() {
     let live = Live::new();
@@ -183,8 +183,8 @@ fn nested(
     })
 }
 
-/// Items 17, 59: cancelling a parent leaves no task of its child service; the child is
-/// cancelled and finished when the parent's `stop()` returns.
+/// Cancelling a parent leaves no task of its child service; the child is cancelled and
+/// finished when the parent's `stop()` returns.
 #[tokio::test]
 async fn none_after_the_parent_is_cancelled() {
     let live = Live::new();
@@ -197,8 +197,8 @@ async fn none_after_the_parent_is_cancelled() {
     assert_eq!(live.count(), 0);
 }
 
-/// Items 59, 60, 61 and SPEC §1: child services nested three deep, with tasks in each: after the top service is
-/// stopped, or fails because of the deepest one, nothing is left at any level.
+/// Child services nested three deep, with tasks in each: after the top service is stopped,
+/// or fails because of the deepest one, nothing is left at any level.
 #[tokio::test]
 async fn none_with_child_services_three_deep() {
     // Stopped from outside.
@@ -330,9 +330,8 @@ fn drop_runtime_while_running(build: fn() -> tokio::runtime::Runtime) -> (usize,
     })
 }
 
-/// Item 29 (§4 weakness 9), SPEC §1, §4.1 ("never left running with nobody able to stop
-/// it"): dropping a multi-thread runtime while services run does not hang or panic, and leaves nothing
-/// alive.
+/// Dropping a multi-thread runtime while services run does not hang or panic, and leaves
+/// nothing alive: no service is left running with nobody able to stop it.
 #[test]
 fn none_after_a_multi_thread_runtime_is_dropped() {
     let (live, started, cancelling) = drop_runtime_while_running(|| {
@@ -379,9 +378,8 @@ fn link(cx: &Context, left: usize, wait: bool, live: Live, bottom: Arc<Notify>) 
     .expect("a link starts");
 }
 
-/// Weakness 1 of BEHAVIOURS §4 (deep chains hit Python's recursion limit): a chain of 3,000
-/// nested tasks, each started by the previous one, starts and stops without overflowing a
-/// stack, and leaves nothing alive.
+/// A chain of 3,000 nested tasks, each started by the previous one, starts and stops
+/// without overflowing a stack (no recursion per level), and leaves nothing alive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_of_3000_nested_tasks_starts_and_stops() {
     const DEPTH: usize = 3_000;

@@ -1,4 +1,6 @@
-//! Task statistics (BEHAVIOURS §2.10, items 103–109; SPEC §4.2 "Stats").
+//! Task statistics: every task started under a manager, at any depth, counts once (a child
+//! service as one task of its parent), the body not at all; a task counts as finished once
+//! it is done, however it ended.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -28,8 +30,8 @@ async fn settled(manager: &Manager) {
     );
 }
 
-/// Item 103: `pending_count` is `total_count - finished_count`; the fields are public and
-/// the types `Copy + PartialEq`.
+/// `pending_count` is `total_count - finished_count`; the fields are public and the types
+/// `Copy + PartialEq`.
 #[test]
 fn pending_is_total_minus_finished() {
     let tasks = TaskStats {
@@ -44,7 +46,7 @@ fn pending_is_total_minus_finished() {
     assert_eq!(copy.tasks.total_count, 10);
 }
 
-/// Item 104: before the service runs, its stats are (0, 0, 0).
+/// Before the service runs, its stats are (0, 0, 0).
 #[test]
 fn stats_are_zero_before_run() {
     let handle = ServiceHandle::new(svc("Idle", |_cx| async { Ok(()) }));
@@ -52,8 +54,8 @@ fn stats_are_zero_before_run() {
     assert_eq!(handle.stats(), Stats::default());
 }
 
-/// Item 105: the body is not counted: one task that sleeps forever reads (1, 0, 1) while the
-/// body still runs, then (1, 1, 0) once stopped.
+/// The body is not counted: one task that sleeps forever reads (1, 0, 1) while the body
+/// still runs, then (1, 1, 0) once stopped.
 #[tokio::test(start_paused = true)]
 async fn body_is_not_counted() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
@@ -75,8 +77,8 @@ async fn body_is_not_counted() {
     assert_eq!(counts(&handle), (1, 1, 0));
 }
 
-/// Items 105, 107: the body's own completion is never counted as a finished task (the
-/// original's clamp read (1, 1, 0) here, with a task still running).
+/// The body's own completion is never counted as a finished task: with the body returned
+/// and one task still running, the stats read (1, 0, 1).
 #[tokio::test(start_paused = true)]
 async fn returned_body_is_not_counted_as_finished() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
@@ -105,11 +107,10 @@ async fn returned_body_is_not_counted_as_finished() {
     assert_eq!(counts(&handle), (1, 1, 0));
 }
 
-/// Item 106, adapted (SPEC has no external spawn; a running task starts the tenth task
-/// instead). The body starts 2 tasks that sleep forever, 2 that return at once and
-/// `run_with_children`, which starts 4 that sleep forever and returns; later a sleeping task
-/// starts one more that returns at once. Settled: (10, 3, 7) — `run_with_children` is not
-/// finished while its children live (item 34); after stop: (10, 10, 0).
+/// The body starts 2 tasks that sleep forever, 2 that return at once and
+/// `run_with_children`, which starts 4 that sleep forever and returns; later a sleeping
+/// task starts one more that returns at once. Settled: (10, 3, 7) — `run_with_children` is
+/// not finished while its children live; after stop: (10, 10, 0).
 #[tokio::test(start_paused = true)]
 async fn full_scenario() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
@@ -161,8 +162,8 @@ async fn full_scenario() {
     assert_eq!(counts(&handle), (10, 10, 0));
 }
 
-/// Items 108, 109 (the anyio weakness SPEC removes): a task that failed counts as finished
-/// as soon as it is done, while the service is still stopping.
+/// A task that failed counts as finished as soon as it is done, while the service is still
+/// stopping (not only once the whole service has finished).
 async fn failed_task_counts_as_finished(panics: bool) {
     let handle = svc("Stats", move |cx| async move {
         cx.run_task("stubborn", |_cx| pending::<()>())?;
@@ -186,21 +187,21 @@ async fn failed_task_counts_as_finished(panics: bool) {
     assert_eq!(counts(&handle), (2, 2, 0));
 }
 
-/// Item 108: an errored task counts as finished (see [`failed_task_counts_as_finished`]).
+/// An errored task counts as finished (see [`failed_task_counts_as_finished`]).
 #[tokio::test(start_paused = true)]
 async fn errored_task_counts_as_finished() {
     failed_task_counts_as_finished(false).await;
 }
 
-/// Item 108: a panicked task counts as finished (see [`failed_task_counts_as_finished`]).
+/// A panicked task counts as finished (see [`failed_task_counts_as_finished`]).
 #[tokio::test(start_paused = true)]
 async fn panicked_task_counts_as_finished() {
     failed_task_counts_as_finished(true).await;
 }
 
-/// Items 44, 108: work requested while the service is being cancelled — a task and a child
-/// service from the body right after `cancel()`, a task from a task that saw the
-/// cancellation — is accepted (`Ok`), never runs and is not counted.
+/// Work requested while the service is being cancelled — a task and a child service from
+/// the body right after `cancel()`, a task from a task that saw the cancellation — is
+/// accepted (`Ok`), never runs and is not counted.
 #[tokio::test]
 async fn work_requested_during_cancellation_is_not_counted() {
     let ran = Arc::new(AtomicBool::new(false));
@@ -242,8 +243,8 @@ async fn work_requested_during_cancellation_is_not_counted() {
     assert_eq!(counts(&child), (0, 0, 0));
 }
 
-/// Items 58, 109 (the anyio weakness SPEC removes): a child service counts as one task of
-/// its parent; its own tasks, at any depth, count in its own stats only.
+/// A child service counts as one task of its parent; its own tasks, at any depth, count in
+/// its own stats only.
 #[tokio::test(start_paused = true)]
 async fn child_service_counts_as_one_task_of_its_parent() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
@@ -307,8 +308,8 @@ enum End {
     Cancel,
 }
 
-/// Item 108 and SPEC §4.2: after the service is finished, `finished_count == total_count`,
-/// however it finished. Every scenario has four tasks, nested ones included.
+/// After the service is finished, `finished_count == total_count`, however it finished.
+/// Every scenario has four tasks, nested ones included.
 #[tokio::test]
 async fn finished_equals_total_after_every_kind_of_finish() {
     use End::*;

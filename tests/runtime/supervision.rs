@@ -1,4 +1,5 @@
-//! Restart policies (SPEC §7.1, §7.2), with paused time: counts and delays are exact.
+//! Restart policies (`cx.task(..).restart(..)`, `cx.child(..)`), with paused time: counts
+//! and delays are exact.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,4 +1,4 @@
-//! Tasks: starting, waiting for children, work requested at the wrong time (BEHAVIOURS §2.3).
+//! Tasks: starting, waiting for children, work requested at the wrong time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,7 +7,7 @@ use service_runtime::prelude::*;
 use service_tests::{Log, guard, poll_until, stays_pending, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Item 30: a task started while the body waits runs.
+/// A task started while the body waits runs.
 #[tokio::test]
 async fn a_task_runs() {
     let (tx, rx) = oneshot::channel();
@@ -28,8 +28,8 @@ async fn a_task_runs() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Items 20, 21: a body that returns right after starting a task leaves the service running
-/// until the task is done.
+/// A body that returns right after starting a task leaves the service running until the
+/// task is done.
 #[tokio::test(start_paused = true)]
 async fn body_returning_does_not_finish_the_service() {
     let release = Arc::new(Notify::new());
@@ -59,7 +59,7 @@ async fn body_returning_does_not_finish_the_service() {
     assert!(!handle.is_cancelled());
 }
 
-/// Item 22: the body returned and a task blocks forever: cancel still finishes it.
+/// The body returned and a task blocks forever: cancel still finishes it.
 #[tokio::test(start_paused = true)]
 async fn blocked_task_after_body_returned_is_cancelled() {
     let handle = svc("Svc", |cx| async move {
@@ -71,7 +71,7 @@ async fn blocked_task_after_body_returned_is_cancelled() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 34: a task whose future returned is done only after its children are.
+/// A task whose future returned is done only after its children are.
 #[tokio::test(start_paused = true)]
 async fn a_task_is_done_only_when_its_children_are() {
     struct SendOnDrop(Option<oneshot::Sender<()>>);
@@ -121,8 +121,8 @@ async fn a_task_is_done_only_when_its_children_are() {
     assert_eq!(handle.stats().tasks.finished_count, 2);
 }
 
-/// Items 44, 110; SPEC §4.3: work requested while the service is being cancelled returns
-/// `Ok`, never runs and is not counted.
+/// Work requested while the service is being cancelled returns `Ok`, never runs and is not
+/// counted.
 #[tokio::test]
 async fn work_requested_during_cancellation_never_runs() {
     let ran = Arc::new(AtomicBool::new(false));
@@ -166,7 +166,7 @@ async fn work_requested_during_cancellation_never_runs() {
     assert_eq!(handle.stats().tasks.total_count, 0);
 }
 
-/// Item 110: starting work once the service is finished is `NotRunning`.
+/// Starting work once the service is finished is `NotRunning`.
 #[tokio::test]
 async fn work_requested_after_finish_is_refused() {
     let (tx, rx) = oneshot::channel();
@@ -231,8 +231,8 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
     assert_eq!(handle.stats().tasks.finished_count, 2);
 }
 
-/// SPEC §4: task bodies may return `()`, or `Result<(), E>` for io, anyhow, string and
-/// boxed errors; task names may be `&'static str` or `String`.
+/// Task bodies may return `()`, or `Result<(), E>` for io, anyhow, string and boxed errors;
+/// task names may be `&'static str` or `String`.
 #[tokio::test]
 async fn task_return_types_and_names() {
     let error = svc("Svc", |cx| async move {
@@ -253,7 +253,7 @@ async fn task_return_types_and_names() {
     assert_eq!(error.failures()[0].error().to_string(), "anyhow failure");
 }
 
-/// Item 24: a body blocked inside an endless stream-like loop can be cancelled.
+/// A body blocked inside an endless stream-like loop can be cancelled.
 #[tokio::test]
 async fn endless_loop_with_await_points_is_cancelled() {
     let (tx, mut rx) = mpsc::channel::<u64>(1);
