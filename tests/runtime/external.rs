@@ -9,6 +9,7 @@ use std::time::Duration;
 use service_runtime::prelude::*;
 use service_tests::{Live, guard, poll_until, stays_pending};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// A service with state that external callers read. With `stubborn`, a task ignores
 /// cancellation, so the service stays in "cancelling" for its 5 s grace period.
@@ -54,6 +55,29 @@ async fn call_get(handle: &ServiceHandle<Store>) -> Result<u32, LifecycleError> 
             async move { store.get().await }
         })
         .await
+}
+
+/// Spawns a caller whose call holds a guard of `live` and then blocks inside the service
+/// forever; returns the caller and a receiver told once the call is inside.
+fn blocked_call<S: Service>(
+    handle: &ServiceHandle<S>,
+    live: &Live,
+) -> (
+    JoinHandle<Result<(), LifecycleError>>,
+    oneshot::Receiver<()>,
+) {
+    let (entered_tx, entered) = oneshot::channel();
+    let (handle, live) = (handle.clone(), live.clone());
+    let caller = tokio::spawn(async move {
+        handle
+            .call(|_service| async move {
+                let _guard = live.guard();
+                entered_tx.send(()).unwrap();
+                pending::<()>().await
+            })
+            .await
+    });
+    (caller, entered)
 }
 
 impl Service for Store {
@@ -138,21 +162,7 @@ async fn in_flight_call_is_dropped_on_cancel() {
     let handle = Store::new(true).start();
     guard(handle.wait_started()).await;
     let live = Live::new();
-    let (entered_tx, entered) = oneshot::channel();
-    let caller = {
-        let handle = handle.clone();
-        let live = live.clone();
-        tokio::spawn(async move {
-            handle
-                .call(|store| async move {
-                    let _guard = live.guard();
-                    entered_tx.send(()).unwrap();
-                    pending::<()>().await;
-                    store.get().await
-                })
-                .await
-        })
-    };
+    let (caller, entered) = blocked_call(&handle, &live);
     guard(entered).await.unwrap();
     assert_eq!(live.count(), 1);
     handle.cancel();
@@ -234,20 +244,7 @@ async fn in_flight_call_is_dropped_when_the_service_finishes_cleanly() {
         .start()
     };
     let live = Live::new();
-    let (entered_tx, entered) = oneshot::channel();
-    let caller = {
-        let handle = handle.clone();
-        let live = live.clone();
-        tokio::spawn(async move {
-            handle
-                .call(|_svc| async move {
-                    let _guard = live.guard();
-                    entered_tx.send(()).unwrap();
-                    pending::<()>().await
-                })
-                .await
-        })
-    };
+    let (caller, entered) = blocked_call(&handle, &live);
     guard(entered).await.unwrap();
     finish.notify_one();
     guard(handle.wait_finished()).await.unwrap();
