@@ -1,9 +1,11 @@
 //! `echo`: a TCP echo server written with the `#[service]` DSL.
 //!
-//! An `acceptor` daemon starts one task per connection (a child of the acceptor, so
-//! connections are stopped before it), a `stats` daemon logs the open connections every few
-//! seconds, and `run_until(shutdown_signal())` stops it all on Ctrl-C / SIGTERM, giving open
-//! connections the grace period (`--grace`) to close cleanly. The same server without
+//! An `acceptor` daemon starts one contained task per connection (a child of the acceptor,
+//! so connections are stopped before it, and a failure boundary, so a connection that fails
+//! — a peer sending bytes that are not text — ends alone while the server goes on), a
+//! `stats` daemon logs the open and failed connections every few seconds, and
+//! `run_until_signal()` stops it all on Ctrl-C / SIGTERM, giving open connections the grace
+//! period (`--grace`) to close cleanly; a second Ctrl-C aborts them. The same server without
 //! macros is `hand_written.rs`.
 //!
 //! Run: `cargo run --example echo -- --port 7000 --grace 2s` (`--port 0` picks any free
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use service_examples::{WithOptions, echo_connection};
+use service_examples::{WithOptions, announce, echo_connection};
 use service_runtime::prelude::*;
 use tokio::net::TcpListener;
 
@@ -26,23 +28,29 @@ struct EchoServer {
 
 #[service]
 impl EchoServer {
-    /// Accepts connections until the service is cancelled. Each connection is a task
-    /// started from here (`EchoServer/acceptor/conn-127.0.0.1:50312`), so the acceptor is
-    /// not stopped before its connections are.
+    /// Accepts connections until the service is cancelled. Each connection is a contained
+    /// task started from here (`EchoServer/acceptor/conn-127.0.0.1:50312`): the acceptor is
+    /// not stopped before its connections are, and a connection's failure is its own.
     #[daemon]
     async fn acceptor(self: Arc<Self>, cx: &Context) -> anyhow::Result<()> {
+        announce(&self.listener)?;
         loop {
             let (stream, peer) = tokio::select! {
                 () = cx.cancelled() => return Ok(()),
                 accepted = self.listener.accept() => accepted?,
             };
             let server = Arc::clone(&self);
-            cx.run_task(format!("conn-{peer}"), move |cx| async move {
-                server.open.fetch_add(1, Ordering::Relaxed);
-                let result = echo_connection(stream, &cx).await;
-                server.open.fetch_sub(1, Ordering::Relaxed);
-                result
-            })?;
+            // The handle is not kept: a failed connection is logged (at `error`, with its
+            // path) and counted in the stats.
+            let _connection =
+                cx.task(format!("conn-{peer}"))
+                    .contained()
+                    .spawn(move |cx| async move {
+                        server.open.fetch_add(1, Ordering::Relaxed);
+                        let result = echo_connection(stream, &cx).await;
+                        server.open.fetch_sub(1, Ordering::Relaxed);
+                        result
+                    })?;
         }
     }
 
@@ -55,8 +63,9 @@ impl EchoServer {
                 () = cx.cancelled() => return,
                 _ = ticks.tick() => {
                     let open = self.open.load(Ordering::Relaxed);
-                    let started = cx.manager().stats().tasks.total_count;
-                    tracing::info!(open, started, "connections");
+                    let tasks = cx.manager().stats().tasks;
+                    let failed = tasks.contained_failure_count;
+                    tracing::info!(open, started = tasks.total_count, failed, "connections");
                 }
             }
         }

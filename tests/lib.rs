@@ -45,7 +45,7 @@ impl<F> FnService<F> {
 
     /// The same service with a grace period.
     pub fn with_grace(mut self, grace: Duration) -> Self {
-        self.options.grace = grace;
+        self.options.grace = Some(grace);
         self
     }
 }
@@ -262,4 +262,19 @@ impl std::io::Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The paths of the tasks a stop aborted when their grace ran out (`GraceExceeded`
+/// failures), sorted; panics if `error` has a failure of any other kind.
+pub fn grace_exceeded(error: &ServiceError) -> Vec<&str> {
+    let mut paths: Vec<&str> = error
+        .failures()
+        .iter()
+        .map(|failure| {
+            assert_eq!(failure.kind(), FailureKind::GraceExceeded, "{failure}");
+            failure.path()
+        })
+        .collect();
+    paths.sort_unstable();
+    paths
 }

@@ -1,4 +1,5 @@
-//! Compile-time behaviour of the macros: one `tests/ui/<problem>.rs` per diagnostic, with
+//! Compile-time behaviour of the macros, and of the runtime's diagnostics that they share
+//! (`IntoTaskResult`'s, also reported for `run_task`): one `tests/ui/<problem>.rs` per diagnostic, with
 //! the expected compiler output next to it in `<problem>.stderr`, and `tests/ui/pass/` for
 //! tricky input that must compile (and run).
 //!

@@ -4,6 +4,9 @@
 //! their leaves, services for their daemons and children), failures and panics are
 //! collected, not lost, and every service has its own cancellation token (a child of its
 //! parent's), so a subtree can be stopped on its own.
+//!
+//! A failure that the runtime logs (W5's failed connections) is logged here too, with
+//! `tracing::error!`, so both sides make the same log call.
 
 use std::future::{Future, pending};
 use std::pin::Pin;
@@ -15,6 +18,7 @@ use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::conn::{self, FAIL_EVERY};
 use crate::probe::Probe;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -209,4 +213,73 @@ pub(crate) async fn w4(batches: usize, daemons: usize) -> Duration {
         "W4 (plain tokio) must report exactly the one failure"
     );
     elapsed
+}
+
+/// W5: a listener task accepts `connections` connections, each a task in its `JoinSet` with
+/// a child token, at most `live` at once: past that it joins whichever connection ends first,
+/// and sees how it ended, before it accepts the next; at the end it joins all of them.
+/// Returns the time from the first arrival until every connection is finished and the
+/// listener has seen how each ended.
+pub(crate) async fn w5(connections: usize, live: usize) -> Duration {
+    let token = CancellationToken::new();
+    let start = Instant::now();
+    let listener = tokio::spawn(listener(connections, live, token));
+    let failures = listener.await.expect("W5 listener panicked");
+    let elapsed = start.elapsed();
+    assert_eq!(
+        failures,
+        connections / FAIL_EVERY,
+        "W5 (plain tokio) listener must see every failed connection"
+    );
+    elapsed
+}
+
+/// W5's listener; returns how many connections failed.
+async fn listener(connections: usize, live: usize, token: CancellationToken) -> usize {
+    let mut set = JoinSet::new();
+    let mut failures = 0;
+    for id in 0..connections {
+        if set.len() == live
+            && let Some(ended) = set.join_next().await
+        {
+            failures += usize::from(failed(ended));
+        }
+        set.spawn(connection(id, token.child_token()));
+    }
+    while let Some(ended) = set.join_next().await {
+        failures += usize::from(failed(ended));
+    }
+    failures
+}
+
+/// Whether a connection failed. A connection logs its own errors; its panic is logged here.
+fn failed(ended: Result<Result<(), BoxError>, JoinError>) -> bool {
+    match ended {
+        Ok(Ok(())) => false,
+        Ok(Err(_)) => true,
+        Err(panic) => {
+            tracing::error!(error = %panic, "connection panicked");
+            true
+        }
+    }
+}
+
+/// One connection of W5: one task running the exchange until the connection's token is
+/// cancelled; the connection is done when that task is, and logs its failure (an error or a
+/// panic of the task) at `error`.
+async fn connection(id: usize, token: CancellationToken) -> Result<(), BoxError> {
+    let exchange = tokio::spawn(async move {
+        token
+            .run_until_cancelled(conn::exchange(id))
+            .await
+            .unwrap_or(Ok(()))
+    });
+    let outcome = exchange
+        .await
+        .map_err(BoxError::from)
+        .and_then(|ended| ended);
+    if let Err(error) = &outcome {
+        tracing::error!(connection = id, %error, "connection failed");
+    }
+    outcome
 }

@@ -1,16 +1,20 @@
 //! The `service-runtime` side: the same workloads written as services, the way a user of
 //! the runtime writes them (`impl Service`, `cx.run_task`, `cx.run_daemon_task`,
-//! `cx.run_child_service`, default options). The runtime gives the guarantees the plain
+//! `cx.run_child_service`, `cx.child(..).contained()`, default options). The runtime gives the guarantees the plain
 //! side builds by hand: a task is done only when its children are, failures are collected
 //! with their paths, cancellation reaches every task and child service.
 
 use std::future::pending;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use service_runtime::prelude::*;
 use tokio::sync::Notify;
 
+use crate::conn::{self, FAIL_EVERY};
 use crate::probe::Probe;
 
 /// W1: the body starts `batches` batch tasks; each starts `leaves` leaf tasks that yield
@@ -172,5 +176,82 @@ pub(crate) async fn w4(batches: usize, daemons: usize) -> Duration {
         "W4 must report exactly the one failure"
     );
     assert_eq!(error.failures()[0].path(), "IdleDaemons/fail");
+    elapsed
+}
+
+/// W5: a listener that accepts `connections` connections, each a contained child service, at
+/// most `live` at once: past that it waits for whichever connection ends first, and sees how
+/// it ended, before it accepts the next; at the end it waits for all of them.
+struct Listener {
+    connections: usize,
+    live: usize,
+    /// The failed connections the listener saw, once it is done.
+    failures: AtomicUsize,
+}
+
+impl Service for Listener {
+    async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+        let mut live = FuturesUnordered::new();
+        let mut failures = 0;
+        for id in 0..self.connections {
+            if live.len() == self.live
+                && let Some(Err(_)) = live.next().await
+            {
+                failures += 1;
+            }
+            let connection = cx.child(move || Connection { id }).contained().spawn()?;
+            live.push(async move { connection.wait_finished().await });
+        }
+        while let Some(ended) = live.next().await {
+            if ended.is_err() {
+                failures += 1;
+            }
+        }
+        self.failures.store(failures, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// One connection of W5: its body starts one task, the exchange (which fails for one
+/// connection in a hundred; the runtime logs that failure at `error`).
+struct Connection {
+    id: usize,
+}
+
+impl Service for Connection {
+    async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+        let id = self.id;
+        cx.run_task("exchange", move |_cx| conn::exchange(id))?;
+        Ok(())
+    }
+}
+
+/// W5; returns the time from the first arrival until every connection is finished and the
+/// listener has seen how each ended.
+pub(crate) async fn w5(connections: usize, live: usize) -> Duration {
+    let start = Instant::now();
+    let listener = Listener {
+        connections,
+        live,
+        failures: AtomicUsize::new(0),
+    }
+    .start();
+    let outcome = listener.wait_finished().await;
+    let elapsed = start.elapsed();
+    outcome.expect("W5 listener must survive its connections' failures");
+    assert!(!listener.did_error(), "W5 listener must not be errored");
+    let expected = connections / FAIL_EVERY;
+    assert_eq!(
+        listener.service().failures.load(Ordering::Relaxed),
+        expected,
+        "W5 listener must see every failed connection"
+    );
+    let stats = listener.stats().tasks;
+    assert_eq!(
+        stats.contained_failure_count, expected,
+        "W5 listener's stats must count every failed connection"
+    );
+    assert_eq!(stats.total_count, connections);
+    assert_eq!(stats.finished_count, connections);
     elapsed
 }

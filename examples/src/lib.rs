@@ -4,11 +4,8 @@
 //! headers.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::io::IsTerminal;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 use service_runtime::{BoxError, Context, Options, Service, ServiceExt};
@@ -80,7 +77,7 @@ impl<S: Service> WithOptions<S> {
     /// `service` with its own options, but `grace` as its grace period.
     pub fn grace(service: S, grace: Duration) -> Self {
         let mut options = service.options();
-        options.grace = grace;
+        options.grace = Some(grace);
         WithOptions::new(service, options)
     }
 }
@@ -131,8 +128,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Echoes `stream` until the peer closes it or the task is cancelled; on cancellation the
 /// connection is shut down cleanly (the peer reads end-of-stream, not a reset).
+///
+/// The echo protocol has two rules, so that the examples can show what goes wrong:
+/// - it echoes text: bytes that are not UTF-8 are an error, which ends the connection (the
+///   servers contain each connection, so that error ends that connection only);
+/// - a peer that sends the line `hold` is held at shutdown: its connection ignores the
+///   cancellation, as a slow drain would, until its grace runs out and it is aborted.
 pub async fn echo_connection(mut stream: TcpStream, cx: &Context) -> std::io::Result<()> {
     let mut buf = vec![0u8; 4096];
+    let mut held = false;
     loop {
         let n = tokio::select! {
             () = cx.cancelled() => break,
@@ -141,22 +145,27 @@ pub async fn echo_connection(mut stream: TcpStream, cx: &Context) -> std::io::Re
         if n == 0 {
             break;
         }
+        let text = std::str::from_utf8(&buf[..n]).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the peer sent bytes that are not UTF-8",
+            )
+        })?;
+        held |= text.lines().any(|line| line == "hold");
         stream.write_all(&buf[..n]).await?;
+    }
+    if held {
+        tracing::info!(path = %cx.path(), "holding the connection open: shutdown must abort it");
+        std::future::pending::<()>().await;
     }
     stream.shutdown().await
 }
 
-/// [`service_runtime::shutdown_signal`] with its signal handlers installed now, before the
-/// program says it is up: a SIGINT that arrives from here on stops the service (before the
-/// handlers are installed, it would kill the process).
-pub async fn listen_for_shutdown() -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    let mut signal = Box::pin(service_runtime::shutdown_signal());
-    // The first poll installs the handlers.
-    let first = std::future::poll_fn(|cx| Poll::Ready(signal.as_mut().poll(cx))).await;
-    match first {
-        Poll::Ready(()) => Box::pin(std::future::ready(())),
-        Poll::Pending => signal,
-    }
+/// Prints the address the server listens on, once it accepts connections (the tests wait
+/// for this line).
+pub fn announce(listener: &TcpListener) -> std::io::Result<()> {
+    println!("listening on {}", listener.local_addr()?);
+    Ok(())
 }
 
 /// Human-readable logs on stderr, timed from the start of the process and coloured on a
@@ -194,9 +203,11 @@ impl tracing_subscriber::fmt::time::FormatTime for Elapsed {
     }
 }
 
-/// The `main` of both echo servers: parses the command line, listens for the shutdown
-/// signal (before saying it is up: a Ctrl-C from then on stops the server in order), binds
-/// the port and prints the address, then runs the server `make` builds until the signal.
+/// The `main` of both echo servers: parses the command line, binds the port, then runs the
+/// server `make` builds until SIGINT or SIGTERM ([`ServiceExt::run_until_signal`]: a second
+/// signal aborts the connections still open). The server prints its address once it runs
+/// ([`announce`]). Exits 0 after a clean stop, 1 with the error otherwise — a stop that had
+/// to abort connections past their grace is not clean.
 pub async fn run_echo_server<S: Service>(
     make: impl FnOnce(TcpListener, &Args) -> S,
 ) -> std::process::ExitCode {
@@ -205,16 +216,11 @@ pub async fn run_echo_server<S: Service>(
         Ok(args) => args,
         Err(e) => return fail(&e),
     };
-    let shutdown = listen_for_shutdown().await;
     let listener = match TcpListener::bind(("127.0.0.1", args.port)).await {
         Ok(listener) => listener,
         Err(e) => return fail(&format!("cannot listen on port {}: {e}", args.port)),
     };
-    match listener.local_addr() {
-        Ok(addr) => println!("listening on {addr}"),
-        Err(e) => return fail(&format!("no local address: {e}")),
-    }
-    match make(listener, &args).run_until(shutdown).await {
+    match make(listener, &args).run_until_signal().await {
         Ok(()) => {
             println!("stopped cleanly");
             std::process::ExitCode::SUCCESS

@@ -42,7 +42,8 @@
 //!
 //! `#[service]` on the struct implements `service_runtime::Service` for it; `serve` calls a
 //! hidden trait that `#[service]` on the impl block implements by starting the annotated
-//! methods in declaration order, waiting after each `#[child]` for the child to be ready.
+//! methods in declaration order, waiting after each `#[child]` without a restart policy for
+//! the child to be ready.
 //! Mistakes are reported at the tokens at fault, all of them in one compile, and the items
 //! are still emitted (with stub impls) so that one mistake does not cascade into others.
 //!

@@ -279,7 +279,7 @@ fn context_param(param: &Param, otherwise: &str, errors: &mut Errors) {
 }
 
 /// The return type of a task method or `#[service]` function: `()`, `!` or a path (such as
-/// `Result<(), E>` or an alias of it, checked by the compiler through `TaskOutput`).
+/// `Result<(), E>` or an alias of it, checked by the compiler through `IntoTaskResult`).
 fn task_return_type(sig: &Signature, what: &str, errors: &mut Errors) {
     if let Some(ty) = ast::return_type(sig)
         && !matches!(ast::unwrap_group(ty), Type::Path(_) | Type::Never(_))

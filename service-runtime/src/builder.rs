@@ -1,20 +1,58 @@
 //! Builders for tasks and child services: [`Context::task`] and [`Context::child`], with
-//! daemon and restart options. `run_task`, `run_daemon_task`, `run_child_service` and
-//! `run_daemon_child_service` are shorthands for them.
+//! daemon, restart and containment options. `run_task`, `run_daemon_task`,
+//! `run_child_service` and `run_daemon_child_service` are shorthands for them.
+//!
+//! Each builder fills one [`Spec`] that the spawn path carries to the runner. Whether the
+//! work is a failure boundary is also in its type ([`Escalate`], the default, or
+//! [`Contain`]): it decides what `spawn` returns — nothing for work whose failures are its
+//! service's, a [`TaskHandle`] to learn how contained work ended.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::{BoxError, LifecycleError};
-use crate::handle::ServiceHandle;
-use crate::restart::{Restart, Supervisor};
+use crate::handle::{ServiceHandle, TaskHandle};
+use crate::manager::ChildKind;
 use crate::output::IntoTaskResult;
-use crate::runner::{Again, ChildFailed, Role};
+use crate::restart::Restart;
+use crate::runner::{ChildFailed, OneShot, Repeating};
 use crate::serve::Service;
+use crate::spec::{Role, Spec};
 use crate::sync::{Mutex, lock};
+
+/// The default boundary of a builder: the work's failures are its service's failures.
+#[derive(Debug, Clone, Copy)]
+pub struct Escalate;
+
+/// The boundary of contained work ([`TaskBuilder::contained`]): its failures end it alone
+/// and go to its handle.
+#[derive(Debug, Clone, Copy)]
+pub struct Contain;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Escalate {}
+    impl Sealed for super::Contain {}
+}
+
+/// Where a task's failures go, and so what starting it returns: [`Escalate`] or
+/// [`Contain`]. Sealed: these two are all there are.
+pub trait Boundary: sealed::Sealed {
+    #[doc(hidden)]
+    const CONTAINED: bool;
+}
+
+impl Boundary for Escalate {
+    const CONTAINED: bool = false;
+}
+
+impl Boundary for Contain {
+    const CONTAINED: bool = true;
+}
 
 /// A task about to be started; from [`Context::task`].
 ///
@@ -31,15 +69,21 @@ use crate::sync::{Mutex, lock};
 ///             cx.cancelled().await;
 ///             Ok::<(), std::io::Error>(())
 ///         })?;
+///     // A failure boundary: if it fails, it ends alone, and its handle says how.
+///     let connection = cx.task("conn-17").contained().spawn(|_cx| async move {
+///         Err::<(), _>("the peer sent garbage")
+///     })?;
+///     let _outcome = connection.wait_finished();
 ///     Ok(())
 /// }
 /// # }
 /// ```
 #[must_use = "a task builder does nothing until `spawn` is called"]
-pub struct TaskBuilder<'a> {
+pub struct TaskBuilder<'a, B = Escalate> {
     cx: &'a Context,
     name: Cow<'static, str>,
-    daemon: bool,
+    spec: Spec,
+    boundary: PhantomData<B>,
 }
 
 impl<'a> TaskBuilder<'a> {
@@ -47,24 +91,40 @@ impl<'a> TaskBuilder<'a> {
         TaskBuilder {
             cx,
             name,
-            daemon: false,
+            spec: Spec::task(),
+            boundary: PhantomData,
         }
     }
 
+    /// Makes it a failure boundary: a failure inside it (an error, a panic, a daemon that
+    /// quits, a restart policy giving up, a grace exceeded) ends it alone — its children are
+    /// cancelled in order — and is not a failure of its service. `spawn` then returns its
+    /// [`TaskHandle`], which has the failure. It is still cancelled with its service.
+    pub fn contained(self) -> TaskBuilder<'a, Contain> {
+        TaskBuilder {
+            cx: self.cx,
+            name: self.name,
+            spec: self.spec,
+            boundary: PhantomData,
+        }
+    }
+}
+
+impl<'a, B: Boundary> TaskBuilder<'a, B> {
     /// Makes it a daemon: it must run as long as the service.
     pub fn daemon(mut self) -> Self {
-        self.daemon = true;
+        self.spec.role = Role::Daemon;
         self
     }
 
     /// Restarts it by `policy`; its body must then be `Fn`, called again for each restart.
-    pub fn restart(self, policy: Restart) -> RestartingTaskBuilder<'a> {
-        RestartingTaskBuilder {
-            inner: self,
-            policy,
-        }
+    pub fn restart(mut self, policy: Restart) -> RestartingTaskBuilder<'a, B> {
+        self.spec.restart = Some(policy);
+        RestartingTaskBuilder { inner: self }
     }
+}
 
+impl TaskBuilder<'_> {
     /// Starts the task running `f(cx)`; see [`Context::run_task`] for the outcomes.
     pub fn spawn<F, Fut>(self, f: F) -> Result<(), LifecycleError>
     where
@@ -72,25 +132,51 @@ impl<'a> TaskBuilder<'a> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        self.cx.spawn(self.name, role(self.daemon), f)
+        self.cx.spawn_task(self.name, self.spec, OneShot(Some(f)))
+    }
+}
+
+impl TaskBuilder<'_, Contain> {
+    /// Starts the contained task running `f(cx)`, and returns its handle. While its service
+    /// is being cancelled nothing is started, and the handle is finished already.
+    pub fn spawn<F, Fut>(self, f: F) -> Result<TaskHandle, LifecycleError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        self.cx
+            .spawn_contained(self.name, self.spec, OneShot(Some(f)))
     }
 }
 
 /// A task with a restart policy, about to be started; from [`TaskBuilder::restart`].
 #[must_use = "a task builder does nothing until `spawn` is called"]
-pub struct RestartingTaskBuilder<'a> {
-    inner: TaskBuilder<'a>,
-    policy: Restart,
+pub struct RestartingTaskBuilder<'a, B = Escalate> {
+    /// With `spec.restart` set.
+    inner: TaskBuilder<'a, B>,
 }
 
-impl RestartingTaskBuilder<'_> {
+impl<'a> RestartingTaskBuilder<'a> {
+    /// Makes it a failure boundary ([`TaskBuilder::contained`]): when its policy gives up,
+    /// it ends alone.
+    pub fn contained(self) -> RestartingTaskBuilder<'a, Contain> {
+        RestartingTaskBuilder {
+            inner: self.inner.contained(),
+        }
+    }
+}
+
+impl<B: Boundary> RestartingTaskBuilder<'_, B> {
     /// Makes it a daemon: it must run as long as the service (with `on_failure`, a daemon
     /// that returns is restarted).
     pub fn daemon(mut self) -> Self {
-        self.inner.daemon = true;
+        self.inner = self.inner.daemon();
         self
     }
+}
 
+impl RestartingTaskBuilder<'_> {
     /// Starts the task running `f(cx)`, and runs `f` again for each restart.
     pub fn spawn<F, Fut>(self, f: F) -> Result<(), LifecycleError>
     where
@@ -98,18 +184,32 @@ impl RestartingTaskBuilder<'_> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        let TaskBuilder { cx, name, daemon } = self.inner;
-        let supervisor = supervisor(self.policy, cx);
-        cx.spawn_with(name, role(daemon), Again(f), supervisor)
+        let TaskBuilder { cx, name, spec, .. } = self.inner;
+        cx.spawn_task(name, spec, Repeating(f))
+    }
+}
+
+impl RestartingTaskBuilder<'_, Contain> {
+    /// Starts the contained task running `f(cx)`, runs `f` again for each restart, and
+    /// returns its handle.
+    pub fn spawn<F, Fut>(self, f: F) -> Result<TaskHandle, LifecycleError>
+    where
+        F: Fn(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        let TaskBuilder { cx, name, spec, .. } = self.inner;
+        cx.spawn_contained(name, spec, Repeating(f))
     }
 }
 
 /// A child service about to be started; from [`Context::child`].
 #[must_use = "a child builder does nothing until `spawn` is called"]
-pub struct ChildBuilder<'a, F> {
+pub struct ChildBuilder<'a, F, B = Escalate> {
     cx: &'a Context,
     factory: F,
-    daemon: bool,
+    spec: Spec,
+    boundary: PhantomData<B>,
 }
 
 impl<'a, F> ChildBuilder<'a, F> {
@@ -117,7 +217,8 @@ impl<'a, F> ChildBuilder<'a, F> {
         ChildBuilder {
             cx,
             factory,
-            daemon: false,
+            spec: Spec::task(),
+            boundary: PhantomData,
         }
     }
 }
@@ -127,55 +228,97 @@ where
     F: FnOnce() -> C,
     C: Service,
 {
+    /// Makes it a failure boundary: a failure inside the child (or its daemon-ness ending
+    /// it) ends the child alone and is not a failure of this service; the child's handle
+    /// has it (`wait_finished`). It is still cancelled with its parent.
+    pub fn contained(self) -> ChildBuilder<'a, F, Contain> {
+        ChildBuilder {
+            cx: self.cx,
+            factory: self.factory,
+            spec: self.spec,
+            boundary: PhantomData,
+        }
+    }
+}
+
+impl<'a, F, C, B> ChildBuilder<'a, F, B>
+where
+    F: FnOnce() -> C,
+    C: Service,
+    B: Boundary,
+{
     /// Makes it a daemon child: it must run as long as its parent.
     pub fn daemon(mut self) -> Self {
-        self.daemon = true;
+        self.spec.role = Role::Daemon;
         self
     }
 
     /// Restarts it by `policy`, each time a fresh instance from the factory under a fresh
     /// manager; the factory must then be `Fn`.
-    pub fn restart(self, policy: Restart) -> RestartingChildBuilder<'a, F> {
-        RestartingChildBuilder {
-            inner: self,
-            policy,
-        }
+    pub fn restart(mut self, policy: Restart) -> RestartingChildBuilder<'a, F, B> {
+        self.spec.restart = Some(policy);
+        RestartingChildBuilder { inner: self }
     }
 
     /// Starts the child service; see [`Context::run_child_service`].
     pub fn spawn(self) -> Result<ServiceHandle<C>, LifecycleError> {
-        self.cx.spawn_child((self.factory)(), self.daemon, false)
+        let daemon = self.spec.is_daemon();
+        let kind = match (B::CONTAINED, daemon) {
+            (true, daemon) => ChildKind::Contained { daemon },
+            (false, true) => ChildKind::Daemon,
+            (false, false) => ChildKind::Plain,
+        };
+        self.cx.spawn_child((self.factory)(), kind)
     }
 }
 
 /// A child service with a restart policy, about to be started; from
 /// [`ChildBuilder::restart`].
 #[must_use = "a child builder does nothing until `spawn` is called"]
-pub struct RestartingChildBuilder<'a, F> {
-    inner: ChildBuilder<'a, F>,
-    policy: Restart,
+pub struct RestartingChildBuilder<'a, F, B = Escalate> {
+    /// With `spec.restart` set.
+    inner: ChildBuilder<'a, F, B>,
 }
 
-impl<F, C> RestartingChildBuilder<'_, F>
+impl<'a, F, C> RestartingChildBuilder<'a, F>
 where
     F: Fn() -> C + Send + Sync + 'static,
     C: Service,
 {
+    /// Makes it a failure boundary: when its policy gives up, the child's failures end its
+    /// supervising task alone, and its [`TaskHandle`] has them.
+    pub fn contained(self) -> RestartingChildBuilder<'a, F, Contain> {
+        RestartingChildBuilder {
+            inner: self.inner.contained(),
+        }
+    }
+}
+
+impl<'a, F, C, B> RestartingChildBuilder<'a, F, B>
+where
+    F: Fn() -> C + Send + Sync + 'static,
+    C: Service,
+    B: Boundary,
+{
     /// Makes it a daemon child (with `on_failure`, a daemon child that finishes is
     /// restarted).
     pub fn daemon(mut self) -> Self {
-        self.inner.daemon = true;
+        self.inner.spec.role = Role::Daemon;
         self
     }
 
-    /// Starts the child service, supervised by a task of the same name and path that
-    /// restarts it by the policy. Its failures reach the parent only when the policy gives
-    /// up (noting the restarts).
-    pub fn spawn(self) -> Result<(), LifecycleError> {
+    /// The supervising task's name and the futures it runs: each starts an instance (the
+    /// first, then fresh ones from the factory) and waits for it.
+    fn supervisor(
+        self,
+    ) -> (
+        &'a Context,
+        Cow<'static, str>,
+        Spec,
+        impl Fn(Context) -> ChildRun + Send + 'static,
+    ) {
         let ChildBuilder {
-            cx,
-            factory,
-            daemon,
+            cx, factory, spec, ..
         } = self.inner;
         let first = factory();
         let name = first.name();
@@ -183,62 +326,78 @@ where
         let factory = Arc::new(factory);
         let make = move |cx: Context| {
             let service = lock(&first).take().unwrap_or_else(|| factory());
-            async move {
-                let child = cx.spawn_child(service, false, true)?;
+            Box::pin(async move {
+                let child = cx.spawn_child(service, ChildKind::Supervised)?;
                 child
                     .wait_finished()
                     .await
                     .map_err(|e| Box::new(ChildFailed(e)) as BoxError)
-            }
+            }) as ChildRun
         };
-        let supervisor = supervisor(self.policy, cx);
-        cx.spawn_with(name, role(daemon), Again(make), supervisor)
+        (cx, name, spec, make)
     }
 }
 
-fn role(daemon: bool) -> Role {
-    if daemon { Role::Daemon } else { Role::Task }
+impl<F, C> RestartingChildBuilder<'_, F>
+where
+    F: Fn() -> C + Send + Sync + 'static,
+    C: Service,
+{
+    /// Starts the child service, supervised by a task of the same name and path that
+    /// restarts it by the policy. Its failures reach the parent only when the policy gives
+    /// up (noting the restarts).
+    pub fn spawn(self) -> Result<(), LifecycleError> {
+        let (cx, name, spec, make) = self.supervisor();
+        cx.spawn_task(name, spec, Repeating(make))
+    }
 }
 
-fn supervisor(policy: Restart, cx: &Context) -> Option<Box<Supervisor>> {
-    // Seeded per task so that siblings restarted together spread apart.
-    let seed = cx.task.identity() ^ cx.manager.stats().tasks.total_count as u64;
-    policy
-        .restarts()
-        .then(|| Box::new(Supervisor::new(policy, seed)))
+impl<F, C> RestartingChildBuilder<'_, F, Contain>
+where
+    F: Fn() -> C + Send + Sync + 'static,
+    C: Service,
+{
+    /// Starts the child service as [`RestartingChildBuilder::spawn`] does, its supervising
+    /// task a failure boundary: when the policy gives up, the child's failures end that task
+    /// alone, and its handle (returned here) has them.
+    pub fn spawn(self) -> Result<TaskHandle, LifecycleError> {
+        let (cx, name, spec, make) = self.supervisor();
+        cx.spawn_contained(name, spec, Repeating(make))
+    }
 }
 
-impl fmt::Debug for TaskBuilder<'_> {
+/// The future of one run of a supervised child service: it ends with the child.
+type ChildRun = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+impl<B> fmt::Debug for TaskBuilder<'_, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskBuilder")
             .field("name", &self.name)
-            .field("daemon", &self.daemon)
+            .field("spec", &self.spec)
             .finish()
     }
 }
 
-impl fmt::Debug for RestartingTaskBuilder<'_> {
+impl<B> fmt::Debug for RestartingTaskBuilder<'_, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestartingTaskBuilder")
-            .field("task", &self.inner)
-            .field("policy", &self.policy)
+        f.debug_tuple("RestartingTaskBuilder")
+            .field(&self.inner)
             .finish()
     }
 }
 
-impl<F> fmt::Debug for ChildBuilder<'_, F> {
+impl<F, B> fmt::Debug for ChildBuilder<'_, F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildBuilder")
-            .field("daemon", &self.daemon)
+            .field("spec", &self.spec)
             .finish()
     }
 }
 
-impl<F> fmt::Debug for RestartingChildBuilder<'_, F> {
+impl<F, B> fmt::Debug for RestartingChildBuilder<'_, F, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestartingChildBuilder")
-            .field("child", &self.inner)
-            .field("policy", &self.policy)
+        f.debug_tuple("RestartingChildBuilder")
+            .field(&self.inner)
             .finish()
     }
 }

@@ -1,6 +1,7 @@
 //! [`CancelCause`]: why a service began to stop.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Why a service was cancelled, from [`Manager::cancel_cause`](crate::Manager::cancel_cause);
 /// the first cause wins.
@@ -15,8 +16,8 @@ pub enum CancelCause {
     Shutdown,
     /// A task failed: the path of the first failure.
     Failure {
-        /// The failing task's path.
-        path: String,
+        /// The failing task's path (shared, not copied, by every service it stops).
+        path: Arc<str>,
     },
     /// The parent service was cancelled (or the future running the service was dropped).
     Parent,

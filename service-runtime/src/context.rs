@@ -8,13 +8,14 @@ use std::sync::{Arc, OnceLock};
 use crate::builder::{ChildBuilder, TaskBuilder};
 use crate::cause::CancelCause;
 use crate::error::LifecycleError;
-use crate::handle::ServiceHandle;
-use crate::manager::{Manager, ParentLink, Shared};
-use crate::restart::Supervisor;
+use crate::handle::{ServiceHandle, TaskHandle};
+use crate::manager::{self, ChildKind, Manager, Node, ParentLink, ServiceState, Task};
+use crate::name::Name;
 use crate::output::IntoTaskResult;
-use crate::runner::{self, Maker, Once, Role};
+use crate::runner::{self, Maker};
 use crate::serve::Service;
-use crate::tree::{Name, TaskNode, TaskRef, attach_service, attach_task};
+use crate::spec::Spec;
+use crate::tree::{attach_service, attach_task};
 
 /// The inside view of a service, one per task (and one for the body).
 ///
@@ -24,15 +25,15 @@ use crate::tree::{Name, TaskNode, TaskRef, attach_service, attach_task};
 #[derive(Clone)]
 pub struct Context {
     pub(crate) manager: Manager,
-    pub(crate) task: TaskRef,
+    pub(crate) task: Task,
     name: Name,
     /// The task's node once this `Context` needed it, when `task` is to a leaf (see the
     /// `tree` module): starting a child makes the task a node.
-    node: OnceLock<Arc<TaskNode>>,
+    node: OnceLock<Arc<Node>>,
 }
 
 impl Context {
-    pub(crate) fn new(manager: Manager, task: TaskRef, name: Name) -> Context {
+    pub(crate) fn new(manager: Manager, task: Task, name: Name) -> Context {
         Context {
             manager,
             task,
@@ -42,8 +43,8 @@ impl Context {
     }
 
     /// The task's node (a leaf becomes one).
-    fn node(&self) -> &Arc<TaskNode> {
-        match self.task.own_node() {
+    fn node(&self) -> &Arc<Node> {
+        match self.task.as_node() {
             Some(node) => node,
             None => self.node.get_or_init(|| self.task.make_node(&self.name)),
         }
@@ -131,28 +132,36 @@ impl Context {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn cancelled(&self) {
-        self.manager.shared.cancel_event.wait().await;
+        self.manager.state.cancel_event.wait().await;
     }
 
     /// Marks the service ready: its start-up work is done (see
     /// [`Manager::is_ready`]). Idempotent; ignored once the service is cancelled.
     pub fn ready(&self) {
-        self.manager.shared.mark_ready();
+        self.manager().state.mark_ready();
     }
 
-    /// Whether the service is cancelled.
+    /// Whether this task is asked to stop: its service is cancelled (or, inside a contained
+    /// task, that task's work is being stopped).
     pub fn is_cancelled(&self) -> bool {
-        self.manager.shared.is_cancelled()
+        self.manager.state.is_cancelled()
     }
 
     /// Cancels the whole service (not a failure).
     pub fn cancel(&self) {
-        self.manager.cancel();
+        self.manager().cancel();
     }
 
-    /// This service's manager.
+    /// This service's manager (inside a contained task too: the service it is part of).
     pub fn manager(&self) -> &Manager {
-        &self.manager
+        self.manager.state.enclosing().unwrap_or(&self.manager)
+    }
+
+    /// The manager of the outermost service of this tree (this service's, at the top):
+    /// any task, at any depth, can stop the whole program with `cx.root().cancel()`, while
+    /// [`Context::cancel`] cancels only its own service.
+    pub fn root(&self) -> &Manager {
+        self.manager.state.outermost().unwrap_or(&self.manager)
     }
 
     /// This task's name (for the body, the service's name).
@@ -169,67 +178,101 @@ impl Context {
         self.node().path()
     }
 
-    pub(crate) fn spawn<F, Fut>(
-        &self,
-        name: Cow<'static, str>,
-        role: Role,
-        f: F,
-    ) -> Result<(), LifecycleError>
-    where
-        F: FnOnce(Context) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoTaskResult,
-    {
-        self.spawn_with(name, role, Once(Some(f)), None)
+    /// Whether work named `name` may start now: `Ok(true)` to start it, `Ok(false)` while
+    /// the service is being cancelled (report success, start nothing).
+    fn admit(&self, name: &str) -> Result<bool, LifecycleError> {
+        if !manager::in_runtime() {
+            // A `Context` carried out of the runtime (to a plain thread, say).
+            return Err(LifecycleError::NoRuntime);
+        }
+        if self.manager.state.is_cancelled() {
+            // Checked again by the task itself: work that slips past this check while the
+            // service is being cancelled is started and aborted at once, never lost.
+            return if self.manager.is_finished() {
+                Err(LifecycleError::NotRunning)
+            } else {
+                Ok(false)
+            };
+        }
+        manager::check_name(name)?;
+        Ok(true)
     }
 
-    /// Starts a task whose futures `make` makes, restarted by `supervisor` if any.
-    pub(crate) fn spawn_with<M, Fut>(
+    /// Starts a task named `name` whose futures `make` makes, run as `spec` says.
+    pub(crate) fn spawn_task<M, Fut>(
         &self,
         name: Cow<'static, str>,
-        role: Role,
+        spec: Spec,
         make: M,
-        supervisor: Option<Box<Supervisor>>,
     ) -> Result<(), LifecycleError>
     where
         M: Maker<Fut> + Send + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        if !runner::in_runtime() {
-            // A `Context` carried out of the runtime (to a plain thread, say).
-            return Err(LifecycleError::NoRuntime);
+        if !self.admit(&name)? {
+            return Ok(());
         }
-        let shared = &self.manager.shared;
-        if shared.is_cancelled() {
-            // Checked again by the task itself: work that slips past this check while the
-            // service is being cancelled is started and aborted at once, never lost.
-            return if self.manager.is_finished() {
-                Err(LifecycleError::NotRunning)
-            } else {
-                Ok(())
-            };
-        }
+        let state = &self.manager.state;
         let name = Name::from(name);
-        let task = attach_task(self.node(), &name, shared.options.max_children)?;
-        shared.count_started_task();
-        runner::spawn(self.manager.clone(), task, name, role, make, supervisor);
+        let task = attach_task(self.node(), &name, state.options.max_children)?;
+        state.count_started_task();
+        runner::spawn(self.manager.clone(), task, name, spec, make);
         Ok(())
     }
 
-    /// Starts `service` as a child of this task. A `supervised` child is the one child of a
-    /// supervising task (restart policy): it takes that task's path, and its failures go to
-    /// the supervisor instead of straight to the ancestors.
+    /// Starts a contained task: the body of a boundary (a service of its own in this tree,
+    /// which this service counts as one task) whose failures stay in it.
+    pub(crate) fn spawn_contained<M, Fut>(
+        &self,
+        name: Cow<'static, str>,
+        spec: Spec,
+        make: M,
+    ) -> Result<TaskHandle, LifecycleError>
+    where
+        M: Maker<Fut> + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        let parent = &self.manager.state;
+        if !self.admit(&name)? {
+            // Nothing starts; the handle is finished already.
+            let path = crate::name::join(&self.task.path(&self.name), &name);
+            let root = Node::detached(Name::from(name), path);
+            let boundary = Manager::from_state(ServiceState::boundary(root, parent));
+            boundary.cancel_with(CancelCause::Parent);
+            return Ok(TaskHandle::new(boundary));
+        }
+        let name = Name::from(name);
+        let root = attach_service(self.node(), name.clone(), parent.options.max_children, None)?;
+        parent.count_started_task();
+        let boundary = ServiceState::boundary(Arc::clone(&root), parent);
+        root.set_service(&boundary);
+        let manager = Manager::from_state(boundary);
+        manager.launch(|manager, root| {
+            runner::spawn(manager.clone(), Task::to_node(root), name, spec, make);
+        })?;
+        if parent.is_cancelled() {
+            // The parent's cancellation walk may have passed the node before it knew the
+            // boundary (tree module docs, "Wake-ups").
+            manager.cancel_with(CancelCause::Parent);
+        }
+        Ok(TaskHandle::new(manager))
+    }
+
+    /// Starts `service` as a child of this task, tied to it as `kind` says. A supervised
+    /// child is the one child of a supervising task (restart policy): it takes that task's
+    /// path, and its failures go to the supervisor instead of straight to the ancestors.
     pub(crate) fn spawn_child<C: Service>(
         &self,
         service: C,
-        daemon: bool,
-        supervised: bool,
+        kind: ChildKind,
     ) -> Result<ServiceHandle<C>, LifecycleError> {
-        if !runner::in_runtime() {
+        let supervised = kind == ChildKind::Supervised;
+        if !manager::in_runtime() {
             return Err(LifecycleError::NoRuntime);
         }
-        let parent = &self.manager.shared;
+        let parent = &self.manager.state;
         if parent.is_cancelled() {
             if self.manager.is_finished() {
                 return Err(LifecycleError::NotRunning);
@@ -238,28 +281,24 @@ impl Context {
             handle.manager().cancel_with(CancelCause::Parent);
             return Ok(handle);
         }
+        let name = service.name();
+        manager::check_name(&name)?;
         let path = supervised.then(|| self.task.path(&self.name));
         // The child's root node hangs in this tree: this task is not done before the child is.
-        let root = attach_service(
-            self.node(),
-            service.name().into(),
-            parent.options.max_children,
-            path,
-        )?;
+        let root = attach_service(self.node(), name.into(), parent.options.max_children, path)?;
         if !supervised {
             parent.count_started_task();
         }
-        let shared = Shared::new(
+        let state = ServiceState::new(
             Arc::clone(&root),
             service.options(),
             Some(ParentLink {
-                manager: Arc::clone(parent),
-                daemon,
-                supervised,
+                parent: Arc::clone(parent),
+                kind,
             }),
         );
-        root.set_service(&shared);
-        let handle = ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service));
+        root.set_service(&state);
+        let handle = ServiceHandle::from_parts(Manager::from_state(state), Arc::new(service));
         // Cannot fail: the manager is new, and we are inside a runtime (checked above).
         let _ = handle.start();
         if parent.is_cancelled() {
@@ -273,9 +312,56 @@ impl Context {
 
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// The task's path, written as it is formatted: asking `Context::path` would make a
+        /// leaf task a node (and store its path), which a `Debug` must not do.
+        struct Path<'a>(&'a Context);
+
+        impl fmt::Debug for Path<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"")?;
+                match self.0.node.get() {
+                    Some(node) => f.write_str(node.path())?,
+                    None => self.0.task.write_path(&self.0.name, f)?,
+                }
+                f.write_str("\"")
+            }
+        }
+
         f.debug_struct("Context")
-            .field("path", &self.path())
+            .field("path", &Path(self))
             .field("cancelled", &self.is_cancelled())
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{BoxError, Context, Service, ServiceExt};
+
+    struct Probe(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<(String, bool)>>>);
+
+    impl Service for Probe {
+        async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+            let report = self.0.lock().unwrap().take().unwrap();
+            cx.run_task("leaf", move |cx| async move {
+                let shown = format!("{cx:?}");
+                let still_a_leaf = cx.node.get().is_none() && cx.task.as_node().is_none();
+                let _ = report.send((shown, still_a_leaf));
+            })?;
+            Ok(())
+        }
+    }
+
+    /// Formatting a leaf task's `Context` shows its path but leaves the task a leaf (no
+    /// node made, nothing stored in the tree).
+    #[tokio::test]
+    async fn debug_shows_the_path_without_making_a_node() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        Probe(std::sync::Mutex::new(Some(tx))).run().await.unwrap();
+        let (shown, still_a_leaf) = rx.await.unwrap();
+        assert!(shown.contains("path: \"Probe/leaf\""), "{shown}");
+        assert!(still_a_leaf, "formatting made the task a node");
     }
 }

@@ -33,6 +33,11 @@ pub enum LifecycleError {
     NoRuntime,
     /// The service finished (cleanly) without ever becoming ready.
     FinishedBeforeReady,
+    /// A task or service name contains `/`, which separates the names of a path.
+    InvalidName {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl fmt::Display for LifecycleError {
@@ -56,6 +61,10 @@ impl fmt::Display for LifecycleError {
             LifecycleError::FinishedBeforeReady => {
                 f.write_str("the service finished without becoming ready")
             }
+            LifecycleError::InvalidName { name } => write!(
+                f,
+                "`{name}` cannot name a task or service: `/` separates the names in a path"
+            ),
         }
     }
 }
@@ -72,6 +81,9 @@ pub enum FailureKind {
     Panic,
     /// A daemon (task or child service) ended on its own while its service was not cancelled.
     DaemonExit,
+    /// The task was still running when its service's non-zero grace ran out (or the stop
+    /// was forced with [`Manager::abort`](crate::Manager::abort)), and was aborted.
+    GraceExceeded,
 }
 
 impl fmt::Display for FailureKind {
@@ -80,6 +92,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Error => "error",
             FailureKind::Panic => "panic",
             FailureKind::DaemonExit => "daemon exit",
+            FailureKind::GraceExceeded => "grace exceeded",
         })
     }
 }
@@ -108,6 +121,17 @@ impl TaskFailure {
         }
     }
 
+    /// The failure of a daemon named `name` at `path` (a child service if `service`) that
+    /// ended while its service was running.
+    pub(crate) fn daemon_exit(name: Cow<'static, str>, path: Arc<str>, service: bool) -> Self {
+        TaskFailure::new(
+            name.clone(),
+            path,
+            FailureKind::DaemonExit,
+            Arc::new(DaemonExitError { name, service }),
+        )
+    }
+
     /// The name of the task that failed (for a child service, the service's name).
     pub fn task_name(&self) -> &str {
         &self.name
@@ -116,6 +140,10 @@ impl TaskFailure {
     /// The `/`-joined path of the task, from the root service down: `Node/gossip/handle`.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    pub(crate) fn shared_path(&self) -> Arc<str> {
+        Arc::clone(&self.path)
     }
 
     /// The same failure with its error replaced by `f(error)`.
@@ -127,10 +155,6 @@ impl TaskFailure {
             error: f(self.error),
             ..self
         }
-    }
-
-    pub(crate) fn error_arc(&self) -> Arc<dyn Error + Send + Sync + 'static> {
-        Arc::clone(&self.error)
     }
 
     /// How the task failed.
@@ -163,6 +187,7 @@ impl fmt::Display for TaskFailure {
             FailureKind::Error => write!(f, "`{path}` failed: {error}"),
             FailureKind::Panic => write!(f, "`{path}` panicked: {error}"),
             FailureKind::DaemonExit => write!(f, "`{path}`: {error}"),
+            FailureKind::GraceExceeded => write!(f, "`{path}` {error}"),
         }
     }
 }
@@ -224,11 +249,30 @@ impl Error for GaveUp {
     }
 }
 
+/// The error of a task aborted when its grace ran out: how long it had, or that the stop
+/// was forced.
+#[derive(Debug)]
+pub(crate) struct GraceExceeded {
+    /// `None`: [`Manager::abort`](crate::Manager::abort) cut the grace short.
+    pub(crate) grace: Option<std::time::Duration>,
+}
+
+impl fmt::Display for GraceExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.grace {
+            Some(grace) => write!(f, "did not stop within {grace:?} and was aborted"),
+            None => f.write_str("was still running when the stop was forced, and was aborted"),
+        }
+    }
+}
+
+impl Error for GraceExceeded {}
+
 /// The error carried by a daemon that ended while its service was running.
 #[derive(Debug)]
-pub(crate) struct DaemonExitError {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) service: bool,
+struct DaemonExitError {
+    name: Cow<'static, str>,
+    service: bool,
 }
 
 impl fmt::Display for DaemonExitError {
@@ -248,19 +292,26 @@ impl fmt::Display for DaemonExitError {
 
 impl Error for DaemonExitError {}
 
+/// Where a service's path comes from: its tree node, which builds it when first asked (a
+/// failure deep in a chain of services stops every ancestor, and building every ancestor's
+/// path up front would cost the square of the depth).
+pub(crate) trait ServicePath: Send + Sync {
+    fn service_path(&self) -> &str;
+}
+
 /// The failures of a service that did not end cleanly, in the order they happened.
 ///
 /// Dereferences to a slice of [`TaskFailure`]s; never empty.
 #[derive(Clone)]
 pub struct Failures {
-    service: Arc<str>,
+    service: Arc<dyn ServicePath>,
     list: Arc<[TaskFailure]>,
     cause: Option<CancelCause>,
 }
 
 impl Failures {
     pub(crate) fn new(
-        service: Arc<str>,
+        service: Arc<dyn ServicePath>,
         list: Vec<TaskFailure>,
         cause: Option<CancelCause>,
     ) -> Self {
@@ -278,7 +329,7 @@ impl Failures {
 
     /// The path of the service these failures ended.
     pub fn service(&self) -> &str {
-        &self.service
+        self.service.service_path()
     }
 }
 
@@ -293,7 +344,7 @@ impl std::ops::Deref for Failures {
 impl fmt::Debug for Failures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Failures")
-            .field("service", &self.service)
+            .field("service", &self.service())
             .field("cause", &self.cause)
             .field("failures", &&*self.list)
             .finish()

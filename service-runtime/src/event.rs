@@ -54,6 +54,12 @@ impl Event {
         }
     }
 
+    /// Whether no waiter is registered (for the models' leak checks).
+    #[cfg(loom)]
+    pub(crate) fn is_empty(&self) -> bool {
+        lock(&self.wakers).is_empty()
+    }
+
     pub(crate) fn is_set(&self) -> bool {
         self.state.load(Ordering::Acquire) & SET != 0
     }
@@ -70,53 +76,66 @@ impl Event {
     }
 }
 
+impl Event {
+    /// Ready once the flag is set; until then the waker of `cx` is kept in the slot noted in
+    /// `slot` (registered on the first poll, updated on later ones). Whoever stops polling
+    /// before it is ready must call [`Event::unregister`] with the same `slot`.
+    pub(crate) fn poll_wait(&self, slot: &mut Option<u32>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_set() {
+            *slot = None;
+            return Poll::Ready(());
+        }
+        let mut wakers = lock(&self.wakers);
+        let index = match slot.and_then(|index| wakers.get_mut(index as usize).map(|w| (index, w)))
+        {
+            Some((index, waker)) => {
+                waker.clone_from(cx.waker());
+                index
+            }
+            // Fits: a `Slots` never holds more than `u32::MAX` values.
+            None => wakers.insert(cx.waker().clone()) as u32,
+        };
+        // Invariant 2: registered first, then announced; a setter that came first is seen.
+        if self.state.fetch_or(WAITING, Ordering::AcqRel) & SET != 0 {
+            wakers.remove(index as usize);
+            drop(wakers);
+            *slot = None;
+            return Poll::Ready(());
+        }
+        drop(wakers);
+        *slot = Some(index);
+        Poll::Pending
+    }
+
+    /// Gives up the waiting that `slot` notes (see [`Event::poll_wait`]).
+    pub(crate) fn unregister(&self, slot: &mut Option<u32>) {
+        if let Some(index) = slot.take() {
+            // Our slot is ours or already taken by the setter (invariant 3): either way,
+            // nobody else's waker is there.
+            lock(&self.wakers).remove(index as usize);
+        }
+    }
+}
+
 /// The future of [`Event::wait`].
 pub(crate) struct Wait<'a> {
     event: &'a Event,
     /// Our entry among the waiters, once registered.
-    slot: Option<usize>,
+    slot: Option<u32>,
 }
 
 impl Future for Wait<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.event.is_set() {
-            self.slot = None;
-            return Poll::Ready(());
-        }
-        let event = self.event;
-        let mut wakers = lock(&event.wakers);
-        let slot = match self
-            .slot
-            .and_then(|slot| wakers.get_mut(slot).map(|w| (slot, w)))
-        {
-            Some((slot, waker)) => {
-                waker.clone_from(cx.waker());
-                slot
-            }
-            None => wakers.insert(cx.waker().clone()),
-        };
-        // Invariant 2: registered first, then announced; a setter that came first is seen.
-        if event.state.fetch_or(WAITING, Ordering::AcqRel) & SET != 0 {
-            wakers.remove(slot);
-            drop(wakers);
-            self.slot = None;
-            return Poll::Ready(());
-        }
-        drop(wakers);
-        self.slot = Some(slot);
-        Poll::Pending
+        let Wait { event, slot } = &mut *self;
+        event.poll_wait(slot, cx)
     }
 }
 
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            // Our slot is ours or already taken by the setter (invariant 3): either way,
-            // nobody else's waker is there.
-            lock(&self.event.wakers).remove(slot);
-        }
+        self.event.unregister(&mut self.slot);
     }
 }
 

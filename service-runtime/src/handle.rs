@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use crate::cause::CancelCause;
 use crate::error::{LifecycleError, ServiceError};
-use crate::manager::{Manager, Shared};
-use crate::runner::{self, Once, Role};
+use crate::manager::{Manager, Node, ServiceState, Task};
+use crate::name::Name;
+use crate::runner::{self, OneShot};
 use crate::serve::Service;
-use crate::tree::{Name, TaskNode, TaskRef};
+use crate::spec::Spec;
 
 /// A service together with its manager. Cheap to clone; derefs to [`Manager`] for the
 /// flags, `cancel`, `stop` and the waits. Dropping handles never cancels the service.
@@ -23,12 +24,12 @@ impl<S: Service> ServiceHandle<S> {
     /// A manager for `service`, not started yet: [`run`](ServiceHandle::run) or
     /// [`start`](ServiceHandle::start) it later.
     pub fn new(service: S) -> ServiceHandle<S> {
-        let shared = Shared::new(
-            TaskNode::root(Name::from(service.name())),
+        let state = ServiceState::new(
+            Node::root(Name::from(service.name())),
             service.options(),
             None,
         );
-        ServiceHandle::from_parts(Manager::from_shared(shared), Arc::new(service))
+        ServiceHandle::from_parts(Manager::from_state(state), Arc::new(service))
     }
 
     pub(crate) fn from_parts(manager: Manager, service: Arc<S>) -> ServiceHandle<S> {
@@ -60,11 +61,10 @@ impl<S: Service> ServiceHandle<S> {
             let name = root.name().clone();
             runner::spawn(
                 manager.clone(),
-                TaskRef::own(root),
+                Task::to_node(root),
                 name,
-                Role::Body,
-                Once(Some(move |cx| service.serve(cx))),
-                None,
+                Spec::body(),
+                OneShot(Some(move |cx| service.serve(cx))),
             );
         })
     }
@@ -99,8 +99,8 @@ impl<S: Service> ServiceHandle<S> {
         let call = f(Arc::clone(&self.service));
         tokio::select! {
             biased;
-            () = self.manager.shared.cancel_event.wait() => Err(LifecycleError::NotRunning),
-            () = self.manager.shared.finished_event.wait() => Err(LifecycleError::NotRunning),
+            () = self.manager.state.cancel_event.wait() => Err(LifecycleError::NotRunning),
+            () = self.manager.state.finished_event.wait() => Err(LifecycleError::NotRunning),
             value = call => Ok(value),
         }
     }
@@ -126,6 +126,62 @@ impl<S> Clone for ServiceHandle<S> {
 impl<S> fmt::Debug for ServiceHandle<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("ServiceHandle").field(&self.manager).finish()
+    }
+}
+
+/// The handle of a contained task ([`TaskBuilder::contained`](crate::TaskBuilder::contained)):
+/// how it ended. Cheap to clone; dropping it never cancels the task.
+///
+/// A contained task is a failure boundary: its failures (with the paths of the tasks inside
+/// it that failed) are in [`TaskHandle::wait_finished`], not in its service's error.
+#[derive(Clone)]
+pub struct TaskHandle {
+    /// The boundary: a service of its own whose body is the task.
+    boundary: Manager,
+}
+
+impl TaskHandle {
+    pub(crate) fn new(boundary: Manager) -> TaskHandle {
+        TaskHandle { boundary }
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &str {
+        self.boundary.name()
+    }
+
+    /// The task's path (`Host/listen/conn-17`).
+    pub fn path(&self) -> &str {
+        self.boundary.path()
+    }
+
+    /// Whether the task and everything it started are done.
+    pub fn is_finished(&self) -> bool {
+        self.boundary.is_finished()
+    }
+
+    /// Stops the task and everything it started, in order (not a failure); its service goes
+    /// on. Never blocks; a no-op once finished.
+    pub fn cancel(&self) {
+        self.boundary.cancel();
+    }
+
+    /// Waits until the task and everything it started are done; its failures, if any (any
+    /// number of waiters get them).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_finished(&self) -> Result<(), ServiceError> {
+        self.boundary.wait_finished().await
+    }
+}
+
+impl fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("path", &self.path())
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 

@@ -177,8 +177,83 @@
 //! cancelled and resolves every task's [`Context::cancelled`] at once; child services are
 //! cancelled too. Each task then has [`Options::grace`] (default zero) to return by itself,
 //! after which it is aborted — its future dropped at its current await point, so `Drop`
-//! cleanup runs — but never before all its children are done. Work started while the
-//! service is being cancelled is not started (and `Ok(())` is returned).
+//! cleanup runs — but never before all its children are done. An aborted task is never
+//! polled again: with a zero grace, a task runs none of its code after the cancellation
+//! (not even what follows its `cx.cancelled().await`), only its destructors; give the
+//! service a grace for cleanup that must `.await`. Work started while the service is being
+//! cancelled is not started (and `Ok(())` is returned).
+//!
+//! # The stop budget
+//!
+//! [`Options::grace`] is inherited: a child service that chooses none has its parent's. A
+//! service's grace is also the deadline of its whole subtree: when it runs out, everything
+//! below the service still running is aborted at once (each task after its children),
+//! whatever its child services chose — so the root's grace is the budget of the whole
+//! program's stop (systemd's `TimeoutStopSec`, Kubernetes' `terminationGracePeriodSeconds`).
+//! A task still running when a non-zero grace runs out is a
+//! [`FailureKind::GraceExceeded`] failure (``Node/ticker` did not stop within 2s and was
+//! aborted``), so a program can tell a clean stop from a forced one and exit non-zero.
+//! [`Manager::abort`] cuts every grace short. [`ServiceExt::run_until_signal`] is a
+//! server's `main`: the first SIGINT or SIGTERM starts the orderly stop, a second aborts.
+//! [`Context::root`] reaches the outermost service from any task, at any depth
+//! (`cx.root().cancel()` stops the whole program; `cx.cancel()` only its own service).
+//!
+//! # Failure boundaries
+//!
+//! By default a failure escalates: it cancels its service and every ancestor, whose errors
+//! all report it. A server must survive one bad connection, so work can be *contained*:
+//! [`TaskBuilder::contained`] and [`ChildBuilder::contained`]. A failure inside contained
+//! work (an error, a panic, a daemon that quits, a restart policy giving up, a grace
+//! exceeded) ends that work alone — its own children are cancelled in order, as a service's
+//! are — and is not a failure of its service: the service is not cancelled, its error does
+//! not contain it, [`Manager::did_error`] stays false. The failure goes to the work's handle
+//! (a [`TaskHandle`] for a task, the child's [`ServiceHandle`]), is logged once at `error`
+//! with its path, and is counted in [`TaskStats::contained_failure_count`]. Cancellation
+//! still flows down, and paths are unchanged.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use service_runtime::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct Host {
+//!     connections: Mutex<Vec<TaskHandle>>,
+//! }
+//!
+//! impl Service for Host {
+//!     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+//!         for n in 0..3 {
+//!             // One task per connection; a bad one ends alone.
+//!             let connection = cx.task(format!("conn-{n}")).contained().spawn(move |cx| async move {
+//!                 if n == 1 {
+//!                     return Err::<(), _>("garbage from the peer");
+//!                 }
+//!                 cx.cancelled().await;
+//!                 Ok(())
+//!             })?;
+//!             self.connections.lock().unwrap().push(connection);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let host = Host::default().start();
+//! host.wait_ready().await.unwrap();
+//! let bad = host.service().connections.lock().unwrap()[1].clone();
+//! let error = bad.wait_finished().await.unwrap_err();
+//! assert_eq!(error.failures()[0].path(), "Host/conn-1");
+//! assert!(!host.is_cancelled() && !host.did_error());
+//! assert_eq!(host.stats().tasks.contained_failure_count, 1);
+//! host.stop().await.unwrap();
+//! # }
+//! ```
+//!
+//! Contain work whose failure is its own business — a connection, a request, a job from a
+//! queue, a peer — and whose parent has a sensible life without it. Let a failure escalate
+//! when the service cannot do its job without that work (its store, its listener, its
+//! router): a stopped service that says why beats one that limps on.
 //!
 //! # Errors
 //!
@@ -250,6 +325,19 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The layers, lowest first. A module calls only into its own layer's helpers and the layers
+// below it; the one pair that call each other, `runner` and `context`, is noted in both.
+//
+//   sync, slots, name, event        primitives: the loom shim, a slab, names, a one-shot flag
+//   error, cause, options, stats,   plain data
+//     restart, spec, output
+//   tree                            the task tree: reports what happened, calls nothing above
+//   manager                         a service's state: flags, failures, counters; drives the
+//                                   tree and does the work across services it reports
+//   runner, context                 a task's life; the inside view, which spawns through it
+//   builder, handle, serve,         the public entry points, and the macros' support
+//     __private
+
 mod builder;
 mod cause;
 mod context;
@@ -257,12 +345,14 @@ mod error;
 mod event;
 mod handle;
 mod manager;
+mod name;
 mod options;
 mod output;
 mod restart;
 mod runner;
 mod serve;
 mod slots;
+mod spec;
 mod stats;
 mod sync;
 mod tree;
@@ -270,19 +360,25 @@ mod tree;
 #[cfg(all(test, loom))]
 mod loom_models;
 
+#[cfg(all(test, not(loom)))]
+mod tests;
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use builder::{ChildBuilder, RestartingChildBuilder, RestartingTaskBuilder, TaskBuilder};
+pub use builder::{
+    Boundary, ChildBuilder, Contain, Escalate, RestartingChildBuilder, RestartingTaskBuilder,
+    TaskBuilder,
+};
 pub use cause::CancelCause;
 pub use context::Context;
 pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, TaskFailure};
-pub use handle::ServiceHandle;
+pub use handle::{ServiceHandle, TaskHandle};
 pub use manager::Manager;
 pub use options::Options;
-pub use restart::Restart;
 pub use output::IntoTaskResult;
+pub use restart::Restart;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
 pub use stats::{Stats, TaskStats};
 
@@ -294,7 +390,7 @@ pub mod prelude {
     pub use crate::{
         BoxError, CancelCause, Context, FailureKind, Failures, IntoTaskResult, LifecycleError,
         Manager, Options, Restart, Service, ServiceError, ServiceExt, ServiceHandle, Stats,
-        TaskFailure, TaskStats, background, shutdown_signal,
+        TaskFailure, TaskHandle, TaskStats, background, shutdown_signal,
     };
 
     #[cfg(feature = "macros")]

@@ -1,39 +1,92 @@
 //! Model checks of the synchronisation core with loom: every interleaving of the racing
 //! operations below is explored, and a lost wake-up shows up as a deadlock loom reports.
 //!
+//! The tree's models build bare trees (of `()`, with a flag and a counter of their own: no
+//! manager); the manager's models build a started [`ServiceState`] by hand (no tokio runtime
+//! under loom).
+//!
 //! Run: `RUSTFLAGS="--cfg loom" cargo test -p service-runtime --no-default-features --release --lib loom_models`
 //! (`.ci/run` does, with a separate target directory).
 
 use std::future::{Future, poll_fn};
 use std::sync::Arc;
+use std::task::Poll;
 
 use loom::future::block_on;
 use loom::thread;
 
-use crate::cause::CancelCause;
 use crate::handle::ServiceHandle;
-use crate::manager::{Manager, Shared};
+use crate::manager::{Manager, Node, ServiceState};
 use crate::options::Options;
 use crate::serve::Service;
-use crate::tree::{TaskNode, TaskRef, attach_task, release, release_stopped, release_task};
+use crate::sync::{AtomicBool, AtomicUsize, Ordering};
+use crate::tree::{
+    CancelWalk, Released, TaskNode, TaskRef, attach_task, release, release_task, wake_tree,
+};
 use crate::{BoxError, Context, LifecycleError};
 
-/// A service whose manager is set up by hand (no tokio runtime under loom).
-struct Nothing;
-
-impl Service for Nothing {
-    async fn serve(self: Arc<Self>, _cx: Context) -> Result<(), BoxError> {
-        Ok(())
-    }
+/// A bare tree and what its owner keeps beside it: the cancellation flag and the count of
+/// tasks that left.
+struct Tree {
+    root: Arc<TaskNode<()>>,
+    cancelled: AtomicBool,
+    finished: AtomicUsize,
 }
 
-/// A started manager with its root node, as `Manager::launch` leaves them.
-fn started() -> (Arc<Shared>, Arc<TaskNode>) {
-    let shared = Shared::new(TaskNode::root("Svc"), Options::default(), None);
-    assert!(shared.try_start());
-    let root = Arc::clone(&shared.root);
-    shared.mark_started();
-    (shared, root)
+impl Tree {
+    fn new() -> Arc<Tree> {
+        Arc::new(Tree {
+            root: TaskNode::root("Svc"),
+            cancelled: AtomicBool::new(false),
+            finished: AtomicUsize::new(0),
+        })
+    }
+
+    /// What a service's cancellation does to its tree: the flag, then the walk.
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+        wake_tree(&self.root, &mut CancelWalk::default());
+    }
+
+    fn attach(&self, parent: &Arc<TaskNode<()>>, name: &'static str) -> TaskRef<()> {
+        attach_task(parent, &name.into(), 10).unwrap()
+    }
+
+    /// Waits as a task does until the tree is cancelled: its waker stored once, then the
+    /// flag read on every poll.
+    fn wait_cancelled(&self, task: &mut TaskRef<()>) {
+        let mut registered = false;
+        block_on(poll_fn(|cx| {
+            if !registered {
+                let _ = task.register(cx.waker());
+                registered = true;
+            }
+            if self.cancelled.load(Ordering::Acquire) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+    }
+
+    /// Runs `task` as the runner runs one that is aborted: it waits to be cancelled, then
+    /// for its children, then leaves the tree.
+    fn run_until_aborted(self: &Arc<Self>, mut task: TaskRef<()>) -> thread::JoinHandle<()> {
+        let tree = Arc::clone(self);
+        thread::spawn(move || {
+            tree.wait_cancelled(&mut task);
+            block_on(poll_fn(|cx| task.poll_stop(cx)));
+            assert_eq!(
+                release_task(&mut task, &tree.finished, true),
+                Released::Pending
+            );
+        })
+    }
+
+    /// The body's work ends; the tree must then be done.
+    fn end_body(&self) {
+        assert_eq!(release(&self.root, &self.finished), Released::RootDone);
+    }
 }
 
 /// Checks `model` with at most 3 preemptions: the three-thread models stay within seconds
@@ -44,68 +97,49 @@ fn bounded(model: impl Fn() + Sync + Send + 'static) {
     builder.check(model);
 }
 
-/// Waits as the task `task` does until its service is cancelled (storing its waker once).
-fn wait_cancelled(task: &mut TaskRef, shared: &Shared) {
-    let mut registered = false;
-    block_on(poll_fn(|cx| {
-        task.poll_cancelled(cx, shared.cancelled_flag(), &mut registered)
-    }));
-}
-
-/// Runs the task `task` as the runner does one that is aborted: it waits to be cancelled,
-/// then for its children, then leaves the tree.
-fn run_until_aborted(mut task: TaskRef, shared: &Arc<Shared>) -> thread::JoinHandle<()> {
-    let shared = Arc::clone(shared);
-    thread::spawn(move || {
-        wait_cancelled(&mut task, &shared);
-        block_on(poll_fn(|cx| task.poll_stop(cx)));
-        release_task(&mut task, &shared, true);
-    })
-}
-
 /// Spawning races cancellation: the new task either sees the flag at once or is woken by
 /// the cancellation walk — it never waits forever.
 #[test]
 fn cancel_racing_spawn() {
     loom::model(|| {
-        let (shared, root) = started();
+        let tree = Tree::new();
         let spawner = {
-            let (shared, root) = (Arc::clone(&shared), Arc::clone(&root));
+            let tree = Arc::clone(&tree);
             thread::spawn(move || {
-                if shared.is_cancelled() {
+                if tree.cancelled.load(Ordering::Acquire) {
                     return;
                 }
-                let mut child = attach_task(&root, &"child".into(), 10).unwrap();
-                wait_cancelled(&mut child, &shared);
-                release_task(&mut child, &shared, false);
+                let mut child = tree.attach(&tree.root, "child");
+                tree.wait_cancelled(&mut child);
+                let _ = release_task(&mut child, &tree.finished, false);
             })
         };
-        shared.cancel(CancelCause::Requested);
+        tree.cancel();
         spawner.join().unwrap();
-        release(&root, &shared);
-        assert!(Manager::from_shared(shared).is_finished());
+        tree.end_body();
     });
 }
 
-/// A task finishing races cancellation: the tree completes exactly once, with the
-/// finished count equal to the started count.
+/// A task finishing races cancellation: the tree completes exactly once, with the task
+/// counted once.
 #[test]
 fn cancel_racing_a_task_finishing() {
     loom::model(|| {
-        let (shared, root) = started();
-        let mut child = attach_task(&root, &"child".into(), 10).unwrap();
-        shared.count_started_task();
+        let tree = Tree::new();
+        let mut child = tree.attach(&tree.root, "child");
         let finisher = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || release_task(&mut child, &shared, false))
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                assert_eq!(
+                    release_task(&mut child, &tree.finished, false),
+                    Released::Pending
+                );
+            })
         };
-        shared.cancel(CancelCause::Requested);
+        tree.cancel();
         finisher.join().unwrap();
-        release(&root, &shared);
-        let manager = Manager::from_shared(shared);
-        assert!(manager.is_finished() && manager.is_cancelled());
-        let tasks = manager.stats().tasks;
-        assert_eq!((tasks.total_count, tasks.finished_count), (1, 1));
+        tree.end_body();
+        assert_eq!(tree.finished.load(Ordering::Acquire), 1);
     });
 }
 
@@ -114,34 +148,138 @@ fn cancel_racing_a_task_finishing() {
 #[test]
 fn last_child_racing_the_parents_wait() {
     loom::model(|| {
-        let (shared, root) = started();
-        let mut parent = attach_task(&root, &"parent".into(), 10).unwrap();
-        let mut child =
-            attach_task(&parent.make_node(&"parent".into()), &"child".into(), 10).unwrap();
+        let tree = Tree::new();
+        let mut parent = tree.attach(&tree.root, "parent");
+        let mut child = tree.attach(&parent.make_node(&"parent".into()), "child");
         let finisher = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || release_task(&mut child, &shared, false))
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                let _ = release_task(&mut child, &tree.finished, false);
+            })
         };
         block_on(poll_fn(|cx| parent.poll_stop(cx)));
         finisher.join().unwrap();
-        release_task(&mut parent, &shared, true);
-        release(&root, &shared);
-        assert!(Manager::from_shared(shared).is_finished());
+        assert_eq!(
+            release_task(&mut parent, &tree.finished, true),
+            Released::Pending
+        );
+        tree.end_body();
     });
+}
+
+/// A body that returned waits quietly for its last task, which finishes while the tree is
+/// cancelled: the body is woken by that task (never only by the cancellation), and the
+/// root is done once.
+#[test]
+fn returned_body_racing_its_last_task_and_a_cancel() {
+    loom::model(|| {
+        let tree = Tree::new();
+        let mut child = tree.attach(&tree.root, "child");
+        let finisher = {
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                assert_eq!(
+                    release_task(&mut child, &tree.finished, false),
+                    Released::Pending
+                );
+            })
+        };
+        let canceller = {
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || tree.cancel())
+        };
+        block_on(poll_fn(|cx| tree.root.poll_stop_quietly(cx)));
+        assert_eq!(
+            crate::tree::release_done(&tree.root, &tree.finished),
+            Released::RootDone
+        );
+        finisher.join().unwrap();
+        canceller.join().unwrap();
+    });
+}
+
+/// A leaf task waits to be cancelled, then for its children, while another reference to it
+/// (a clone of its `Context`) starts a child from it — making it a node — and the tree is
+/// cancelled: the task's waker moves with it, nobody waits forever, and every task is
+/// counted once.
+#[test]
+fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
+    bounded(|| {
+        let tree = Tree::new();
+        let task = tree.attach(&tree.root, "task");
+        let starter = {
+            let (tree, other) = (Arc::clone(&tree), task.clone());
+            thread::spawn(move || {
+                if tree.cancelled.load(Ordering::Acquire) {
+                    return 0;
+                }
+                let mut child = tree.attach(&other.make_node(&"task".into()), "child");
+                tree.wait_cancelled(&mut child);
+                let _ = release_task(&mut child, &tree.finished, false);
+                1
+            })
+        };
+        let runner = tree.run_until_aborted(task);
+        tree.cancel();
+        let started = starter.join().unwrap();
+        runner.join().unwrap();
+        tree.end_body();
+        assert_eq!(tree.finished.load(Ordering::Acquire), 1 + started);
+    });
+}
+
+/// A task with a child waits to be cancelled, its waker stored once; the child ends on its
+/// own meanwhile. The child's release must leave the waker for the cancellation (the task
+/// waits for cancellation, not for its children, and does not store it again).
+#[test]
+fn a_child_ending_leaves_its_parents_cancellation_waker() {
+    bounded(|| {
+        let tree = Tree::new();
+        let task = tree.attach(&tree.root, "task");
+        let mut child = tree.attach(&task.make_node(&"task".into()), "child");
+        let runner = tree.run_until_aborted(task);
+        let finisher = {
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                let _ = release_task(&mut child, &tree.finished, false);
+            })
+        };
+        tree.cancel();
+        finisher.join().unwrap();
+        runner.join().unwrap();
+        tree.end_body();
+    });
+}
+
+/// A service whose manager is set up by hand (no tokio runtime under loom).
+struct Nothing;
+
+impl Service for Nothing {
+    async fn serve(self: Arc<Self>, _cx: Context) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// A started service, as `Manager::launch` leaves it.
+fn started() -> Arc<ServiceState> {
+    let state = ServiceState::new(Node::root("Svc"), Options::default(), None);
+    assert!(state.claim_start(crate::manager::Start::Launched).is_ok());
+    state.mark_started();
+    state
 }
 
 /// Two waiters on `wait_finished` race the service finishing: both get the outcome.
 #[test]
 fn two_waiters_racing_completion() {
     bounded(|| {
-        let (shared, root) = started();
+        let state = started();
         let waiters: Vec<_> = (0..2)
             .map(|_| {
-                let manager = Manager::from_shared(Arc::clone(&shared));
+                let manager = Manager::from_state(Arc::clone(&state));
                 thread::spawn(move || block_on(manager.wait_finished()))
             })
             .collect();
-        release(&root, &shared);
+        state.release_root();
         for waiter in waiters {
             assert!(waiter.join().unwrap().is_ok());
         }
@@ -153,17 +291,134 @@ fn two_waiters_racing_completion() {
 #[test]
 fn external_call_racing_cancel() {
     loom::model(|| {
-        let (shared, root) = started();
+        let state = started();
         let handle =
-            ServiceHandle::from_parts(Manager::from_shared(Arc::clone(&shared)), Arc::new(Nothing));
+            ServiceHandle::from_parts(Manager::from_state(Arc::clone(&state)), Arc::new(Nothing));
         let caller = {
             let handle = handle.clone();
             thread::spawn(move || block_on(handle.call(|_svc| std::future::pending::<()>())))
         };
         handle.cancel();
         assert_eq!(caller.join().unwrap(), Err(LifecycleError::NotRunning));
-        release(&root, &shared);
+        state.release_root();
     });
+}
+
+/// A parked body is polled (as by a spurious wake-up, from its own thread) while its
+/// service's last task leaves on another: whoever finishes the service, a waiter that sees
+/// it finished sees that task counted — a departure is counted before it can be seen.
+#[test]
+fn whoever_sees_finished_sees_the_final_counters() {
+    loom::model(|| {
+        let state = started();
+        let root = Arc::clone(&state.root);
+        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+        state.count_started_task();
+        let finisher = {
+            let state = Arc::clone(&state);
+            thread::spawn(move || state.release_task(&mut task, false))
+        };
+        // The body returned: it polls until its node is done, then leaves the tree.
+        let mut body = TaskRef::to_node(Arc::clone(&root));
+        let waker = futures_noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        while body.poll_stop_quietly(&mut cx).is_pending() {
+            thread::yield_now();
+        }
+        state.release_task(&mut body, true);
+        let manager = Manager::from_state(Arc::clone(&state));
+        if manager.is_finished() {
+            let tasks = manager.stats().tasks;
+            assert_eq!((tasks.total_count, tasks.finished_count), (1, 1));
+        }
+        finisher.join().unwrap();
+        assert!(manager.is_finished());
+    });
+}
+
+/// A task within its grace waits for the grace to end and then returns by itself (leaving
+/// the waiters), while `abort()` ends the grace from another thread: the task is woken or
+/// finds the grace over, never waits forever, and leaves no waker behind.
+#[test]
+fn abort_racing_a_task_that_returns_within_its_grace() {
+    loom::model(|| {
+        let state = started();
+        let task = {
+            let state = Arc::clone(&state);
+            thread::spawn(move || {
+                let mut slot = None;
+                // One poll registers it (or finds the grace over); then it returns.
+                let first = block_on(poll_fn(|cx| {
+                    Poll::Ready(state.grace_over.poll_wait(&mut slot, cx))
+                }));
+                if first.is_pending() {
+                    state.grace_over.unregister(&mut slot);
+                }
+            })
+        };
+        Manager::from_state(Arc::clone(&state)).abort();
+        task.join().unwrap();
+        assert!(state.grace_over.is_set());
+        assert_eq!(state.grace_end(), Some(crate::manager::GraceEnd::Forced));
+        assert!(state.grace_over.is_empty(), "a waker was left behind");
+    });
+}
+
+/// A contained task fails while its service is cancelled: the failure stays in the
+/// boundary whichever comes first — the service does not error and counts one contained
+/// failure — and both finish.
+#[test]
+fn a_contained_failure_racing_the_parents_cancellation() {
+    bounded(|| {
+        let parent = started();
+        let root = crate::tree::attach_service(&parent.root, "conn".into(), 10, None).unwrap();
+        parent.count_started_task();
+        let boundary = ServiceState::boundary(Arc::clone(&root), &parent);
+        root.set_service(&boundary);
+        assert!(
+            boundary
+                .claim_start(crate::manager::Start::Launched)
+                .is_ok()
+        );
+        let failing = {
+            let boundary = Arc::clone(&boundary);
+            thread::spawn(move || {
+                boundary.record_failure(crate::error::TaskFailure::new(
+                    "conn".into(),
+                    "Svc/conn".into(),
+                    crate::FailureKind::Error,
+                    Arc::new(crate::error::PanicError("reset".to_owned())),
+                ));
+            })
+        };
+        Manager::from_state(Arc::clone(&parent)).cancel();
+        failing.join().unwrap();
+        assert!(boundary.is_cancelled());
+        boundary.release_root();
+        parent.release_root();
+        let parent = Manager::from_state(parent);
+        assert!(parent.is_finished() && !parent.did_error());
+        let tasks = parent.stats().tasks;
+        assert_eq!((tasks.total_count, tasks.finished_count), (1, 1));
+        assert_eq!(tasks.contained_failure_count, 1);
+        let boundary = Manager::from_state(boundary);
+        assert_eq!(
+            block_on(boundary.wait_finished())
+                .unwrap_err()
+                .failures()
+                .len(),
+            1
+        );
+    });
+}
+
+/// A waker that does nothing: the body above polls in a loop instead of waiting.
+fn futures_noop_waker() -> std::task::Waker {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    std::task::Waker::from(Arc::new(Noop))
 }
 
 /// An event is set while one waiter registers and another gives up after registering: the
@@ -183,7 +438,7 @@ fn event_set_racing_a_waiter_and_a_drop() {
                 // One poll registers (or finds the event set); then the future is dropped.
                 block_on(poll_fn(|cx| {
                     let _ = wait.as_mut().poll(cx);
-                    std::task::Poll::Ready(())
+                    Poll::Ready(())
                 }));
             })
         };
@@ -191,86 +446,5 @@ fn event_set_racing_a_waiter_and_a_drop() {
         waiter.join().unwrap();
         quitter.join().unwrap();
         assert!(event.is_set());
-    });
-}
-
-/// A body that returned waits quietly for its service's last task, which finishes while the
-/// service is cancelled: the body is woken by that task (never only by the cancellation),
-/// and the service finishes.
-#[test]
-fn returned_body_racing_its_last_task_and_a_cancel() {
-    loom::model(|| {
-        let (shared, root) = started();
-        let mut child = attach_task(&root, &"child".into(), 10).unwrap();
-        let finisher = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || release_task(&mut child, &shared, false))
-        };
-        let canceller = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || shared.cancel(CancelCause::Requested))
-        };
-        block_on(poll_fn(|cx| root.poll_stop_quietly(cx)));
-        release_stopped(&root, &shared);
-        finisher.join().unwrap();
-        canceller.join().unwrap();
-        assert!(Manager::from_shared(shared).is_finished());
-    });
-}
-
-/// A leaf task waits to be cancelled, then for its children, while another reference to it
-/// (a clone of its `Context`) starts a child from it — making it a node — and the service is
-/// cancelled: the task's waker moves with it, nobody waits forever, and every task is
-/// counted once.
-#[test]
-fn a_leaf_becoming_a_node_racing_its_wait_and_a_cancel() {
-    bounded(|| {
-        let (shared, root) = started();
-        let task = attach_task(&root, &"task".into(), 10).unwrap();
-        shared.count_started_task();
-        let starter = {
-            let (shared, other) = (Arc::clone(&shared), task.clone());
-            thread::spawn(move || {
-                if shared.is_cancelled() {
-                    return;
-                }
-                let mut child =
-                    attach_task(&other.make_node(&"task".into()), &"child".into(), 10).unwrap();
-                shared.count_started_task();
-                wait_cancelled(&mut child, &shared);
-                release_task(&mut child, &shared, false);
-            })
-        };
-        let runner = run_until_aborted(task, &shared);
-        shared.cancel(CancelCause::Requested);
-        starter.join().unwrap();
-        runner.join().unwrap();
-        release(&root, &shared);
-        let manager = Manager::from_shared(shared);
-        assert!(manager.is_finished());
-        let tasks = manager.stats().tasks;
-        assert_eq!(tasks.total_count, tasks.finished_count);
-    });
-}
-
-/// A task with a child waits to be cancelled, its waker stored once; the child ends on its
-/// own meanwhile. The child's release must leave the waker for the cancellation (the task
-/// waits for cancellation, not for its children, and does not store it again).
-#[test]
-fn a_child_ending_leaves_its_parents_cancellation_waker() {
-    bounded(|| {
-        let (shared, root) = started();
-        let task = attach_task(&root, &"task".into(), 10).unwrap();
-        let mut child = attach_task(&task.make_node(&"task".into()), &"child".into(), 10).unwrap();
-        let runner = run_until_aborted(task, &shared);
-        let finisher = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || release_task(&mut child, &shared, false))
-        };
-        shared.cancel(CancelCause::Requested);
-        finisher.join().unwrap();
-        runner.join().unwrap();
-        release(&root, &shared);
-        assert!(Manager::from_shared(shared).is_finished());
     });
 }

@@ -2,20 +2,31 @@
 //!
 //! # Invariants
 //!
-//! 1. `started` goes from false to true once, by whoever swaps it first: [`Manager::launch`]
-//!    (which then runs the body) or [`Manager::cancel`] before start (which then finishes the
-//!    service without running its body). So the body runs at most once.
-//! 2. `finished` is set once, after `outcome`, by [`Shared::finish`]; it is reached only when
-//!    the body's node is done, which is after every node of the tree is done (tree
-//!    invariant 4) — so after the last `finished_count` increment. Waiters that see
-//!    `finished` therefore see the outcome and final counters.
+//! 1. `start` leaves [`Start::NotYet`] once, by whoever claims it first: [`Manager::launch`]
+//!    ([`Start::Launched`]: it then runs the body) or [`Manager::cancel`] before start
+//!    ([`Start::CancelledFirst`]: it then finishes the service without running its body).
+//!    So the body runs at most once, and a run of a service cancelled before it started
+//!    returns its (finished) outcome instead of `AlreadyStarted`.
+//! 2. `finished` is set once, after `outcome`, by [`ServiceState::finish`]; it is reached only
+//!    when the tree reports its root done, which is after every task of the tree has left
+//!    it (tree invariant 4), and each was counted in `finished_count` before it left (with
+//!    Release ordering, read with Acquire). Waiters that see `finished` therefore see the
+//!    outcome and the final counters.
 //! 3. Failures are appended under `failures`' lock, in the order they are recorded, and
 //!    forwarded at once to every ancestor manager (flattened), then each manager that got one
 //!    is cancelled.
-//! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out
-//!    and hands the parent to the completion walk ([`release`]), which takes the child's
-//!    root out of the parent's tree. So a handle kept to a finished child keeps no manager
-//!    or task of its parent alive — only the chain of nodes that names its path.
+//! 4. A child service holds its [`ParentLink`] until it finishes; finishing takes it out,
+//!    and then the child's root leaves the parent's tree ([`tree::leave`]), which may
+//!    finish the parent in turn ([`ServiceState::finish_tree`], a loop: no recursion
+//!    however deep the services nest). So a handle kept to a finished child keeps no task
+//!    of its parent alive — only the chain of nodes that names its path, and the
+//!    outermost service's state (for `Context::root`).
+//!
+//! # Layer
+//!
+//! Above the tree (it drives [`tree`] and does the work across services the tree reports:
+//! finishing a service whose root is done, cancelling the child services a walk met) and
+//! below the runner, `Context` and the handles, which call it; it calls none of them.
 //!
 //! # Lock order
 //!
@@ -25,15 +36,22 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use std::time::Duration;
+
 use tokio::time::Instant;
 
 use crate::cause::CancelCause;
-use crate::error::{Failures, LifecycleError, ServiceError, TaskFailure};
+use crate::error::{Failures, LifecycleError, ServiceError, ServicePath, TaskFailure};
 use crate::event::Event;
 use crate::options::Options;
 use crate::stats::{Stats, TaskStats};
-use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering, lock};
-use crate::tree::{TaskNode, Walk, release, wake_tree};
+use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, lock};
+use crate::tree::{self, CancelWalk, Released, TaskNode, TaskRef, wake_tree};
+
+/// A node of a service's task tree; child services' roots carry their [`ServiceState`].
+pub(crate) type Node = TaskNode<ServiceState>;
+/// A task's place in its service's tree.
+pub(crate) type Task = TaskRef<ServiceState>;
 
 /// The untyped view of a running (or runnable) service: its flags, its outcome, and the
 /// means to stop it. Cheap to clone; dropping it never cancels anything.
@@ -42,23 +60,34 @@ use crate::tree::{TaskNode, Walk, release, wake_tree};
 /// [`Context::manager`](crate::Context::manager).
 #[derive(Clone)]
 pub struct Manager {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: Arc<ServiceState>,
 }
 
-pub(crate) struct Shared {
+/// The state of one service, shared by its manager's clones, its tasks and its children.
+pub(crate) struct ServiceState {
     /// The root of this service's task tree (the body's node), which names the service.
     /// A child service's hangs in its parent's tree, so its path is the service's path.
-    pub(crate) root: Arc<TaskNode>,
+    pub(crate) root: Arc<Node>,
     pub(crate) options: Options,
-    /// Set once, when this service is asked to stop; read on every spawn (so an atomic,
-    /// not the token's lock).
+    /// Set once, when this service is asked to stop; read on every spawn and by every task
+    /// that wakes up (so an atomic, not an event's lock).
     cancelled: AtomicBool,
     /// Set right after `cancelled`: what `Context::cancelled` and `ServiceHandle::call`
     /// wait on.
     pub(crate) cancel_event: Event,
     cancelled_at: OnceLock<Instant>,
     cause: OnceLock<CancelCause>,
-    started: AtomicBool,
+    /// The grace of this service's tasks: its own, or its parent's when it chose none.
+    pub(crate) grace: Duration,
+    /// Set when the grace is over for the tasks still running: the deadline passed, the
+    /// parent's grace ended (a service's grace bounds its whole subtree), or `abort()`.
+    pub(crate) grace_over: Event,
+    /// Why the grace ended, set just before `grace_over`.
+    grace_end: OnceLock<GraceEnd>,
+    /// Where the grace timer runs (kept at launch when the grace is not zero, so that a
+    /// cancellation from outside the runtime can start it).
+    runtime: OnceLock<tokio::runtime::Handle>,
+    start: AtomicU8,
     started_event: Event,
     ready_event: Event,
     pub(crate) finished_event: Event,
@@ -66,43 +95,111 @@ pub(crate) struct Shared {
     failures: Mutex<Vec<TaskFailure>>,
     did_error: AtomicBool,
     total: AtomicUsize,
-    finished: AtomicUsize,
+    /// Tasks that left the tree: counted by the tree as they leave (tree module docs).
+    pub(crate) finished: AtomicUsize,
     restarts: AtomicUsize,
+    /// A task of this service was dropped unfinished (the tokio runtime shut down): the
+    /// service did not end on its own, so a daemon child ending this way did not exit.
+    torn_down: AtomicBool,
+    /// The outermost service of this tree (`None` for the outermost itself).
+    outermost: Option<Manager>,
+    /// For the boundary of a contained task: the service it is part of, which its tasks see
+    /// as theirs (`Context::manager`).
+    enclosing: Option<Manager>,
+    /// Contained children of this service that failed.
+    contained_failures: AtomicUsize,
     parent: Mutex<Option<ParentLink>>,
+}
+
+/// Why a service's grace ended before its tasks did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GraceEnd {
+    /// The deadline of a grace this long passed (this service's, or an ancestor's).
+    Deadline(Duration),
+    /// `Manager::abort()` cut it short.
+    Forced,
+}
+
+/// `start + grace`, or for a grace too long to add (`Duration::MAX`), a point decades away:
+/// never reached, and no overflow.
+pub(crate) fn deadline(start: Instant, grace: Duration) -> Instant {
+    const DECADES: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+    start.checked_add(grace).unwrap_or_else(|| start + DECADES)
+}
+
+/// Who started a service (manager invariant 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Start {
+    NotYet,
+    /// Its manager launched its body.
+    Launched,
+    /// It was cancelled first, and finished without running.
+    CancelledFirst,
+}
+
+/// Checks that `name` can be a segment of a path: it has no `/`.
+pub(crate) fn check_name(name: &str) -> Result<(), LifecycleError> {
+    if name.contains('/') {
+        return Err(LifecycleError::InvalidName {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// How a child service reports to its parent.
 pub(crate) struct ParentLink {
-    pub(crate) manager: Arc<Shared>,
-    pub(crate) daemon: bool,
-    /// The child of a supervising task (restart policy): failures stop here, and it is not
-    /// counted as a task of the parent (its supervising task is).
-    pub(crate) supervised: bool,
+    pub(crate) parent: Arc<ServiceState>,
+    pub(crate) kind: ChildKind,
 }
 
-/// Where the completion walk goes on once a child service is finished: its parent.
-pub(crate) struct Up {
-    pub(crate) manager: Arc<Shared>,
-    /// Whether the child counts as one of the parent's tasks.
-    pub(crate) counted: bool,
+/// How a child service is tied to its parent.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ChildKind {
+    /// Its failures are its parent's; it may end whenever it likes.
+    Plain,
+    /// Its failures are its parent's, and so is its ending while the parent runs
+    /// (`DaemonExit`).
+    Daemon,
+    /// The child of a supervising task (restart policy): its failures go to that task,
+    /// which restarts it or reports them, and it is not counted as a task of the parent
+    /// (its supervising task is). Daemon or not, that task decides.
+    Supervised,
+    /// A failure boundary: its failures, and for a `daemon` its ending while the parent
+    /// runs, stay in it (its outcome has them); the parent only counts that it failed. A
+    /// contained task is one too: a boundary whose body is the task.
+    Contained { daemon: bool },
 }
 
-impl Shared {
-    /// A manager whose tree grows from `root`: a fresh [`TaskNode::root`] for a top-level
+impl ServiceState {
+    /// A service whose tree grows from `root`: a fresh [`TaskNode::root`] for a top-level
     /// service, or the node a child service was given in its parent's tree.
     pub(crate) fn new(
-        root: Arc<TaskNode>,
+        root: Arc<Node>,
         options: Options,
         parent: Option<ParentLink>,
-    ) -> Arc<Shared> {
-        Arc::new(Shared {
+    ) -> Arc<ServiceState> {
+        let inherited = parent
+            .as_ref()
+            .map_or(Duration::ZERO, |link| link.parent.grace);
+        let grace = options.grace.unwrap_or(inherited);
+        let outermost = parent.as_ref().map(|link| match link.parent.outermost() {
+            Some(outermost) => outermost.clone(),
+            None => Manager::from_state(Arc::clone(&link.parent)),
+        });
+        Arc::new(ServiceState {
             root,
             options,
             cancelled: AtomicBool::new(false),
             cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
             cause: OnceLock::new(),
-            started: AtomicBool::new(false),
+            grace,
+            grace_over: Event::default(),
+            grace_end: OnceLock::new(),
+            runtime: OnceLock::new(),
+            start: AtomicU8::new(Start::NotYet as u8),
             started_event: Event::default(),
             ready_event: Event::default(),
             finished_event: Event::default(),
@@ -112,8 +209,42 @@ impl Shared {
             total: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             restarts: AtomicUsize::new(0),
+            torn_down: AtomicBool::new(false),
+            outermost,
+            enclosing: None,
+            contained_failures: AtomicUsize::new(0),
             parent: Mutex::new(parent),
         })
+    }
+
+    /// The boundary of a contained task at `root`, a child of `parent`'s tree: a service of
+    /// its own (its failures stay in it), with `parent`'s settings and grace, that its tasks
+    /// see as `parent`'s service.
+    pub(crate) fn boundary(root: Arc<Node>, parent: &Arc<ServiceState>) -> Arc<ServiceState> {
+        let options = Options {
+            grace: None,
+            ..parent.options.clone()
+        };
+        let link = ParentLink {
+            parent: Arc::clone(parent),
+            kind: ChildKind::Contained { daemon: false },
+        };
+        let mut state = ServiceState::new(root, options, Some(link));
+        let enclosing = match &parent.enclosing {
+            Some(enclosing) => enclosing.clone(),
+            None => Manager::from_state(Arc::clone(parent)),
+        };
+        // Not shared yet: `new` just made it.
+        if let Some(state) = Arc::get_mut(&mut state) {
+            state.enclosing = Some(enclosing);
+        }
+        state
+    }
+
+    /// The service the tasks of this one see as theirs: itself, or for the boundary of a
+    /// contained task, the service it is part of.
+    pub(crate) fn enclosing(&self) -> Option<&Manager> {
+        self.enclosing.as_ref()
     }
 
     /// The service's name.
@@ -131,10 +262,6 @@ impl Shared {
         *self.cancelled_at.get_or_init(Instant::now)
     }
 
-    pub(crate) fn cancelled_flag(&self) -> &AtomicBool {
-        &self.cancelled
-    }
-
     pub(crate) fn is_cancelled(&self) -> bool {
         // Acquire pairs with the Release half of the swap in `cancel`.
         self.cancelled.load(Ordering::Acquire)
@@ -142,8 +269,8 @@ impl Shared {
 
     /// Cancels this service for `cause` and, through its tree, every child service below it
     /// (for `Parent`).
-    pub(crate) fn cancel(&self, cause: CancelCause) {
-        let mut walk = Walk::default();
+    pub(crate) fn cancel(self: &Arc<Self>, cause: CancelCause) {
+        let mut walk = CancelWalk::default();
         self.cancel_one(cause, &mut walk);
         while let Some(child) = walk.services.pop() {
             child.cancel_one(CancelCause::Parent, &mut walk);
@@ -152,7 +279,7 @@ impl Shared {
 
     /// Cancels this service alone: sets the flag, wakes its tasks, and adds the child
     /// services found in its tree to `walk` (cancelled by the caller's loop: no recursion).
-    fn cancel_one(&self, cause: CancelCause, walk: &mut Walk) {
+    fn cancel_one(self: &Arc<Self>, cause: CancelCause, walk: &mut CancelWalk<ServiceState>) {
         if self.finished_event.is_set() {
             return;
         }
@@ -167,6 +294,54 @@ impl Shared {
         self.cancel_event.set();
         tracing::debug!(service = %self.path(), "service cancelled");
         wake_tree(&self.root, walk);
+        self.start_grace_timer();
+    }
+
+    /// Ends the grace of this service when its deadline passes (nothing to do for a zero
+    /// grace: its tasks are aborted at once).
+    fn start_grace_timer(self: &Arc<Self>) {
+        if self.grace.is_zero() {
+            return;
+        }
+        let Some(runtime) = self.runtime.get() else {
+            // Never launched: no task to give a grace to.
+            return;
+        };
+        let state = Arc::clone(self);
+        let deadline = deadline(self.cancelled_at(), self.grace);
+        let grace = self.grace;
+        runtime.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => state.end_grace(GraceEnd::Deadline(grace)),
+                () = state.finished_event.wait() => {}
+            }
+        });
+    }
+
+    /// Ends the grace of this service and of every service below it: the tasks still
+    /// running are aborted, leaves first. The first end wins.
+    pub(crate) fn end_grace(&self, end: GraceEnd) {
+        let mut walk = CancelWalk::default();
+        self.end_grace_one(end, &mut walk);
+        while let Some(child) = walk.services.pop() {
+            child.end_grace_one(end, &mut walk);
+        }
+    }
+
+    fn end_grace_one(&self, end: GraceEnd, walk: &mut CancelWalk<ServiceState>) {
+        if self.finished_event.is_set() || self.grace_end.set(end).is_err() {
+            return;
+        }
+        self.grace_over.set();
+        tracing::debug!(service = %self.path(), ?end, "grace over");
+        // The walk finds the child services (it also wakes the tasks waiting for their
+        // children, who look again and go on waiting).
+        wake_tree(&self.root, walk);
+    }
+
+    /// Why the grace ended, once it did.
+    pub(crate) fn grace_end(&self) -> Option<GraceEnd> {
+        self.grace_end.get().copied()
     }
 
     pub(crate) fn count_restart(&self) {
@@ -175,68 +350,144 @@ impl Shared {
     }
 
     pub(crate) fn count_started_task(&self) {
-        // Relaxed: the counters are statistics; their final values are published to waiters
-        // by `finished_event` (manager invariant 2).
+        // Relaxed: the task is counted before it is spawned, and its departure, counted with
+        // Release after that, carries this count to whoever reads `finished` with Acquire
+        // (`Manager::stats`); the final values reach waiters through `finished_event`.
         self.total.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a failure here and in every ancestor, then cancels each of them.
     pub(crate) fn record_failure(self: &Arc<Self>, failure: TaskFailure) {
-        tracing::error!(
-            service = %self.path(),
-            path = %failure.path(),
-            kind = %failure.kind(),
-            error = %failure.error(),
-            "task failed"
-        );
         let mut manager = Arc::clone(self);
-        loop {
+        let stopped_at = loop {
             lock(&manager.failures).push(failure.clone());
             manager.did_error.store(true, Ordering::Release);
             manager.cancel(CancelCause::Failure {
-                path: failure.path().to_owned(),
+                path: failure.shared_path(),
             });
-            // A supervised child's failures go to its supervising task, which restarts it or
-            // reports them; an unsupervised child's go straight to every ancestor.
-            let parent = lock(&manager.parent)
+            // A plain or daemon child's failures go straight to every ancestor; a supervised
+            // child's stop at its supervising task, which restarts it or reports them.
+            let link = lock(&manager.parent)
                 .as_ref()
-                .filter(|link| !link.supervised)
-                .map(|link| Arc::clone(&link.manager));
-            match parent {
-                Some(parent) => manager = parent,
-                None => return,
+                .map(|link| (link.kind, Arc::clone(&link.parent)));
+            match link {
+                Some((ChildKind::Plain | ChildKind::Daemon, parent)) => manager = parent,
+                link => break link.map(|(kind, _)| kind),
             }
+        };
+        if stopped_at == Some(ChildKind::Supervised) {
+            // Healed by a restart (logged at `warn`) or reported when the policy gives up.
+            tracing::debug!(path = %failure.path(), error = %failure.error(), "supervised child failed");
+        } else {
+            tracing::error!(
+                service = %self.path(),
+                path = %failure.path(),
+                kind = %failure.kind(),
+                error = %failure.error(),
+                "task failed"
+            );
         }
     }
 
-    /// The root node is done: publish the outcome, wake the waiters, report to the parent;
-    /// returns the parent, where the completion walk ([`release`]) goes on.
-    pub(crate) fn finish(&self) -> Option<Up> {
+    /// The outermost service of this tree, unless this is it (then `None`).
+    pub(crate) fn outermost(&self) -> Option<&Manager> {
+        self.outermost.as_ref()
+    }
+
+    /// A task of this service was dropped unfinished.
+    pub(crate) fn mark_torn_down(&self) {
+        self.torn_down.store(true, Ordering::Relaxed);
+    }
+
+    /// The task `task` of this service has ended: it leaves the tree, and if that leaves
+    /// the root done, the service finishes ([`ServiceState::finish_tree`]). `found_done`:
+    /// the task found its node done when it waited for its children.
+    pub(crate) fn release_task(&self, task: &mut Task, found_done: bool) {
+        if tree::release_task(task, &self.finished, found_done) == Released::RootDone {
+            self.finish_tree();
+        }
+    }
+
+    /// [`ServiceState::release_task`] for the body, whose node is the root.
+    pub(crate) fn release_root(&self) {
+        if tree::release(&self.root, &self.finished) == Released::RootDone {
+            self.finish_tree();
+        }
+    }
+
+    /// The root is done: finish this service; its root then leaves its parent's tree, which
+    /// may finish the parent, and so on up (a loop, however deep the services nest).
+    pub(crate) fn finish_tree(&self) {
+        let mut owned: Arc<ServiceState>;
+        let mut service = self;
+        loop {
+            let Some(link) = service.finish() else {
+                return;
+            };
+            let counted = link.kind != ChildKind::Supervised;
+            if tree::leave(&service.root, &link.parent.finished, counted) == Released::Pending {
+                return;
+            }
+            owned = link.parent;
+            service = &owned;
+        }
+    }
+
+    /// Publishes the outcome, wakes the waiters, reports a daemon child's exit (to the
+    /// parent, or for a contained one in its own outcome) and a contained child's failure;
+    /// returns the link to the parent (taken: invariant 4).
+    fn finish(&self) -> Option<ParentLink> {
+        let link = lock(&self.parent).take();
+        // Relaxed: a task that was dropped marked this before it left the tree, and the tree's
+        // locks order its leaving before this finish.
+        let torn_down = self.torn_down.load(Ordering::Relaxed);
+        let exited = link.as_ref().and_then(|link| {
+            let daemon = matches!(
+                link.kind,
+                ChildKind::Daemon | ChildKind::Contained { daemon: true }
+            );
+            (daemon && !link.parent.is_cancelled() && !torn_down).then(|| {
+                TaskFailure::daemon_exit(
+                    self.root.name().to_cow(),
+                    Arc::clone(self.root.path()),
+                    true,
+                )
+            })
+        });
+        let contained = link
+            .as_ref()
+            .is_some_and(|link| matches!(link.kind, ChildKind::Contained { .. }));
+        if let (Some(exit), true) = (&exited, contained) {
+            tracing::error!(path = %exit.path(), error = %exit.error(), "contained daemon child service exited");
+            lock(&self.failures).push(exit.clone());
+            self.did_error.store(true, Ordering::Release);
+        }
         let failures = std::mem::take(&mut *lock(&self.failures));
-        let outcome = if failures.is_empty() {
-            Ok(())
-        } else {
+        let failed = !failures.is_empty();
+        let outcome = if failed {
             Err(ServiceError::Failed(Failures::new(
-                Arc::clone(self.path()),
+                Arc::clone(&self.root) as Arc<dyn ServicePath>,
                 failures,
                 self.cause.get().cloned(),
             )))
+        } else {
+            Ok(())
         };
         let _ = self.outcome.set(outcome);
         self.finished_event.set();
         tracing::debug!(service = %self.path(), "service finished");
-        let link = lock(&self.parent).take()?;
-        if link.daemon && !link.supervised && !link.manager.is_cancelled() {
-            link.manager.record_failure(crate::runner::daemon_exit(
-                self.root.name(),
-                Arc::clone(self.root.path()),
-                true,
-            ));
+        let link = link?;
+        if contained {
+            if failed {
+                // Relaxed: a statistic, as in `count_started_task`.
+                link.parent
+                    .contained_failures
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        } else if let Some(exit) = exited {
+            link.parent.record_failure(exit);
         }
-        Some(Up {
-            manager: link.manager,
-            counted: !link.supervised,
-        })
+        Some(link)
     }
 
     /// Marks the service ready (once; never after it was cancelled).
@@ -257,17 +508,26 @@ impl Shared {
     /// The failures so far, as an error (for waiters that give up before the end).
     fn failures_so_far(&self) -> ServiceError {
         ServiceError::Failed(Failures::new(
-            Arc::clone(self.path()),
+            Arc::clone(&self.root) as Arc<dyn ServicePath>,
             lock(&self.failures).clone(),
             self.cause.get().cloned(),
         ))
     }
 
-    /// Marks the service started; false if it already was.
-    pub(crate) fn try_start(&self) -> bool {
+    /// Claims the start of the service for `by`; the state it was in if someone did first.
+    pub(crate) fn claim_start(&self, by: Start) -> Result<(), Start> {
         // AcqRel: the winner's later writes (launching the body) must not be reordered
-        // before the swap, and a loser must see the winner's state.
-        !self.started.swap(true, Ordering::AcqRel)
+        // before the claim, and a loser must see the winner's state.
+        match self.start.compare_exchange(
+            Start::NotYet as u8,
+            by as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(()),
+            Err(state) if state == Start::Launched as u8 => Err(Start::Launched),
+            Err(_) => Err(Start::CancelledFirst),
+        }
     }
 
     pub(crate) fn mark_started(&self) {
@@ -284,31 +544,32 @@ impl Shared {
         let _ = self.outcome.set(outcome);
         // The root was never run: releasing it finishes the service (keeping this outcome)
         // and, for a child, takes it out of its parent's tree.
-        release(&self.root, self);
+        self.release_root();
     }
+}
 
-    /// A task of this service is done.
-    pub(crate) fn task_done(&self) {
-        // Relaxed: a statistic, as in `count_started_task`.
-        self.finished.fetch_add(1, Ordering::Relaxed);
-    }
+/// Whether the caller is inside a tokio runtime (where tasks can be spawned): the
+/// precondition of starting anything. Inside a task, one thread-local read; elsewhere (a
+/// runtime's `block_on`, a plain thread) the runtime is looked up.
+pub(crate) fn in_runtime() -> bool {
+    tokio::task::try_id().is_some() || tokio::runtime::Handle::try_current().is_ok()
 }
 
 impl Manager {
     /// The service's name.
     pub fn name(&self) -> &str {
-        self.shared.name()
+        self.state.name()
     }
 
     /// The service's path in its tree of services (`Node/Store` for a child `Store` of
     /// `Node`); the prefix of its tasks' paths.
     pub fn path(&self) -> &str {
-        self.shared.path()
+        self.state.path()
     }
 
     /// Whether the manager has begun running the service.
     pub fn is_started(&self) -> bool {
-        self.shared.started_event.is_set()
+        self.state.started_event.is_set()
     }
 
     /// Started and not finished. A cancelled service is running until it is finished.
@@ -319,17 +580,17 @@ impl Manager {
     /// Whether cancellation was requested: by [`Manager::cancel`], by a failure, or by the
     /// parent service. Stays false for a service that finished cleanly.
     pub fn is_cancelled(&self) -> bool {
-        self.shared.is_cancelled()
+        self.state.is_cancelled()
     }
 
     /// Whether the service and all its tasks and child services are done.
     pub fn is_finished(&self) -> bool {
-        self.shared.finished_event.is_set()
+        self.state.finished_event.is_set()
     }
 
     /// Whether at least one failure was recorded (its own or a child service's).
     pub fn did_error(&self) -> bool {
-        self.shared.did_error.load(Ordering::Acquire)
+        self.state.did_error.load(Ordering::Acquire)
     }
 
     /// Requests cancellation and returns at once; the tasks stop in order in the
@@ -341,10 +602,23 @@ impl Manager {
 
     /// [`Manager::cancel`] for a given cause.
     pub(crate) fn cancel_with(&self, cause: CancelCause) {
-        self.shared.cancel(cause);
-        if self.shared.try_start() {
-            self.shared.finish_unstarted(Ok(()));
+        self.state.cancel(cause);
+        if self.state.claim_start(Start::CancelledFirst).is_ok() {
+            self.state.finish_unstarted(Ok(()));
         }
+    }
+
+    /// Cuts every grace short: cancels the service (if it was not yet), and aborts every task
+    /// still running in it and in its child services at once, leaves first — each task as
+    /// soon as its children are done. An aborted task is never polled again. A no-op once
+    /// finished.
+    ///
+    /// Tasks cut short within a non-zero grace are
+    /// [`FailureKind::GraceExceeded`](crate::FailureKind::GraceExceeded) failures: the
+    /// stop was not clean. With a zero grace, aborting is the ordinary way to stop.
+    pub fn abort(&self) {
+        self.cancel();
+        self.state.end_grace(GraceEnd::Forced);
     }
 
     /// Cancels the service and waits until it is finished; returns its outcome.
@@ -364,14 +638,14 @@ impl Manager {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn wait_started(&self) {
-        self.shared.started_event.wait().await;
+        self.state.started_event.wait().await;
     }
 
     /// Whether the service is ready: its start-up work is done (its body returned, or a task
     /// called [`Context::ready`](crate::Context::ready); with
     /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter).
     pub fn is_ready(&self) -> bool {
-        self.shared.ready_event.is_set()
+        self.state.ready_event.is_set()
     }
 
     /// Waits until the service is ready.
@@ -382,16 +656,16 @@ impl Manager {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn wait_ready(&self) -> Result<(), ServiceError> {
-        let shared = &self.shared;
+        let state = &self.state;
         loop {
             tokio::select! {
                 biased;
-                () = shared.ready_event.wait() => return Ok(()),
-                () = shared.finished_event.wait() => {
+                () = state.ready_event.wait() => return Ok(()),
+                () = state.finished_event.wait() => {
                     self.outcome()?;
                     return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
                 }
-                () = shared.cancel_event.wait(), if !shared.is_cancelled() => {}
+                () = state.cancel_event.wait(), if !state.is_cancelled() => {}
             }
             // Cancelled: never ready now. A failure fails the wait at once; otherwise the
             // service's end decides.
@@ -399,9 +673,9 @@ impl Manager {
                 return Ok(());
             }
             if self.did_error() {
-                return Err(shared.failures_so_far());
+                return Err(state.failures_so_far());
             }
-            if shared.is_cancelled() {
+            if state.is_cancelled() {
                 self.wait_finished().await?;
                 return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
             }
@@ -414,19 +688,19 @@ impl Manager {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn wait_finished(&self) -> Result<(), ServiceError> {
-        self.shared.finished_event.wait().await;
+        self.state.finished_event.wait().await;
         self.outcome()
     }
 
     /// The outcome, once finished; `Ok(())` before then.
     fn outcome(&self) -> Result<(), ServiceError> {
-        self.shared.outcome.get().cloned().unwrap_or(Ok(()))
+        self.state.outcome.get().cloned().unwrap_or(Ok(()))
     }
 
     /// Why the service was cancelled, once it was; the first cause wins.
     pub fn cancel_cause(&self) -> Option<CancelCause> {
         if self.is_cancelled() {
-            self.shared.cause.get().cloned()
+            self.state.cause.get().cloned()
         } else {
             None
         }
@@ -434,44 +708,57 @@ impl Manager {
 
     /// A snapshot of the task counters.
     pub fn stats(&self) -> Stats {
-        // Read `finished` first: a task is counted in `total` before it can finish, so the
+        // `finished` first, with Acquire: each departure was counted with Release after its
+        // task's start was counted in `total`, so this `total` is at least that many and the
         // snapshot never shows more finished than started tasks.
-        let finished_count = self.shared.finished.load(Ordering::Relaxed);
-        let total_count = self.shared.total.load(Ordering::Relaxed);
+        let finished_count = self.state.finished.load(Ordering::Acquire);
+        let total_count = self.state.total.load(Ordering::Relaxed);
         Stats {
             tasks: TaskStats {
                 total_count,
                 finished_count,
-                restart_count: self.shared.restarts.load(Ordering::Relaxed),
+                restart_count: self.state.restarts.load(Ordering::Relaxed),
+                contained_failure_count: self.state.contained_failures.load(Ordering::Relaxed),
             },
         }
     }
 
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Manager {
-        Manager { shared }
+    pub(crate) fn from_state(state: Arc<ServiceState>) -> Manager {
+        Manager { state }
     }
 
     /// Starts the service if nobody did yet: spawns the body (`body` is only called then).
     pub(crate) fn launch<F>(&self, body: F) -> Result<(), LifecycleError>
     where
-        F: FnOnce(&Manager, Arc<TaskNode>),
+        F: FnOnce(&Manager, Arc<Node>),
     {
-        if !self.shared.try_start() {
-            return Err(LifecycleError::AlreadyStarted);
+        match self.state.claim_start(Start::Launched) {
+            Ok(()) => {}
+            // Cancelled before it started: finished without running, nothing to start.
+            Err(Start::CancelledFirst) => return Ok(()),
+            Err(_) => return Err(LifecycleError::AlreadyStarted),
         }
-        if !crate::runner::in_runtime() {
-            let error = LifecycleError::NoRuntime;
-            self.shared
+        let refused = if !in_runtime() {
+            Some(LifecycleError::NoRuntime)
+        } else {
+            check_name(self.name()).err()
+        };
+        if let Some(error) = refused {
+            self.state
                 .finish_unstarted(Err(ServiceError::Lifecycle(error.clone())));
             return Err(error);
         }
-        if self.shared.is_cancelled() {
+        if self.state.is_cancelled() {
             // Cancelled (by its parent) before its body could start: it never runs.
-            self.shared.finish_unstarted(Ok(()));
+            self.state.finish_unstarted(Ok(()));
             return Ok(());
         }
-        self.shared.mark_started();
-        body(self, Arc::clone(&self.shared.root));
+        if !self.state.grace.is_zero() {
+            // Inside a runtime: checked above.
+            let _ = self.state.runtime.set(tokio::runtime::Handle::current());
+        }
+        self.state.mark_started();
+        body(self, Arc::clone(&self.state.root));
         Ok(())
     }
 }

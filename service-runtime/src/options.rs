@@ -12,19 +12,26 @@ use std::time::Duration;
 /// use service_runtime::Options;
 ///
 /// let mut options = Options::default();
-/// options.grace = Duration::from_secs(2);
+/// options.grace = Some(Duration::from_secs(2));
 /// options.max_children = 10_000;
-/// assert_eq!(options.grace, Duration::from_secs(2));
+/// assert_eq!(options.grace, Some(Duration::from_secs(2)));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
     /// How long each task may take to return by itself once the service is cancelled, before
-    /// it is aborted (its future dropped at its current await point). Default: zero, so tasks
-    /// are aborted as soon as their children are done.
+    /// it is aborted (its future dropped at its current await point). `None` (the default):
+    /// the parent service's grace, and zero for a service without a parent — tasks are then
+    /// aborted as soon as their children are done.
+    ///
+    /// The grace is also the budget of the service's whole subtree: when it runs out,
+    /// everything below the service still running is aborted, whatever grace its child
+    /// services chose. A task still running when a non-zero grace runs out is a
+    /// [`FailureKind::GraceExceeded`](crate::FailureKind::GraceExceeded) failure. A huge
+    /// grace (`Duration::MAX`) means "never abort".
     ///
     /// A non-zero grace needs the tokio time driver (`enable_time`, or `#[tokio::main]`).
-    pub grace: Duration,
+    pub grace: Option<Duration>,
     /// The most live children one parent (a task, or the body) may have at once. Starting
     /// one more fails with [`LifecycleError::TooManyChildren`](crate::LifecycleError::TooManyChildren).
     /// Default: 1000.
@@ -38,7 +45,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            grace: Duration::ZERO,
+            grace: None,
             max_children: 1000,
             manual_ready: false,
         }

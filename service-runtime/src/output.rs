@@ -5,7 +5,15 @@ use crate::error::BoxError;
 /// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
 /// `!`, for a task that never returns).
 ///
-/// Implemented for exactly those; you never implement it yourself.
+/// Implemented for exactly those; you never implement it yourself. The bodies it applies to
+/// are the futures of the closures given to [`Context::run_task`](crate::Context::run_task)
+/// and the task builders, of `#[task]` and `#[daemon]` methods, and of `#[service]`
+/// functions, so its diagnostic speaks of all of them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a valid return type for a task",
+    label = "expected `()` or `Result<(), E>` where `E: Into<BoxError>`",
+    note = "a task (a closure given to `run_task` or `spawn`, a `#[task]` or `#[daemon]` method, a `#[service]` function) returns `()` or `Result<(), E>` for an error type `E` such as `anyhow::Error`, `std::io::Error` or `BoxError` (or `!` if it never returns)"
+)]
 pub trait IntoTaskResult {
     /// Converts the task's output into the runtime's view of success or failure.
     fn into_task_result(self) -> Result<(), BoxError>;
@@ -33,7 +41,9 @@ impl<T> FnOutput for fn() -> T {
 pub type Never = <fn() -> ! as FnOutput>::Output;
 
 /// A task that never returns (`async { loop { .. } }`, a body that only panics): its
-/// output type is `!`, which needs no conversion.
+/// output type is `!`, which needs no conversion. Left out of diagnostics, which would show
+/// `!` by the name of its stable-Rust alias.
+#[diagnostic::do_not_recommend]
 impl IntoTaskResult for Never {
     fn into_task_result(self) -> Result<(), BoxError> {
         self

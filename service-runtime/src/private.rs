@@ -10,30 +10,42 @@
 //!   [`set_grace`], [`set_max_children`] and [`set_manual_ready`].
 //! - `#[service] impl S` implements [`ServiceImpl`] (whose supertrait [`ServiceStruct`]
 //!   reports a missing `#[service]` on the struct) and [`ServiceBody`], whose `start_work`
-//!   starts the annotated methods in declaration order through [`task`] (tasks and daemons),
-//!   [`restarting_task`], [`child`], [`daemon_child`] and [`restarting_child`]. After
-//!   starting a child without a restart policy it awaits the [`Gate`] that `child` returns
-//!   (the child's readiness), and stops starting work if the gate stays closed.
+//!   starts the annotated methods in declaration order, each with one [`Work`] chain: the
+//!   kind, one call for each key of the method's attribute, then `spawn`. For
+//!   `#[daemon(restart = "on-failure")] async fn poll(&self, cx: &Context)` and
+//!   `#[child] fn store(&self) -> Store`:
+//!
+//!   ```ignore
+//!   Work::task(&__cx, "poll", &__service).daemon().restart(Restart::on_failure())
+//!       .spawn(|__service, __cx| async move { /* Self::poll(&__service, &__cx), converted */ })?;
+//!   if Work::child(&__cx, &__service).spawn::<Store, _>(|__service| Self::store(__service))?
+//!       .wait().await.is_break() { return Ok(()); }
+//!   ```
+//!
+//!   A `#[child]` without a restart policy returns its [`ChildReadiness`], which the body
+//!   waits for before starting the work declared after the child, and which says to stop if
+//!   the child failed. A restarting child is not waited for, and a restarting task's body is
+//!   called again for each restart. A new key of the attributes is a method of [`Work`],
+//!   applied where `Work` makes the runtime's builder ([`TaskBuilder`], [`ChildBuilder`]).
 //! - `#[service] async fn f` generates the struct and its [`Service`] impl directly.
 //!
-//! Task outputs go through [`TaskOutput`] (not [`IntoTaskResult`](crate::IntoTaskResult)) so
-//! that a wrong return type is reported, at the method's return type, with a message about
-//! task methods. The output of a task that never returns (`-> !`) cannot be named that way
-//! on stable Rust, nor passed to a function without an "unreachable call" warning: its
-//! future goes through [`never_returns`] instead.
+//! Task outputs are converted with [`IntoTaskResult`], naming the method's return type
+//! (`<R as IntoTaskResult>::into_task_result(..)`) so that a wrong one is reported there,
+//! with the trait's message. The output of a task that never returns (`-> !`) cannot be
+//! named that way on stable Rust, nor passed to a function without an "unreachable call"
+//! warning: its future goes through [`never_returns`] instead.
 
+use std::fmt::{self, Debug};
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::context::Context;
-use crate::error::{BoxError, LifecycleError, ServiceError};
-use crate::handle::ServiceHandle;
-use crate::manager::Manager;
-use crate::options::Options;
-use crate::restart::Restart;
-use crate::output::Never;
-use crate::serve::Service;
+// Only the public API: the macros' support is built on what any user could write.
+use crate::{
+    BoxError, ChildBuilder, Context, IntoTaskResult, LifecycleError, Manager, Options, Restart,
+    Service, ServiceError, TaskBuilder,
+};
 
 /// Implemented by `#[service] struct` (and the struct of `#[service] async fn`).
 #[diagnostic::on_unimplemented(
@@ -62,7 +74,8 @@ pub trait ServiceImpl: ServiceStruct {}
 )]
 pub trait ServiceBody {
     /// Starts the service's work through `cx`, the body's context, waiting for each
-    /// `#[child]` to be ready before starting the work declared after it.
+    /// `#[child]` without a restart policy to be ready before starting the work declared
+    /// after it.
     ///
     /// # Errors
     /// The first error from starting a task or child (the service is not running).
@@ -84,151 +97,214 @@ pub fn serve<S: Service + ServiceBody>(
     S::start_work(service, cx)
 }
 
-/// What a task method or a `#[service] async fn` may return.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a valid return type for a task",
-    label = "expected `()` or `Result<(), E>` where `E: Into<BoxError>`",
-    note = "`#[task]` and `#[daemon]` methods and `#[service]` functions return `()` or `Result<(), E>` for an error type `E` such as `anyhow::Error`, `std::io::Error` or `BoxError` (or `!` if they never return)"
-)]
-pub trait TaskOutput {
-    /// The task's outcome, as the runtime sees it.
-    ///
-    /// # Errors
-    /// The task's own error, boxed.
-    fn into_task_result(self) -> Result<(), BoxError>;
-}
-
-impl TaskOutput for () {
-    fn into_task_result(self) -> Result<(), BoxError> {
-        Ok(())
-    }
-}
-
-impl<E: Into<BoxError>> TaskOutput for Result<(), E> {
-    fn into_task_result(self) -> Result<(), BoxError> {
-        self.map_err(Into::into)
-    }
-}
-
-/// A task that never returns: `async fn tick(&self) -> ! { loop { .. } }`. Left out of
-/// diagnostics, which would show `!` by the name of the stable-Rust alias for it.
-#[diagnostic::do_not_recommend]
-impl TaskOutput for Never {
-    fn into_task_result(self) -> Result<(), BoxError> {
-        self
-    }
-}
-
-/// The outcome of `future`, the call of a task that returns a [`TaskOutput`] (used for
-/// `-> !`, whose output the generated code cannot name).
+/// The outcome of `future`, the call of a task method or `#[service]` function declared
+/// `-> !`, whose output the generated code cannot name.
 ///
 /// # Errors
 /// The task's own error, boxed.
+///
+/// # Cancel safety
+/// As cancel safe as `future`: dropping this drops it.
 pub async fn never_returns<F>(future: F) -> Result<(), BoxError>
 where
     F: Future,
-    F::Output: TaskOutput,
+    F::Output: IntoTaskResult,
 {
     future.await.into_task_result()
 }
 
-/// Starts `method(service, cx)` as the task `name` of the body `cx`; a daemon task if
-/// `daemon`.
+/// One annotated method being started by the body's `start_work`: [`Work::task`] or
+/// [`Work::child`], then one call for each key of the method's attribute
+/// ([`daemon`](Work::daemon), [`restart`](Work::restart)), then `spawn`.
 ///
-/// # Errors
-/// As [`Context::run_task`].
-pub fn task<S, F, Fut>(
-    cx: &Context,
+/// `K` is what is started, a [`Task`] or a [`Child`]; `R` is its restart policy,
+/// [`NoRestart`] or a [`Restart`]. The policy is part of the type because it decides what a
+/// child's `spawn` accepts: a restarting child's factory is called again for each restart,
+/// so it must be `Fn` and `'static`, while the factory of a child without a policy is called
+/// once, right away, with the borrow of the service it is given, so its return type may
+/// capture that borrow (`fn store(&self) -> impl Service`, which captures `&self` in edition
+/// 2024). A task's body is `Fn` either way, as the generated closures are.
+#[must_use = "the work does nothing until `spawn` is called"]
+pub struct Work<'a, S: ?Sized, K, R> {
+    /// The body's context: the work is a root task of the service.
+    cx: &'a Context,
+    service: &'a Arc<S>,
+    kind: K,
+    daemon: bool,
+    restart: R,
+}
+
+/// A `#[task]` or `#[daemon]` method, and the task's name (the method's).
+#[derive(Debug)]
+pub struct Task {
     name: &'static str,
-    daemon: bool,
-    service: &Arc<S>,
-    method: F,
-) -> Result<(), BoxError>
+}
+
+/// A `#[child]` method, the factory of a child service.
+#[derive(Debug)]
+pub struct Child;
+
+/// The work runs once: its attribute has no `restart` key, or `restart = "never"`.
+#[derive(Debug)]
+pub struct NoRestart;
+
+impl From<NoRestart> for Option<Restart> {
+    fn from(_: NoRestart) -> Self {
+        None
+    }
+}
+
+impl<'a, S: ?Sized> Work<'a, S, Task, NoRestart> {
+    /// The `#[task]` or `#[daemon]` method `name` of `service`, about to be started by the
+    /// body whose context is `cx`.
+    pub fn task(cx: &'a Context, name: &'static str, service: &'a Arc<S>) -> Self {
+        Work::new(cx, service, Task { name })
+    }
+}
+
+impl<'a, S: ?Sized> Work<'a, S, Child, NoRestart> {
+    /// A `#[child]` method of `service`, about to be started by the body whose context is
+    /// `cx`.
+    pub fn child(cx: &'a Context, service: &'a Arc<S>) -> Self {
+        Work::new(cx, service, Child)
+    }
+}
+
+impl<'a, S: ?Sized, K> Work<'a, S, K, NoRestart> {
+    fn new(cx: &'a Context, service: &'a Arc<S>, kind: K) -> Self {
+        Work {
+            cx,
+            service,
+            kind,
+            daemon: false,
+            restart: NoRestart,
+        }
+    }
+
+    /// `restart = ".."` (with `max_restarts`, `within` and `backoff` in `policy`): start the
+    /// work again by `policy`.
+    pub fn restart(self, policy: Restart) -> Work<'a, S, K, Restart> {
+        Work {
+            cx: self.cx,
+            service: self.service,
+            kind: self.kind,
+            daemon: self.daemon,
+            restart: policy,
+        }
+    }
+}
+
+impl<S: ?Sized, K, R> Work<'_, S, K, R> {
+    /// `#[daemon]`, `#[child(daemon)]`: the work must run as long as the service.
+    pub fn daemon(mut self) -> Self {
+        self.daemon = true;
+        self
+    }
+}
+
+impl<'a, S: ?Sized, R> Work<'a, S, Task, R> {
+    /// The runtime's builder of the task, with every key but the restart policy applied.
+    fn builder(&self) -> TaskBuilder<'a> {
+        let builder = self.cx.task(self.kind.name);
+        if self.daemon {
+            builder.daemon()
+        } else {
+            builder
+        }
+    }
+}
+
+impl<'a, S: ?Sized, R> Work<'a, S, Child, R> {
+    /// The runtime's builder of the child service that `factory` makes, with every key but
+    /// the restart policy applied.
+    fn builder<F, C>(&self, factory: F) -> ChildBuilder<'a, F>
+    where
+        F: FnOnce() -> C,
+        C: Service,
+    {
+        let builder = self.cx.child(factory);
+        if self.daemon {
+            builder.daemon()
+        } else {
+            builder
+        }
+    }
+}
+
+impl<S, R> Work<'_, S, Task, R>
 where
     S: ?Sized + Send + Sync + 'static,
-    F: FnOnce(Arc<S>, Context) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    R: Into<Option<Restart>>,
 {
-    let service = Arc::clone(service);
-    let builder = cx.task(name);
-    let builder = if daemon { builder.daemon() } else { builder };
-    builder.spawn(move |cx| method(service, cx))?;
-    Ok(())
+    /// Starts the task, running `body(service, cx)`, and `body` again for each restart.
+    ///
+    /// # Errors
+    /// As [`TaskBuilder::spawn`].
+    pub fn spawn<F, Fut>(self, body: F) -> Result<(), LifecycleError>
+    where
+        F: Fn(Arc<S>, Context) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+    {
+        let service = Arc::clone(self.service);
+        let body = move |cx| body(Arc::clone(&service), cx);
+        let builder = self.builder();
+        match self.restart.into() {
+            None => builder.spawn(body),
+            Some(policy) => builder.restart(policy).spawn(body),
+        }
+    }
 }
 
-/// Starts `method(service, cx)` as the task `name` of the body `cx`, restarted by `policy`
-/// (`method` is called again for each restart); a daemon task if `daemon`.
-///
-/// # Errors
-/// As [`TaskBuilder::spawn`](crate::TaskBuilder::spawn).
-pub fn restarting_task<S, F, Fut>(
-    cx: &Context,
-    name: &'static str,
-    daemon: bool,
-    policy: Restart,
-    service: &Arc<S>,
-    method: F,
-) -> Result<(), BoxError>
-where
-    S: ?Sized + Send + Sync + 'static,
-    F: Fn(Arc<S>, Context) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    let service = Arc::clone(service);
-    let builder = cx.task(name).restart(policy);
-    let builder = if daemon { builder.daemon() } else { builder };
-    builder.spawn(move |cx| method(Arc::clone(&service), cx))?;
-    Ok(())
+impl<'a, S: ?Sized> Work<'a, S, Child, NoRestart> {
+    /// Starts the child service that `factory(service)` builds, and returns its
+    /// [`ChildReadiness`], which the work declared after the child waits for.
+    ///
+    /// # Errors
+    /// As [`ChildBuilder::spawn`].
+    pub fn spawn<C: Service, F>(self, factory: F) -> Result<ChildReadiness, LifecycleError>
+    where
+        F: FnOnce(&'a S) -> C,
+    {
+        let service: &'a S = self.service;
+        let child = self.builder(|| factory(service)).spawn()?;
+        Ok(ChildReadiness {
+            parent: self.cx.clone(),
+            child: child.manager().clone(),
+        })
+    }
 }
 
-/// Starts `child` as a child service of the body `cx`, and returns the [`Gate`] that opens
-/// once the child is ready.
-///
-/// # Errors
-/// As [`Context::run_child_service`].
-pub fn child<C: Service>(cx: &Context, child: C) -> Result<Gate, BoxError> {
-    let handle = cx.run_child_service(child)?;
-    Ok(Gate::new(cx, &handle))
+impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
+    /// Starts the child service that `factory(service)` builds, supervised: each restart
+    /// runs a fresh instance from `factory`. There is no [`ChildReadiness`]: a restarting
+    /// child's readiness is a moving target, and the work declared after it does not wait.
+    ///
+    /// # Errors
+    /// As [`RestartingChildBuilder::spawn`](crate::RestartingChildBuilder::spawn).
+    pub fn spawn<C: Service, F>(self, factory: F) -> Result<(), LifecycleError>
+    where
+        F: Fn(&S) -> C + Send + Sync + 'static,
+    {
+        let service = Arc::clone(self.service);
+        // Bound to a name first: passed straight to `builder`, whose bound is `FnOnce`, the
+        // closure would be inferred to be only that.
+        let factory = move || factory(&service);
+        self.builder(factory).restart(self.restart).spawn()
+    }
 }
 
-/// Starts `child` as a daemon child service of the body `cx`, and returns the [`Gate`] that
-/// opens once the child is ready.
-///
-/// # Errors
-/// As [`Context::run_daemon_child_service`].
-pub fn daemon_child<C: Service>(cx: &Context, child: C) -> Result<Gate, BoxError> {
-    let handle = cx.run_daemon_child_service(child)?;
-    Ok(Gate::new(cx, &handle))
+impl<S: ?Sized, K: Debug, R: Debug> Debug for Work<'_, S, K, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Work")
+            .field("kind", &self.kind)
+            .field("daemon", &self.daemon)
+            .field("restart", &self.restart)
+            .finish_non_exhaustive()
+    }
 }
 
-/// Starts the child service that `factory(service)` builds as a child of the body `cx`,
-/// restarted by `policy` (each time a fresh instance from `factory`); a daemon child if
-/// `daemon`. There is no [`Gate`]: a restarting child is supervised by a task, and its
-/// readiness is not awaited.
-///
-/// # Errors
-/// As [`RestartingChildBuilder::spawn`](crate::RestartingChildBuilder::spawn).
-pub fn restarting_child<C, S, F>(
-    cx: &Context,
-    daemon: bool,
-    policy: Restart,
-    service: &Arc<S>,
-    factory: F,
-) -> Result<(), BoxError>
-where
-    C: Service,
-    S: ?Sized + Send + Sync + 'static,
-    F: Fn(&S) -> C + Send + Sync + 'static,
-{
-    let service = Arc::clone(service);
-    let builder = cx.child(move || factory(&service)).restart(policy);
-    let builder = if daemon { builder.daemon() } else { builder };
-    builder.spawn()?;
-    Ok(())
-}
-
-/// The readiness of a child service that the body just started: [`Gate::open`] resolves to
-/// whether the body should go on starting the work declared after the child.
+/// The readiness of a child service that the body just started: [`ChildReadiness::wait`]
+/// says whether the body goes on starting the work declared after the child.
 ///
 /// - The child is ready: go on.
 /// - The child failed (before or while becoming ready): stop. Its failure is already a
@@ -237,38 +313,34 @@ where
 /// - The child finished without failing and without becoming ready (a `manual_ready`
 ///   child that never called `ready`, or one cancelled with its parent): go on while the
 ///   parent runs, as there is nothing left to wait for; stop once the parent is cancelled.
-#[must_use = "the gate does nothing unless awaited"]
-pub struct Gate {
+#[must_use = "the work declared after a child waits for its readiness"]
+pub struct ChildReadiness {
     parent: Context,
     child: Manager,
 }
 
-impl Gate {
-    fn new<C: Service>(parent: &Context, child: &ServiceHandle<C>) -> Gate {
-        Gate {
-            parent: parent.clone(),
-            child: child.manager().clone(),
-        }
-    }
-
-    /// Waits until the child is ready, failed or finished; whether to go on.
+impl ChildReadiness {
+    /// Waits until the child is ready, failed or finished: [`ControlFlow::Continue`] to go
+    /// on starting the work declared after it, [`ControlFlow::Break`] to stop.
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn open(self) -> bool {
+    pub async fn wait(self) -> ControlFlow<()> {
         match self.child.wait_ready().await {
-            Ok(()) => true,
-            Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady)) => {
-                !self.parent.is_cancelled()
+            Ok(()) => ControlFlow::Continue(()),
+            Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady))
+                if !self.parent.is_cancelled() =>
+            {
+                ControlFlow::Continue(())
             }
-            Err(_) => false,
+            Err(_) => ControlFlow::Break(()),
         }
     }
 }
 
-impl std::fmt::Debug for Gate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gate")
+impl Debug for ChildReadiness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildReadiness")
             .field("child", &self.child.name())
             .finish_non_exhaustive()
     }
@@ -276,7 +348,7 @@ impl std::fmt::Debug for Gate {
 
 /// `#[service(grace = "..")]`, in milliseconds.
 pub fn set_grace(options: &mut Options, millis: u64) {
-    options.grace = Duration::from_millis(millis);
+    options.grace = Some(Duration::from_millis(millis));
 }
 
 /// `#[service(max_children = ..)]`.

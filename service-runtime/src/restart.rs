@@ -211,11 +211,11 @@ impl Supervisor {
         self.seed ^= self.seed << 17;
         let half = delay / 2;
         let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(if nanos == 0 {
-            0
-        } else {
-            self.seed % (nanos + 1)
-        })
+        // `nanos + 1` overflows for a half beyond ~584 years: any `u64` is in range then.
+        let extra = nanos
+            .checked_add(1)
+            .map_or(self.seed, |span| self.seed % span);
+        half.saturating_add(Duration::from_nanos(extra))
     }
 
     /// Restarts so far.
@@ -324,6 +324,29 @@ mod tests {
                     "{d:?}"
                 ),
                 other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    /// Backoffs at the limits of `Duration` (beyond `u64` nanoseconds) neither panic nor
+    /// wrap: the delay stays between half and all of the bound.
+    #[test]
+    fn extreme_backoffs_do_not_overflow() {
+        let now = Instant::now();
+        for (min, max) in [
+            (Duration::MAX, Duration::MAX),
+            (Duration::from_secs(3600), Duration::MAX),
+        ] {
+            let policy = Restart::always()
+                .max_restarts(100)
+                .within(Duration::MAX)
+                .backoff(min, max);
+            let mut supervisor = Supervisor::new(policy, 7);
+            for _ in 0..40 {
+                match supervisor.decide(true, false, now) {
+                    Decision::Restart(d) => assert!(d >= min / 2 && d <= max, "{d:?}"),
+                    other => panic!("{other:?}"),
+                }
             }
         }
     }

@@ -1,118 +1,133 @@
 //! Running one task: its future, its failure, its abort, its place in the tree.
 //!
-//! Each task is one tokio task running a [`TaskFuture`]: it polls the task's future until the
-//! future completes or the task is due to be aborted (the service is cancelled, the grace
+//! Each task is one tokio task running a [`TaskFuture`]: it makes the task's future, polls it
+//! until it completes or the task is due to be aborted (the service is cancelled, the grace
 //! period has run out, **and** all the task's children are done — so children always stop
-//! before their parent). Whatever happens, the task leaves the tree when its tokio task ends
-//! or is dropped (dropping its [`Own`] state releases it), so the tree never waits for a task
-//! that is gone, even when the tokio runtime itself shuts down.
+//! before their parent), restarts it if its policy says so, and records how it ended.
+//! Whatever happens, the task leaves the tree when its tokio task ends or is dropped (the
+//! future's drop releases it, after dropping the task's own future), so the tree never waits
+//! for a task that is gone, even when the tokio runtime itself shuts down.
+//!
+//! # The life of a task
+//!
+//! A task is in one [`Phase`]; these are all the moves (anything else is a bug):
+//!
+//! | phase | event | next phase |
+//! |---|---|---|
+//! | `Start` | its future is made; its waker is stored for cancellation | `Run` (`Stop::Running`) |
+//! | `Start` | making it panicked | as the `Run` rows for a panic |
+//! | `Run` | its service is cancelled | `Run` (`Stop::Grace`, or `Stop::WaitChildren` with a zero grace) |
+//! | `Run` | the grace period ran out: a `GraceExceeded` failure | `Run` (`Stop::WaitChildren`) |
+//! | `Run` | waiting for children, the last one is done | `Done`: the future is dropped (aborted) |
+//! | `Run` | the future returned or panicked, and its policy restarts it | `Start` (at the next poll: a restart always yields), or `Backoff` with a delay |
+//! | `Run` | a service body returned cleanly | `Parked` |
+//! | `Run` | the future returned or panicked otherwise | `Ended` (a failure is recorded if it failed) |
+//! | `Backoff` | the delay is over | `Start` |
+//! | `Start` | a restart finds its service cancelled | `Ended` |
+//! | `Backoff` | its service is cancelled | `Ended` |
+//! | `Parked` | the service's last task is done | `Done` |
+//!
+//! `Ended` and `Done` are final: the tokio task completes. The drop that follows releases the
+//! task from the tree; `Done` means the tree already found the task's node done (one lock
+//! less). Only the backoff has a timer of its own: the grace ends for all the tasks of a
+//! service at once (`ServiceState::grace_over`: its deadline, an ancestor's, or `abort()`).
 //!
 //! A service body that returns cleanly drops its future at once but keeps its tokio task
-//! parked until the service's tasks are all done (`Own::parked`): most bodies
-//! only start work and return, and ending their tokio task right away would put its
-//! teardown (and the allocator's work to free it) on every service's start-up path. Parked,
-//! the task costs no polls — cancellation does not wake it — and its teardown happens with
-//! the rest of the service's, the way a hand-written parent task awaiting its tasks ends.
+//! parked until the service's tasks are all done: most bodies only start work and return,
+//! and ending their tokio task right away would put its teardown (and the allocator's work to
+//! free it) on every service's start-up path. Parked, the task costs no polls — cancellation
+//! does not wake it — and its teardown happens with the rest of the service's, the way a
+//! hand-written parent task awaiting its tasks ends.
+//!
+//! # Layer
+//!
+//! Above the manager and the tree: it reads its service's flags, records failures and
+//! releases the task through [`ServiceState`], and waits through its [`TaskRef`]. It makes
+//! each future's [`Context`], and `Context` calls [`spawn`]: the one pair of modules that
+//! use each other.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Poll, Waker, ready};
+use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+
 use tracing::Instrument;
 
-use tokio::time::Instant;
-
 use crate::context::Context;
-use crate::error::{BoxError, DaemonExitError, FailureKind, GaveUp, PanicError, TaskFailure};
-use crate::manager::Manager;
+use crate::error::{
+    BoxError, FailureKind, GaveUp, GraceExceeded, PanicError, ServiceError, TaskFailure,
+};
+use crate::manager::{GraceEnd, Manager, ServiceState, Task};
+use crate::name::Name;
 use crate::output::IntoTaskResult;
 use crate::restart::{Decision, Supervisor};
-use crate::tree::{Name, TaskRef, release_task};
+use crate::spec::{Role, Spec};
 
-/// What kind of work a task node carries.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    /// The service body: not counted, never a daemon.
-    Body,
-    Task,
-    Daemon,
-}
-
-/// Makes a task's future: once ([`Once`]), or for each restart ([`Again`]).
+/// Makes a task's future: once ([`OneShot`]), or for each restart ([`Repeating`]).
 pub(crate) trait Maker<Fut> {
     /// The next future, or `None` once a one-shot maker is used up.
     fn make(&mut self, cx: Context) -> Option<Fut>;
 }
 
 /// A maker for a task that is never restarted.
-pub(crate) struct Once<F>(pub(crate) Option<F>);
+pub(crate) struct OneShot<F>(pub(crate) Option<F>);
 
-impl<F: FnOnce(Context) -> Fut, Fut> Maker<Fut> for Once<F> {
+impl<F: FnOnce(Context) -> Fut, Fut> Maker<Fut> for OneShot<F> {
     fn make(&mut self, cx: Context) -> Option<Fut> {
         self.0.take().map(|f| f(cx))
     }
 }
 
 /// A maker for a task that may be restarted.
-pub(crate) struct Again<F>(pub(crate) F);
+pub(crate) struct Repeating<F>(pub(crate) F);
 
-impl<F: FnMut(Context) -> Fut, Fut> Maker<Fut> for Again<F> {
+impl<F: FnMut(Context) -> Fut, Fut> Maker<Fut> for Repeating<F> {
     fn make(&mut self, cx: Context) -> Option<Fut> {
         Some((self.0)(cx))
     }
 }
 
-/// Whether the caller is inside a tokio runtime (where tasks can be spawned). Inside a task,
-/// one thread-local read; elsewhere (a runtime's `block_on`, a plain thread) the runtime
-/// is looked up.
-pub(crate) fn in_runtime() -> bool {
-    tokio::task::try_id().is_some() || tokio::runtime::Handle::try_current().is_ok()
-}
-
 /// Spawns the tokio task that runs the futures `make` makes, as the task `task` named `name`
-/// of `manager`'s service; with a `supervisor`, ended futures are restarted by its policy.
-pub(crate) fn spawn<M, Fut>(
-    manager: Manager,
-    task: TaskRef,
-    name: Name,
-    role: Role,
-    make: M,
-    supervisor: Option<Box<Supervisor>>,
-) where
+/// of `manager`'s service, run as `spec` says.
+pub(crate) fn spawn<M, Fut>(manager: Manager, task: Task, name: Name, spec: Spec, make: M)
+where
     M: Maker<Fut> + Send + 'static,
     Fut: Future + Send + 'static,
     Fut::Output: IntoTaskResult,
 {
     // Root spans (`parent: None`): the path already names every ancestor, and a span chain
     // as deep as the task tree would make subscribers recurse once per level.
-    let span = match role {
+    let span = match spec.role {
         Role::Body => {
-            tracing::info_span!(parent: None, "service", service = %manager.shared.path())
+            tracing::info_span!(parent: None, "service", service = %manager.state.path())
         }
         Role::Task | Role::Daemon => tracing::info_span!(
             parent: None,
             "task",
-            service = %manager.shared.path(),
+            service = %manager.state.path(),
             path = %task.path(&name)
         ),
     };
+    let supervisor = spec
+        .restart
+        .filter(|policy| policy.restarts())
+        .map(|policy| {
+            // Seeded per task so that siblings restarted together spread apart.
+            let seed = task.identity() ^ manager.stats().tasks.total_count as u64;
+            Box::new(Supervisor::new(policy, seed))
+        });
     let task = TaskFuture {
-        future: None,
+        phase: Phase::Start,
         make,
-        timer: None,
         supervisor,
-        own: Own {
-            manager,
-            task,
-            role,
-            abort: AbortStage::WaitCancel,
-            parked: false,
-            registered: false,
-            stopped: false,
-        },
+        manager,
+        task,
+        role: spec.role,
     };
     // Without a subscriber that wants the span, spawn the bare future: no span to store and
     // enter on every poll.
@@ -124,37 +139,84 @@ pub(crate) fn spawn<M, Fut>(
 }
 
 pin_project! {
-    /// One task: makes the future, polls it, restarts it if its policy says so, and aborts
-    /// it when due (a hand-written future, so that a task costs its own future plus a few
-    /// words). Every word counts: tokio moves a task's future a few times as it spawns and
-    /// ends it, and allocates its cell in 128-byte steps.
+    /// One task (module docs). A hand-written future, so that a task costs its own future
+    /// plus a few words: tokio moves a task's future a few times as it spawns and ends it.
     struct TaskFuture<M, Fut> {
-        // Declared first: dropped before `own` even when tokio drops the task unfinished.
         #[pin]
-        future: Option<Fut>,
+        phase: Phase<Fut>,
         make: M,
-        // The grace period while `abort` is at `Grace`, or a restart's backoff while
-        // `future` is `None` (never both: a cancelled task is not restarted). Boxed: most
-        // tasks never need one, and an inline timer would make every task larger.
-        timer: Option<Pin<Box<tokio::time::Sleep>>>,
         // Boxed: only restartable tasks have one.
         supervisor: Option<Box<Supervisor>>,
-        own: Own,
+        manager: Manager,
+        task: Task,
+        role: Role,
+    }
+
+    impl<M, Fut> PinnedDrop for TaskFuture<M, Fut> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let found_done = match *this.phase.as_mut() {
+                Phase::Done => true,
+                Phase::Ended => false,
+                // Dropped before its end: the tokio runtime is shutting down.
+                Phase::Start | Phase::Run { .. } | Phase::Backoff { .. } | Phase::Parked => {
+                    this.manager.state.mark_torn_down();
+                    false
+                }
+            };
+            if let PhaseProj::Run { stop, .. } = this.phase.as_mut().project() {
+                leave_grace(stop, &this.manager.state);
+            }
+            // The task's own future goes first (children before parents holds for its
+            // destructors too), and a panic there cannot keep the task in the tree.
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| this.phase.set(Phase::Ended))) {
+                // Only a task dropped unfinished (the tokio runtime shutting down) still has
+                // its future here: its destructor's panic is a failure like any other.
+                let panic = PanicError::from_payload(&*payload);
+                record(&this.manager.state, this.task, FailureKind::Panic, Arc::new(panic), None);
+            }
+            this.manager.state.release_task(this.task, found_done);
+        }
     }
 }
 
-/// How far a task has got on its way to being aborted.
-#[derive(Clone, Copy)]
-enum AbortStage {
-    /// Until the service is cancelled.
-    WaitCancel,
-    /// The grace period after cancellation (`TaskFuture::timer`).
-    Grace,
-    /// Until all the task's children are done; then the task is aborted.
+pin_project! {
+    /// Where a task is in its life (module docs, "The life of a task").
+    #[project = PhaseProj]
+    enum Phase<Fut> {
+        /// Its next future is to be made: at its first poll, or to restart it.
+        Start,
+        /// Its future runs; `stop` says how far it is from being aborted.
+        Run {
+            #[pin]
+            future: Fut,
+            stop: Stop,
+        },
+        /// Waiting out a restart's delay (done at once if its service is cancelled).
+        Backoff { timer: Pin<Box<Sleep>> },
+        /// A service body that returned: its tokio task ends with its service's last task.
+        Parked,
+        /// Its future ended; the tree has yet to hear of it (the drop tells it).
+        Ended,
+        /// The tree found its node done (waiting for its children, or parked).
+        Done,
+    }
+}
+
+/// How far a running task is from being aborted.
+enum Stop {
+    /// Its service is not cancelled (its waker is stored for the cancellation walk).
+    Running,
+    /// Its service is cancelled, within its grace: `slot` is its place among the waiters for
+    /// the grace to end (`ServiceState::grace_over`), once it waits.
+    Grace { slot: Option<u32> },
+    /// Its grace is over (`graced`: it had one, which ran out); once its children are done
+    /// it is aborted.
     WaitChildren { graced: bool },
 }
 
-enum Ended {
+/// How a task's future ended.
+enum Ending {
     Returned(Result<(), BoxError>),
     Panicked(PanicError),
     Aborted,
@@ -171,218 +233,332 @@ where
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
         let mut this = self.project();
         loop {
-            let own = &mut *this.own;
-            if own.parked {
-                ready!(own.task.poll_stop_quietly(task_cx));
-                own.stopped = true;
-                return Poll::Ready(());
-            }
-            if this.future.is_none() {
-                if let Some(backoff) = this.timer {
-                    // Waiting out a restart's backoff: done at once if cancelled meanwhile.
-                    let cancelled = own.manager.shared.cancelled_flag();
-                    if own
-                        .task
-                        .poll_cancelled(task_cx, cancelled, &mut own.registered)
-                        .is_ready()
-                    {
-                        return Poll::Ready(());
+            let ending = match this.phase.as_mut().project() {
+                PhaseProj::Start => {
+                    match this.supervisor {
+                        None => tracing::trace!("task started"),
+                        // Cancelled while a restart waited for its turn: no more incarnations.
+                        Some(supervisor)
+                            if supervisor.restarts() > 0 && this.manager.state.is_cancelled() =>
+                        {
+                            this.phase.set(Phase::Ended);
+                            return Poll::Ready(());
+                        }
+                        Some(_) => {}
                     }
-                    ready!(backoff.as_mut().poll(task_cx));
-                    *this.timer = None;
-                }
-                if this.supervisor.is_none() {
-                    tracing::trace!("task started");
-                }
-                let cx = own.context(task_cx.waker());
-                match catch_unwind(AssertUnwindSafe(|| this.make.make(cx))) {
-                    Ok(Some(future)) => this.future.set(Some(future)),
-                    Ok(None) => return Poll::Ready(()),
-                    Err(payload) => {
-                        let ended = Ended::Panicked(PanicError::from_payload(&*payload));
-                        match supervise(this.supervisor, this.timer, own, ended) {
-                            Some(ended) => {
-                                finish(own, ended, this.supervisor);
-                                return Poll::Ready(());
+                    let cx = context(this.manager, this.task, task_cx.waker());
+                    match catch_unwind(AssertUnwindSafe(|| this.make.make(cx))) {
+                        Ok(Some(future)) => {
+                            this.phase.set(Phase::Run {
+                                future,
+                                stop: Stop::Running,
+                            });
+                            if let Some(supervisor) = this.supervisor {
+                                supervisor.started(Instant::now());
                             }
-                            None => continue,
+                            continue;
+                        }
+                        Ok(None) => {
+                            this.phase.set(Phase::Ended);
+                            return Poll::Ready(());
+                        }
+                        Err(payload) => {
+                            this.phase.set(Phase::Ended);
+                            Ending::Panicked(PanicError::from_payload(&*payload))
                         }
                     }
                 }
-                if let Some(supervisor) = this.supervisor {
-                    supervisor.started(Instant::now());
-                }
-            }
-            let polled = match this.future.as_mut().as_pin_mut() {
-                Some(future) => catch_unwind(AssertUnwindSafe(|| future.poll(task_cx))),
-                None => Ok(Poll::Pending),
-            };
-            let ended = match polled {
-                Ok(Poll::Ready(output)) => Ended::Returned(output.into_task_result()),
-                Err(payload) => Ended::Panicked(PanicError::from_payload(&*payload)),
-                Ok(Poll::Pending) => match poll_abort(this.timer, own, task_cx) {
-                    Poll::Ready(()) => {
-                        own.stopped = true;
-                        Ended::Aborted
+                PhaseProj::Run { future, stop } => {
+                    // The stop stage first: once the grace is over (at once with a zero
+                    // grace), the future is never polled again, only kept until the task's
+                    // children are done, then dropped.
+                    let state = &this.manager.state;
+                    let ending = match poll_stop(stop, state, this.task, task_cx) {
+                        Next::PollFuture => {
+                            match catch_unwind(AssertUnwindSafe(|| future.poll(task_cx))) {
+                                Ok(Poll::Ready(output)) => {
+                                    Ending::Returned(output.into_task_result())
+                                }
+                                Ok(Poll::Pending) => return Poll::Pending,
+                                Err(payload) => {
+                                    Ending::Panicked(PanicError::from_payload(&*payload))
+                                }
+                            }
+                        }
+                        Next::Abort(Poll::Pending) => return Poll::Pending,
+                        Next::Abort(Poll::Ready(())) => Ending::Aborted,
+                    };
+                    leave_grace(stop, state);
+                    let next = match ending {
+                        Ending::Aborted => Phase::Done,
+                        _ => Phase::Ended,
+                    };
+                    // Drop the future here, where a panic in its destructors is caught too
+                    // (the first panic wins if polling it already panicked).
+                    match catch_unwind(AssertUnwindSafe(|| this.phase.set(next))) {
+                        Err(payload) if !matches!(ending, Ending::Panicked(_)) => {
+                            Ending::Panicked(PanicError::from_payload(&*payload))
+                        }
+                        _ => ending,
                     }
-                    Poll::Pending => return Poll::Pending,
-                },
-            };
-            // Drop the future here, where a panic in its destructors is caught too (the
-            // first panic wins if polling it already panicked).
-            let ended = match catch_unwind(AssertUnwindSafe(|| this.future.set(None))) {
-                Err(payload) if !matches!(ended, Ended::Panicked(_)) => {
-                    Ended::Panicked(PanicError::from_payload(&*payload))
                 }
-                _ => ended,
-            };
-            match supervise(this.supervisor, this.timer, own, ended) {
-                Some(ended) => {
-                    if finish(own, ended, this.supervisor) == Finished::BodyReturned {
-                        own.parked = true;
-                        continue;
+                PhaseProj::Backoff { timer } => {
+                    if this.manager.state.is_cancelled() {
+                        this.phase.set(Phase::Ended);
+                        return Poll::Ready(());
                     }
+                    ready!(timer.as_mut().poll(task_cx));
+                    this.phase.set(Phase::Start);
+                    continue;
+                }
+                PhaseProj::Parked => {
+                    ready!(this.task.poll_stop_quietly(task_cx));
+                    this.phase.set(Phase::Done);
                     return Poll::Ready(());
                 }
-                None => continue,
-            }
-        }
-    }
-}
-
-/// Applies the restart policy to an ended task: `None` when it is restarted (after
-/// `backoff`, if set), the ending otherwise.
-fn supervise(
-    supervisor: &mut Option<Box<Supervisor>>,
-    backoff: &mut Option<Pin<Box<tokio::time::Sleep>>>,
-    own: &Own,
-    ended: Ended,
-) -> Option<Ended> {
-    let Some(supervisor) = supervisor else {
-        return Some(ended);
-    };
-    let failed = match &ended {
-        Ended::Aborted => return Some(ended),
-        Ended::Returned(Ok(())) => false,
-        Ended::Returned(Err(_)) | Ended::Panicked(_) => true,
-    };
-    if own.manager.is_cancelled() {
-        return Some(ended);
-    }
-    match supervisor.decide(failed, own.role == Role::Daemon, Instant::now()) {
-        Decision::Restart(delay) => {
-            own.manager.shared.count_restart();
-            let cause = match &ended {
-                Ended::Returned(Err(e)) => e.to_string(),
-                Ended::Panicked(p) => format!("panicked: {p}"),
-                _ => "exited".to_owned(),
+                PhaseProj::Ended | PhaseProj::Done => return Poll::Ready(()),
             };
-            tracing::warn!(path = %own.path(), %cause, restart = supervisor.restarts(), ?delay, "restarting task");
-            if !delay.is_zero() {
-                *backoff = Some(Box::pin(tokio::time::sleep(delay)));
+            let state = &this.manager.state;
+            let verdict = supervise(this.supervisor, state, this.task, *this.role, &ending);
+            if let Verdict::Restart(delay) = verdict {
+                if !delay.is_zero() {
+                    this.phase.set(Phase::Backoff {
+                        timer: Box::pin(tokio::time::sleep(delay)),
+                    });
+                    continue;
+                }
+                // Made again at the next poll, not in this one: a task that fails at once must
+                // still let the scheduler run others (timers, the task that cancels it).
+                this.phase.set(Phase::Start);
+                task_cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
-            None
+            let given_up = verdict == Verdict::GivenUp;
+            let finished = finish(
+                state,
+                this.task,
+                *this.role,
+                ending,
+                this.supervisor,
+                given_up,
+            );
+            if finished == Finished::Parks {
+                this.phase.set(Phase::Parked);
+                continue;
+            }
+            return Poll::Ready(());
         }
-        Decision::Finish | Decision::GiveUp(_) => Some(ended),
     }
 }
 
-/// Ready when the task must be aborted: its service is cancelled, its grace period has run
-/// out, and all its children are done.
-fn poll_abort(
-    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
-    own: &mut Own,
+/// A new `Context` for the task's next future; stores the task's `waker` for cancellation on
+/// the way (one lock for both).
+fn context(manager: &Manager, task: &mut Task, waker: &Waker) -> Context {
+    let name = task.register(waker);
+    Context::new(manager.clone(), task.clone(), name)
+}
+
+/// What a running task does next, its stop stage advanced first ([`poll_stop`]).
+enum Next {
+    /// Poll its future: its service is not cancelled, or its grace has not run out.
+    PollFuture,
+    /// Its grace is over: it is aborted once its children are done (`Pending` until then).
+    Abort(Poll<()>),
+}
+
+/// Advances the stop stage of a running task: its service cancelled, the grace period
+/// running, then over.
+fn poll_stop(
+    stop: &mut Stop,
+    state: &Arc<ServiceState>,
+    task: &mut Task,
     task_cx: &mut std::task::Context<'_>,
-) -> Poll<()> {
-    let shared = &own.manager.shared;
+) -> Next {
     loop {
-        match own.abort {
-            AbortStage::WaitCancel => {
-                let cancelled = shared.cancelled_flag();
-                ready!(
-                    own.task
-                        .poll_cancelled(task_cx, cancelled, &mut own.registered)
-                );
-                let grace = shared.options.grace;
-                own.abort = if grace.is_zero() {
-                    AbortStage::WaitChildren { graced: false }
+        match stop {
+            Stop::Running => {
+                // The waker is stored since the task started, and this read comes after
+                // (tree module docs, "Wake-ups").
+                if !state.is_cancelled() {
+                    return Next::PollFuture;
+                }
+                *stop = if state.grace.is_zero() {
+                    Stop::WaitChildren { graced: false }
                 } else {
-                    let deadline = shared.cancelled_at() + grace;
-                    *timer = Some(Box::pin(tokio::time::sleep_until(deadline)));
-                    AbortStage::Grace
+                    Stop::Grace { slot: None }
                 };
             }
-            AbortStage::Grace => {
-                if let Some(sleep) = timer {
-                    ready!(sleep.as_mut().poll(task_cx));
+            Stop::Grace { slot } => {
+                if state.grace_over.poll_wait(slot, task_cx).is_pending() {
+                    return Next::PollFuture;
                 }
-                *timer = None;
-                own.abort = AbortStage::WaitChildren { graced: true };
+                // Still running when the grace ran out: the stop was not clean.
+                let grace = match state.grace_end() {
+                    Some(GraceEnd::Deadline(grace)) => Some(grace),
+                    Some(GraceEnd::Forced) | None => None,
+                };
+                record(
+                    state,
+                    task,
+                    FailureKind::GraceExceeded,
+                    Arc::new(GraceExceeded { grace }),
+                    None,
+                );
+                *stop = Stop::WaitChildren { graced: true };
             }
-            AbortStage::WaitChildren { graced } => {
-                ready!(own.task.poll_stop(task_cx));
-                if graced {
-                    let grace = shared.options.grace;
-                    tracing::warn!(path = %own.path(), ?grace, "task still running after its grace period; aborting it");
+            Stop::WaitChildren { graced } => {
+                let children = task.poll_stop(task_cx);
+                if children.is_ready() && *graced {
+                    // As it is aborted: after its children, so leaves are logged first.
+                    let path = task.path(&task.name());
+                    let grace = state.grace;
+                    tracing::warn!(%path, ?grace, "task still running after its grace period; aborting it");
                 }
-                return Poll::Ready(());
+                return Next::Abort(children);
             }
         }
     }
 }
 
-/// Records how a task ended: a failure for an error, a panic, or a daemon that returned
-/// while its service was running. A supervised task that ends this way has given up: its
-/// failure notes the restarts it had.
-fn finish(own: &Own, ended: Ended, supervisor: &Option<Box<Supervisor>>) -> Finished {
-    let shared = &own.manager.shared;
-    let (kind, error): (FailureKind, Arc<dyn std::error::Error + Send + Sync>) = match ended {
-        Ended::Returned(Ok(())) if own.role == Role::Daemon && !own.manager.is_cancelled() => {
-            let (name, path) = own.name_and_path();
-            let failure = daemon_exit(&name, path, false);
-            (failure.kind(), failure.error_arc())
-        }
-        Ended::Returned(Ok(())) => {
-            tracing::trace!("task returned");
-            if own.role == Role::Body {
-                shared.body_returned();
-                return Finished::BodyReturned;
-            }
-            return Finished::Ended;
-        }
-        Ended::Aborted => {
-            tracing::trace!("task aborted");
-            return Finished::Ended;
-        }
-        Ended::Returned(Err(error)) => match error.downcast::<ChildFailed>() {
-            // A supervised child service gave up: its own failures, with their paths.
-            Ok(child) => {
-                for failure in child.0.failures() {
-                    shared.record_failure(gave_up(failure.clone(), supervisor));
-                }
-                return Finished::Ended;
-            }
-            Err(error) => (FailureKind::Error, Arc::from(error)),
-        },
-        Ended::Panicked(panic) => (FailureKind::Panic, Arc::new(panic)),
+/// A task that leaves its grace before it ends (it returned, or is dropped) stops waiting
+/// for the grace to end.
+fn leave_grace(stop: &mut Stop, state: &ServiceState) {
+    if let Stop::Grace { slot } = stop {
+        state.grace_over.unregister(slot);
+    }
+}
+
+/// What the restart policy makes of a task whose future ended.
+#[derive(PartialEq, Eq)]
+enum Verdict {
+    /// Made again after the delay.
+    Restart(Duration),
+    /// Ended, as it would without a policy.
+    Ends,
+    /// Ended because it was restarted too often: a failure even if it returned cleanly.
+    GivenUp,
+}
+
+/// Applies the restart policy to a task whose future ended.
+fn supervise(
+    supervisor: &mut Option<Box<Supervisor>>,
+    state: &ServiceState,
+    task: &Task,
+    role: Role,
+    ending: &Ending,
+) -> Verdict {
+    let Some(supervisor) = supervisor.as_mut() else {
+        return Verdict::Ends;
     };
-    let (name, path) = own.name_and_path();
-    let failure = TaskFailure::new(name.to_cow(), path, kind, error);
-    shared.record_failure(gave_up(failure, supervisor));
-    Finished::Ended
+    let failed = match ending {
+        Ending::Aborted => return Verdict::Ends,
+        Ending::Returned(Ok(())) => false,
+        Ending::Returned(Err(_)) | Ending::Panicked(_) => true,
+    };
+    if state.is_cancelled() {
+        return Verdict::Ends;
+    }
+    match supervisor.decide(failed, role == Role::Daemon, Instant::now()) {
+        Decision::Restart(delay) => {
+            state.count_restart();
+            let cause = match ending {
+                Ending::Returned(Err(e)) => e.to_string(),
+                Ending::Panicked(p) => format!("panicked: {p}"),
+                _ => "exited".to_owned(),
+            };
+            let path = task.path(&task.name());
+            tracing::warn!(%path, %cause, restart = supervisor.restarts(), ?delay, "restarting task");
+            Verdict::Restart(delay)
+        }
+        Decision::Finish => Verdict::Ends,
+        Decision::GiveUp(_) => Verdict::GivenUp,
+    }
 }
 
 /// What [`finish`] leaves a task to do.
 #[derive(PartialEq, Eq)]
 enum Finished {
     /// Nothing: the tokio task ends.
-    Ended,
-    /// The service body returned cleanly: the task parks (`TaskFuture::parked`).
-    BodyReturned,
+    Ends,
+    /// The service body returned cleanly: the task parks ([`Phase::Parked`]).
+    Parks,
+}
+
+/// Records how a task ended: a failure for an error, a panic, or a daemon that returned
+/// while its service was running. A supervised task that ends this way has given up: its
+/// failure notes the restarts it had.
+fn finish(
+    state: &Arc<ServiceState>,
+    task: &Task,
+    role: Role,
+    ending: Ending,
+    supervisor: &Option<Box<Supervisor>>,
+    given_up: bool,
+) -> Finished {
+    let supervisor = supervisor.as_deref();
+    match ending {
+        // Restarted too often after clean exits (`Restart::always`): never silent.
+        Ending::Returned(Ok(())) if given_up && role != Role::Daemon => {
+            record(
+                state,
+                task,
+                FailureKind::Error,
+                Arc::new(Exited),
+                supervisor,
+            );
+        }
+        Ending::Returned(Ok(())) if role == Role::Daemon && !state.is_cancelled() => {
+            let name = task.name();
+            let path = task.path(&name);
+            let failure = TaskFailure::daemon_exit(name.to_cow(), path, false);
+            state.record_failure(gave_up(failure, supervisor));
+        }
+        Ending::Returned(Ok(())) => {
+            tracing::trace!("task returned");
+            if role == Role::Body {
+                state.body_returned();
+                return Finished::Parks;
+            }
+        }
+        Ending::Aborted => tracing::trace!("task aborted"),
+        Ending::Returned(Err(error)) => match error.downcast::<ChildFailed>() {
+            // A supervised child service gave up: its own failures, with their paths.
+            Ok(child) => {
+                for failure in child.0.failures() {
+                    state.record_failure(gave_up(failure.clone(), supervisor));
+                }
+            }
+            Err(error) => record(
+                state,
+                task,
+                FailureKind::Error,
+                Arc::from(error),
+                supervisor,
+            ),
+        },
+        Ending::Panicked(panic) => {
+            record(state, task, FailureKind::Panic, Arc::new(panic), supervisor);
+        }
+    }
+    Finished::Ends
+}
+
+/// Records the failure of `task` of `kind` with `error`.
+fn record(
+    state: &Arc<ServiceState>,
+    task: &Task,
+    kind: FailureKind,
+    error: Arc<dyn std::error::Error + Send + Sync>,
+    supervisor: Option<&Supervisor>,
+) {
+    let name = task.name();
+    let path = task.path(&name);
+    let failure = TaskFailure::new(name.to_cow(), path, kind, error);
+    state.record_failure(gave_up(failure, supervisor));
 }
 
 /// Notes on `failure` how many restarts its task had before giving up (if it had any).
-fn gave_up(failure: TaskFailure, supervisor: &Option<Box<Supervisor>>) -> TaskFailure {
+fn gave_up(failure: TaskFailure, supervisor: Option<&Supervisor>) -> TaskFailure {
     match supervisor {
         Some(supervisor) if supervisor.restarts() > 0 => failure.map_error(|cause| {
             Arc::new(GaveUp {
@@ -395,10 +571,22 @@ fn gave_up(failure: TaskFailure, supervisor: &Option<Box<Supervisor>>) -> TaskFa
     }
 }
 
+/// The cause of a task that exited cleanly once too often for its restart policy.
+#[derive(Debug)]
+struct Exited;
+
+impl std::fmt::Display for Exited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("exited")
+    }
+}
+
+impl std::error::Error for Exited {}
+
 /// The error of a supervised child service that ended badly, carried out of its supervising
 /// task to be reported failure by failure.
 #[derive(Debug)]
-pub(crate) struct ChildFailed(pub(crate) crate::error::ServiceError);
+pub(crate) struct ChildFailed(pub(crate) ServiceError);
 
 impl std::fmt::Display for ChildFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -408,59 +596,138 @@ impl std::fmt::Display for ChildFailed {
 
 impl std::error::Error for ChildFailed {}
 
-/// The failure of a daemon that ended while its service was running.
-pub(crate) fn daemon_exit(name: &Name, path: Arc<str>, service: bool) -> TaskFailure {
-    let name = name.to_cow();
-    TaskFailure::new(
-        name.clone(),
-        path,
-        FailureKind::DaemonExit,
-        Arc::new(DaemonExitError { name, service }),
-    )
-}
+// What every task carries besides its own future and maker, in 64-bit words: the phase
+// with its stop stage (one word: the tag and the grace waiter's slot), the supervisor, the
+// manager, the task reference (two), the role. Tokio copies every task's future as it spawns
+// and ends it.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(std::mem::size_of::<Stop>() == 8);
+    assert!(std::mem::size_of::<TaskFuture<OneShot<()>, std::future::Ready<()>>>() == 7 * 8);
+};
 
-/// A task's own view of itself: its service and its place in the tree (its name is looked
-/// up there when needed: this is kept small, inside every task). Releases the task from the
-/// tree when its tokio task ends, however it ends (also when the tokio runtime drops the
-/// task unfinished).
-struct Own {
-    manager: Manager,
-    task: TaskRef,
-    role: Role,
-    abort: AbortStage,
-    /// A service body that returned: its tokio task ends with its service's last task
-    /// (module docs).
-    parked: bool,
-    /// The task's waker is stored for cancellation ([`TaskRef::register`]).
-    registered: bool,
-    /// The task was found done by [`TaskRef::poll_stop`].
-    stopped: bool,
-}
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
 
-impl Own {
-    /// A new `Context` for the task, for the next future it runs; registers the task's
-    /// `waker` for cancellation on the way (one lock for both).
-    fn context(&mut self, waker: &Waker) -> Context {
-        let name = self.task.register(waker);
-        self.registered = true;
-        Context::new(self.manager.clone(), self.task.clone(), name)
+    use crate::{BoxError, Context, FailureKind, Options, Service, ServiceHandle};
+
+    /// A service whose one task answers cancellation with an error, a second later.
+    struct Stubborn(Duration);
+
+    impl Service for Stubborn {
+        async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+            cx.run_task("worker", |cx| async move {
+                cx.cancelled().await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err::<(), _>("stopped late")
+            })?;
+            Ok(())
+        }
+
+        fn options(&self) -> Options {
+            Options {
+                grace: Some(self.0),
+                ..Options::default()
+            }
+        }
     }
 
-    /// The task's name and path (looked up in the tree: failures and logs only).
-    fn name_and_path(&self) -> (Name, Arc<str>) {
-        let name = self.task.name();
-        let path = self.task.path(&name);
-        (name, path)
+    /// The largest grace there is saturates instead of overflowing the deadline: the task
+    /// runs on within its grace after cancellation, and its error is reported.
+    #[tokio::test(start_paused = true)]
+    async fn a_grace_of_duration_max_does_not_overflow() {
+        let handle = ServiceHandle::new(Stubborn(Duration::MAX));
+        handle.start().unwrap();
+        handle.wait_ready().await.unwrap();
+        let error = handle.stop().await.unwrap_err();
+        let failures = error.failures();
+        assert_eq!(failures.len(), 1, "{error}");
+        assert_eq!(failures[0].path(), "Stubborn/worker");
+        assert_eq!(failures[0].kind(), FailureKind::Error);
     }
 
-    /// The task's path, for logs.
-    fn path(&self) -> Arc<str> {
-        self.name_and_path().1
+    /// A worker with a message waiting for it when its service is cancelled (zero grace) is
+    /// aborted without being polled again: it never handles that message.
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_aborted_task_is_never_polled_again() {
+        let handled = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let rx = std::sync::Mutex::new(Some((rx, ready_tx)));
+        let seen = Arc::clone(&handled);
+        let handle = ServiceHandle::new(crate::tests::FnService::new("Svc", move |cx| {
+            let (mut rx, ready) = rx.lock().unwrap().take().unwrap();
+            let seen = Arc::clone(&seen);
+            cx.run_task("worker", move |_cx| async move {
+                let _ = ready.send(());
+                while let Some(message) = rx.recv().await {
+                    seen.lock().unwrap().push(message);
+                }
+            })
+        }));
+        handle.start().unwrap();
+        ready_rx.await.unwrap();
+        // Wakes the worker; it has not run yet when the service is cancelled.
+        tx.send(1).unwrap();
+        handle.cancel();
+        handle.wait_finished().await.unwrap();
+        assert!(handled.lock().unwrap().is_empty(), "handled after cancel()");
     }
-}
 
-impl Drop for Own {
-    fn drop(&mut self) {
-        release_task(&mut self.task, &self.manager.shared, self.stopped);
+    /// A restarting task that fails at once, with no backoff, still lets its service's
+    /// cancellation run on a current-thread runtime: each restart yields.
+    #[test]
+    fn restarts_yield_to_the_scheduler() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let outcome = runtime.block_on(async {
+                let (first_tx, first_rx) = tokio::sync::oneshot::channel::<()>();
+                let first = Arc::new(std::sync::Mutex::new(Some(first_tx)));
+                let handle = ServiceHandle::new(crate::tests::FnService::new("Svc", move |cx| {
+                    let first = Arc::clone(&first);
+                    cx.task("flaky")
+                        .restart(crate::Restart::on_failure().max_restarts(usize::MAX))
+                        .spawn(move |_cx| {
+                            if let Some(tx) = first.lock().unwrap().take() {
+                                let _ = tx.send(());
+                            }
+                            async { Err::<(), _>("at once") }
+                        })
+                }));
+                handle.start().unwrap();
+                first_rx.await.unwrap();
+                handle.stop().await
+            });
+            let _ = done_tx.send(outcome.is_ok());
+        });
+        let stopped = done_rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(stopped, Ok(true), "the restart loop starved the runtime");
+    }
+
+    /// `Restart::always()` on a task that keeps exiting cleanly gives up after its
+    /// restarts, and giving up is a failure of the service, not a silent end.
+    #[tokio::test(start_paused = true)]
+    async fn giving_up_after_clean_exits_is_a_failure() {
+        let handle = ServiceHandle::new(crate::tests::FnService::new("Svc", |cx| {
+            cx.task("worker")
+                .restart(crate::Restart::always().max_restarts(2))
+                .spawn(|_cx| async {})
+        }));
+        let error = handle.run().await.unwrap_err();
+        let [failure] = error.failures() else {
+            panic!("one failure expected: {error}");
+        };
+        assert_eq!(failure.path(), "Svc/worker");
+        assert_eq!(failure.kind(), FailureKind::Error);
+        assert_eq!(
+            failure.error().to_string(),
+            "exited (gave up after 2 restarts within 5s)"
+        );
     }
 }

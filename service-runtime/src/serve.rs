@@ -139,6 +139,52 @@ pub trait ServiceExt: Service + Sized {
         }
     }
 
+    /// Runs the service as a server's `main` does: until it finishes, or until the process is
+    /// asked to stop (SIGINT or SIGTERM on Unix, Ctrl-C elsewhere). The first signal starts
+    /// an orderly stop (cause [`CancelCause::Shutdown`], each task within its grace) and logs
+    /// that a second one forces it; a second signal during the stop calls
+    /// [`Manager::abort`](crate::Manager::abort).
+    ///
+    /// ```no_run
+    /// # use service_runtime::prelude::*;
+    /// # async fn demo(node: impl Service) -> Result<(), ServiceError> {
+    /// node.run_until_signal().await
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As [`ServiceExt::run`].
+    fn run_until_signal(self) -> impl Future<Output = Result<(), ServiceError>> + Send {
+        let handle = ServiceHandle::new(self);
+        async move {
+            // Listening before the service starts: a signal from the moment it runs stops
+            // it in order (before the handlers exist, a SIGINT would kill the process).
+            let mut signals = Signals::new();
+            handle.start()?;
+            let guard = CancelOnDrop(Some(handle.manager()));
+            let outcome = tokio::select! {
+                outcome = handle.wait_finished() => outcome,
+                () = signals.recv() => {
+                    tracing::info!(
+                        service = %handle.path(),
+                        "shutdown requested; a second signal aborts the tasks still running"
+                    );
+                    handle.manager().cancel_with(CancelCause::Shutdown);
+                    tokio::select! {
+                        outcome = handle.wait_finished() => outcome,
+                        () = signals.recv() => {
+                            tracing::warn!(service = %handle.path(), "second signal: aborting");
+                            handle.abort();
+                            handle.wait_finished().await
+                        }
+                    }
+                }
+            };
+            guard.disarm();
+            outcome
+        }
+    }
+
     /// Spawns the service on the current tokio runtime and returns its handle at once.
     ///
     /// Outside a tokio runtime the service does not run: the handle is finished with
@@ -215,32 +261,61 @@ where
 /// # Cancel safety
 /// Cancel safe.
 pub async fn shutdown_signal() {
+    Signals::new().recv().await;
+}
+
+/// The process's stop signals, listened to from creation on (so that a second signal right
+/// after the first is not missed).
+struct Signals {
     #[cfg(all(unix, not(loom)))]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut interrupt, mut terminate) = match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(i), Ok(t)) => (i, t),
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::error!(error = %e, "cannot listen for shutdown signals");
-                return std::future::pending().await;
-            }
-        };
-        tokio::select! {
-            _ = interrupt.recv() => tracing::info!("SIGINT received"),
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(all(unix, not(loom)))]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(i), Ok(t)) => Some((i, t)),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot listen for shutdown signals");
+                    None
+                }
+            };
+            Signals { streams }
         }
+        #[cfg(not(all(unix, not(loom))))]
+        Signals {}
     }
-    // Under the loom model checker tokio has no signal support; nothing to wait for.
-    #[cfg(loom)]
-    std::future::pending::<()>().await;
-    #[cfg(all(not(unix), not(loom)))]
-    {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+
+    /// The next stop signal.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a signal that arrives meanwhile is kept for the next call.
+    async fn recv(&mut self) {
+        #[cfg(all(unix, not(loom)))]
+        {
+            let Some((interrupt, terminate)) = &mut self.streams else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("SIGINT received"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received"),
+            }
+        }
+        // Under the loom model checker tokio has no signal support; nothing to wait for.
+        #[cfg(loom)]
+        std::future::pending::<()>().await;
+        #[cfg(all(not(unix), not(loom)))]
+        {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
         }
     }
 }

@@ -22,6 +22,9 @@ pub struct TaskStats {
     /// Times a task or child service was restarted by its [`Restart`](crate::Restart)
     /// policy (failures healed this way are not in the service's error).
     pub restart_count: usize,
+    /// Contained tasks and child services (failure boundaries) of this service that failed:
+    /// their failures are in their own handles, not in the service's error.
+    pub contained_failure_count: usize,
 }
 
 impl TaskStats {

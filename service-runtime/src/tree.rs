@@ -1,30 +1,60 @@
 //! The task tree: who is whose child, when a task is done, and how cancellation reaches
 //! every task.
 //!
+//! **Layer.** This is the lowest layer of the runtime: it imports only the sync shim,
+//! [`Slots`], [`Name`] and the error type it returns, and calls nothing above it. It reports
+//! what happened — "the root is done" ([`Released::RootDone`]), "these child services were
+//! met" ([`CancelWalk::services`]) — and the manager decides what that means. It is generic
+//! over `S`, what a child service's root carries for its owner (the manager's state): the
+//! tree stores it and hands it back, never looks inside, so its tests and loom models build
+//! trees of `()`.
+//!
 //! A service's body is the root [`TaskNode`] of its tree; a child service's root hangs in
 //! its parent's tree, under the task that started it, so one node serves as both. A task
 //! starts out as a *leaf*: an entry in its parent's `children` that holds its name and, while
 //! it waits, its waker — no allocation of its own, and nothing to free when it ends (most
 //! tasks never start anything). A task becomes a node the first time it needs one: when it
 //! starts a child, or when its `Context` is asked for its path ([`TaskRef::make_node`]). Its
-//! entry then holds the node instead; the task keeps the same slot.
+//! entry then holds the node instead; the task keeps the same slot. How a task refers to
+//! its place ([`TaskRef`]) is in the `task_ref` submodule; leaving the tree in `release`;
+//! the cancellation walk in `cancel`.
 //!
 //! A node is *done* when its own work — the task's future, or the body — has ended **and**
 //! all its children are done; a leaf is done when its task ends. Doneness propagates upwards
 //! without any task waiting for it: whoever removes the last piece of work from a node
 //! completes it and goes on with its parent, in a loop (a chain of thousands of nested tasks
-//! needs no stack). A root that is done finishes its service; a child service's root then
-//! leaves its parent's tree, and the walk goes on there, counting in the parent's stats.
+//! needs no stack), up to the root of the service's tree. Every task that leaves is counted
+//! in the counter the caller passes (the service's `finished_count`), *before* it leaves: a
+//! waiter that finds the tree empty finds every departure counted. A root that is done is
+//! reported to the caller, which finishes the service and then, for a child service, makes
+//! the root [`leave`] the parent's tree, where the walk goes on.
 //!
-//! A task stores its waker once, when it starts ([`TaskRef::register`]): in its leaf entry,
-//! or in its node once it has one. It stays there until a cancellation walk takes it (the
-//! task's later polls only read the service's flag: [`TaskRef::poll_cancelled`]). A task
-//! waiting for its children stores it again, to be woken by the last one
-//! ([`TaskRef::poll_stop`]); a body that returned does so too while it waits for its
-//! service's tasks ([`TaskNode::poll_stop_quietly`]).
-//! Cancelling a service sets its flag and then walks its tree once ([`wake_tree`]), waking
-//! every task waiting to be aborted and collecting the child services — the roots it meets —
-//! to cancel in turn (their trees are theirs to walk).
+//! # The waiter of a node
+//!
+//! A node's task waits in one of three ways ([`Waiter`]), and who may wake it follows:
+//!
+//! | from | event | to |
+//! |---|---|---|
+//! | `None` | the task starts (or restarts): [`TaskRef::register`] | `Cancel` |
+//! | `Cancel` | a cancellation walk takes the waker | `None` |
+//! | `None`, `Cancel` | the cancelled task waits for its children: [`TaskNode::poll_stop`] | `Children` |
+//! | `Children` | the last child leaves, or a cancellation walk, takes the waker | `None` |
+//! | `None`, `Cancel` | a body that returned waits: [`TaskNode::poll_stop_quietly`] | `ChildrenQuietly` |
+//! | `ChildrenQuietly` | the last child leaves and takes the waker | `None` |
+//! | any | a poll finds the children gone: the node is done | `None` |
+//!
+//! - `Cancel`: stored once, when the task starts ([`TaskRef::register`]), and left there
+//!   until a cancellation walk takes it; the task's later polls only read its service's
+//!   flag. A child that leaves never takes it (the task waits for cancellation, not for its
+//!   children), so the task need not store it again.
+//! - `Children`: the task was cancelled and waits for its children ([`TaskNode::poll_stop`]):
+//!   the child that empties `children` takes it (a walk may too: a harmless extra wake-up).
+//! - `ChildrenQuietly`: a body that returned waits for its service's tasks
+//!   ([`TaskNode::poll_stop_quietly`]): cancellation does not wake it, only the last task.
+//!
+//! A poll that finds the children gone marks the node done and clears the waiter. A leaf
+//! only ever waits for cancellation: its entry holds an `Option<Waker>`, moved into its node
+//! as `Cancel` if it becomes one.
 //!
 //! # Identity
 //!
@@ -43,11 +73,11 @@
 //!    ([`attach_task`], [`attach_service`]); a done node, or a leaf whose task has ended,
 //!    sends the new child to its nearest ancestor that is not done.
 //! 3. A child leaves its parent's `children` exactly once, when it becomes done, under the
-//!    parent's lock ([`release_task`], [`release`]). So every task is counted once in
-//!    `finished` stats, and finished tasks take no memory.
+//!    parent's lock, counted just before. So every task is counted once, and finished tasks
+//!    take no memory.
 //! 4. A root is done last of its service's tree (the tree's nodes all hang below it), and
-//!    its completion finishes the service's manager before anything else happens to it.
-//!    Attaching never climbs above a root: a service's tasks stay in its tree.
+//!    it leaves the tree it hangs in only when its owner says so ([`leave`]), after finishing
+//!    its service. Attaching never climbs above a root: a service's tasks stay in its tree.
 //!
 //! # Lock order
 //!
@@ -67,78 +97,33 @@
 //!   sees it; otherwise the canceller finds the stored waker. A leaf that becomes a node after
 //!   the walk passed its parent moves its waker into the node under the parent's lock, after
 //!   the walk's, so the waiter's read comes after the flag store too. A child attached after
-//!   the walk passed its parent reads the flag on its task's first poll. Once stored, the
-//!   waker stays until the walk takes it: a release takes a node's waker only while its task
-//!   waits for its children (`NodeState::stopping`), so a task need not store it again on
-//!   later polls, only read the flag.
+//!   the walk passed its parent reads the flag on its task's first poll.
 //! - *Children done.* The waiter checks `children` and stores its waker under one lock; the
 //!   child that empties `children` does so under the same lock and takes the waker. One of
 //!   the two sees the other.
 
-use std::borrow::Cow;
+mod cancel;
+mod release;
+mod task_ref;
+
 use std::collections::HashMap;
-use std::fmt;
-use std::ops::Deref;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
+pub(crate) use cancel::{CancelWalk, wake_tree};
+#[cfg(test)]
+pub(crate) use release::release_done;
+pub(crate) use release::{leave, release, release_task};
+pub(crate) use task_ref::TaskRef;
+
 use crate::error::LifecycleError;
-use crate::manager::Shared;
+use crate::name::{Name, join};
 use crate::slots::Slots;
-use crate::sync::{AtomicBool, Mutex, Ordering, lock};
-
-/// A task's or a service's name. Most names are `'static` strings; the others are shared, so
-/// copying a name (every `Context` of a leaf carries one) never allocates.
-#[derive(Clone)]
-pub(crate) enum Name {
-    Static(&'static str),
-    Shared(Arc<str>),
-}
-
-impl From<Cow<'static, str>> for Name {
-    fn from(name: Cow<'static, str>) -> Name {
-        match name {
-            Cow::Borrowed(name) => Name::Static(name),
-            Cow::Owned(name) => Name::Shared(name.into()),
-        }
-    }
-}
-
-impl From<&'static str> for Name {
-    fn from(name: &'static str) -> Name {
-        Name::Static(name)
-    }
-}
-
-impl Deref for Name {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match self {
-            Name::Static(name) => name,
-            Name::Shared(name) => name,
-        }
-    }
-}
-
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self)
-    }
-}
-
-impl Name {
-    pub(crate) fn to_cow(&self) -> Cow<'static, str> {
-        match self {
-            Name::Static(name) => Cow::Borrowed(name),
-            Name::Shared(name) => Cow::Owned(name.to_string()),
-        }
-    }
-}
+use crate::sync::{Mutex, lock};
 
 /// The node of a service's body or of a task that has children (or had).
-pub(crate) struct TaskNode {
-    parent: Option<Arc<TaskNode>>,
+pub(crate) struct TaskNode<S> {
+    parent: Option<Arc<TaskNode<S>>>,
     /// The root of a service's tree: the top-level service's (no parent), or a child
     /// service's, which hangs in its parent's tree.
     root: bool,
@@ -147,39 +132,68 @@ pub(crate) struct TaskNode {
     id: u32,
     name: Name,
     path: OnceLock<Arc<str>>,
-    state: Mutex<NodeState>,
+    state: Mutex<NodeState<S>>,
 }
 
-struct NodeState {
+struct NodeState<S> {
     running: bool,
-    children: Slots<Child>,
-    /// The waker of this node's task while it waits to be aborted.
-    waker: Option<Waker>,
-    /// The task waits for its children ([`TaskNode::poll_stop`]): the release that leaves
-    /// `children` empty wakes it. Until then `waker` waits for cancellation only, and no
-    /// release takes it (a task registers once: `TaskRef::poll_cancelled`).
-    stopping: bool,
-    /// `waker` waits for the children only, not for cancellation.
-    quiet: bool,
-    /// For the root of a child service: its manager, cancelled with the parent's tree.
-    service: Option<Weak<Shared>>,
+    children: Slots<Child<S>>,
+    waiter: Waiter,
+    /// For the root of a child service: its owner, handed to the cancellation walk of the
+    /// tree it hangs in.
+    service: Option<Weak<S>>,
     /// The `id` of the next child (module docs, "Identity").
     next_id: u32,
 }
 
+/// How a node's task waits, and so who wakes it (module docs, "The waiter of a node").
+enum Waiter {
+    None,
+    /// Until its service is cancelled: the cancellation walk takes it.
+    Cancel(Waker),
+    /// Cancelled, until its children are done: the last one takes it.
+    Children(Waker),
+    /// A body that returned, until its service's tasks are done: only the last one takes it.
+    ChildrenQuietly(Waker),
+}
+
+impl Waiter {
+    /// The waker a cancellation walk wakes.
+    fn take_for_cancel(&mut self) -> Option<Waker> {
+        match std::mem::replace(self, Waiter::None) {
+            Waiter::Cancel(waker) | Waiter::Children(waker) => Some(waker),
+            quiet => {
+                *self = quiet;
+                None
+            }
+        }
+    }
+
+    /// The waker the last child to leave wakes.
+    fn take_for_last_child(&mut self) -> Option<Waker> {
+        match std::mem::replace(self, Waiter::None) {
+            Waiter::Children(waker) | Waiter::ChildrenQuietly(waker) => Some(waker),
+            cancel => {
+                *self = cancel;
+                None
+            }
+        }
+    }
+}
+
 /// One live child of a node.
-enum Child {
+enum Child<S> {
     /// A task without a node: all the tree keeps of it.
     Leaf {
         id: u32,
         name: Name,
-        /// Its task's waker while it waits to be aborted.
+        /// Its task's waker while it waits to be cancelled.
         waker: Option<Waker>,
     },
-    Node(Arc<TaskNode>),
+    Node(Arc<TaskNode<S>>),
 }
 
-impl Child {
+impl<S> Child<S> {
     fn id(&self) -> u32 {
         match self {
             Child::Leaf { id, .. } => *id,
@@ -203,14 +217,12 @@ impl Child {
     }
 }
 
-impl NodeState {
-    fn new(waker: Option<Waker>) -> NodeState {
+impl<S> NodeState<S> {
+    fn new(running: bool, waiter: Waiter) -> NodeState<S> {
         NodeState {
-            running: true,
+            running,
             children: Slots::default(),
-            waker,
-            stopping: false,
-            quiet: false,
+            waiter,
             service: None,
             next_id: 0,
         }
@@ -221,35 +233,40 @@ impl NodeState {
     }
 
     /// The child in `slot`, if it is still the one with `id`.
-    fn child(&mut self, slot: u32, id: u32) -> Option<&mut Child> {
+    fn child(&mut self, slot: u32, id: u32) -> Option<&mut Child<S>> {
         self.children
             .get_mut(slot as usize)
             .filter(|child| child.id() == id)
     }
 
-    /// See [`TaskNode::poll_stop`].
-    fn poll_stop(&mut self, waker: &Waker) -> Poll<()> {
+    /// See [`TaskNode::poll_stop`]; `wait` is the waiter to store while children remain.
+    fn poll_stop(&mut self, wait: fn(Waker) -> Waiter, waker: &Waker) -> Poll<()> {
         if self.children.is_empty() {
-            self.waker = None;
+            self.waiter = Waiter::None;
             self.running = false;
-            Poll::Ready(())
-        } else {
-            register(&mut self.waker, waker);
-            self.stopping = true;
-            Poll::Pending
+            return Poll::Ready(());
         }
+        self.waiter = match std::mem::replace(&mut self.waiter, Waiter::None) {
+            Waiter::Cancel(stored) | Waiter::Children(stored) | Waiter::ChildrenQuietly(stored)
+                if stored.will_wake(waker) =>
+            {
+                wait(stored)
+            }
+            _ => wait(waker.clone()),
+        };
+        Poll::Pending
     }
 
     /// Takes the child in `slot` out; the rest of its leaving happens after unlocking
     /// ([`Removed::finish`]).
-    fn remove(&mut self, slot: u32) -> Removed {
+    fn remove(&mut self, slot: u32) -> Removed<S> {
         let child = self.children.remove(slot as usize);
         let empty = self.children.is_empty();
         Removed {
             child,
             parent_done: empty && !self.running,
-            waker: if empty && self.stopping {
-                self.waker.take()
+            waker: if empty {
+                self.waiter.take_for_last_child()
             } else {
                 None
             },
@@ -260,14 +277,14 @@ impl NodeState {
 /// A child taken out of its parent's `children` ([`NodeState::remove`]), with what is left
 /// to do once the parent's lock is let go.
 #[must_use]
-struct Removed {
-    child: Option<Child>,
+struct Removed<S> {
+    child: Option<Child<S>>,
     parent_done: bool,
     /// The parent's task, if it waits for its children and this was the last.
     waker: Option<Waker>,
 }
 
-impl Removed {
+impl<S> Removed<S> {
     /// Drops the child, wakes the parent's task if it waits for it; returns whether the
     /// parent is done now (and must leave its own parent in turn).
     fn finish(self) -> bool {
@@ -279,29 +296,28 @@ impl Removed {
     }
 }
 
+/// What a release did: whether the tree's root is done now.
+#[must_use = "a root that is done must be finished by its owner"]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Released {
+    /// An ancestor still has work (or the task had left already): nothing more to do.
+    Pending,
+    /// The root of the tree is done: its owner finishes the service, then makes the root
+    /// [`leave`] the tree it hangs in, if any.
+    RootDone,
+}
+
 /// Stores `waker` in `slot` unless it holds one that wakes the same task.
-fn register(slot: &mut Option<Waker>, waker: &Waker) {
+fn store(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(current) if current.will_wake(waker) => {}
         _ => *slot = Some(waker.clone()),
     }
 }
 
-/// `base/name`, or `name` at the top.
-fn join(base: &str, name: &str) -> Arc<str> {
-    if base.is_empty() {
-        return name.into();
-    }
-    let mut path = String::with_capacity(base.len() + 1 + name.len());
-    path.push_str(base);
-    path.push('/');
-    path.push_str(name);
-    path.into()
-}
-
-impl TaskNode {
+impl<S> TaskNode<S> {
     /// The root node of a top-level service.
-    pub(crate) fn root(name: impl Into<Name>) -> Arc<TaskNode> {
+    pub(crate) fn root(name: impl Into<Name>) -> Arc<TaskNode<S>> {
         Arc::new(TaskNode {
             parent: None,
             root: true,
@@ -309,7 +325,21 @@ impl TaskNode {
             id: 0,
             name: name.into(),
             path: OnceLock::new(),
-            state: Mutex::new(NodeState::new(None)),
+            state: Mutex::new(NodeState::new(true, Waiter::None)),
+        })
+    }
+
+    /// A root that hangs in no tree but has the path `path`: for work that never started
+    /// (its handle still names it where it would have been).
+    pub(crate) fn detached(name: Name, path: Arc<str>) -> Arc<TaskNode<S>> {
+        Arc::new(TaskNode {
+            parent: None,
+            root: true,
+            slot: 0,
+            id: 0,
+            name,
+            path: OnceLock::from(path),
+            state: Mutex::new(NodeState::new(true, Waiter::None)),
         })
     }
 
@@ -350,29 +380,54 @@ impl TaskNode {
 
     /// Ready once every child of this node is done, and then the node's own work is over
     /// too: it is done, in the same critical section (so nothing can be attached to it any
-    /// more), and its task ends with [`release_stopped`]. Until then this node's task is
+    /// more), and its task leaves with [`release::release_done`]. Until then this node's task is
     /// woken by the release that empties its children.
     pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
-        lock(&self.state).poll_stop(cx.waker())
+        lock(&self.state).poll_stop(Waiter::Children, cx.waker())
     }
 
     /// [`TaskNode::poll_stop`] for a body that returned: the service's cancellation does
     /// not wake its task (only its last task ending does).
     pub(crate) fn poll_stop_quietly(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = lock(&self.state);
-        state.quiet = true;
-        state.poll_stop(cx.waker())
+        lock(&self.state).poll_stop(Waiter::ChildrenQuietly, cx.waker())
     }
 
-    /// Makes this child service's root cancel `service` along with its parent's tree. The caller must
-    /// read the tree's `cancelled` flag afterwards and cancel the child itself if it is set:
-    /// a walk may have passed this node before (same argument as in "Wake-ups").
-    pub(crate) fn set_service(&self, service: &Arc<Shared>) {
+    /// Makes this child service's root hand `service` to the cancellation walks of the tree
+    /// it hangs in. The caller must read the tree's `cancelled` flag afterwards and cancel
+    /// the child itself if it is set: a walk may have passed this node before (same
+    /// argument as in "Wake-ups").
+    pub(crate) fn set_service(&self, service: &Arc<S>) {
         lock(&self.state).service = Some(Arc::downgrade(service));
+    }
+
+    /// A new node in `parent`'s `slot`, with the same identity as the entry there.
+    fn new_child(
+        parent: &Arc<TaskNode<S>>,
+        (slot, id): (u32, u32),
+        name: Name,
+        root: bool,
+        path: Option<Arc<str>>,
+        state: NodeState<S>,
+    ) -> TaskNode<S> {
+        TaskNode {
+            parent: Some(Arc::clone(parent)),
+            root,
+            slot,
+            id,
+            name,
+            path: path.map_or_else(OnceLock::new, OnceLock::from),
+            state: Mutex::new(state),
+        }
     }
 }
 
-impl Drop for TaskNode {
+impl<S: Send + Sync> crate::error::ServicePath for TaskNode<S> {
+    fn service_path(&self) -> &str {
+        self.path()
+    }
+}
+
+impl<S> Drop for TaskNode<S> {
     fn drop(&mut self) {
         // Dropping the last reference to a long chain of nodes would otherwise recurse once
         // per ancestor; unlink the chain iteratively instead.
@@ -386,230 +441,30 @@ impl Drop for TaskNode {
     }
 }
 
-/// Where a task is in its service's tree: its own node, or its parent and its entry there
-/// (module docs, "Identity"). Two words: the runner keeps one per task, inside the future
-/// tokio moves around.
-#[derive(Clone)]
-pub(crate) struct TaskRef {
-    /// The task's own node when `slot` is [`OWN`], else its parent.
-    node: Arc<TaskNode>,
-    slot: u32,
-    id: u32,
-}
-
-/// The `slot` of a [`TaskRef`] to a task's own node.
-const OWN: u32 = u32::MAX;
-
-/// What [`TaskRef::find`] found.
-enum Found<R> {
-    Leaf(R),
-    Node(Arc<TaskNode>),
-    Gone,
-}
-
-impl TaskRef {
-    /// A reference to the task whose node `node` is.
-    pub(crate) fn own(node: Arc<TaskNode>) -> TaskRef {
-        TaskRef {
-            node,
-            slot: OWN,
-            id: 0,
-        }
-    }
-
-    /// The task's node, if this reference is to it.
-    pub(crate) fn own_node(&self) -> Option<&Arc<TaskNode>> {
-        (self.slot == OWN).then_some(&self.node)
-    }
-
-    /// The task's path, `name` being its name; built anew for a leaf.
-    pub(crate) fn path(&self, name: &str) -> Arc<str> {
-        match self.own_node() {
-            Some(node) => Arc::clone(node.path()),
-            None => join(self.node.path(), name),
-        }
-    }
-
-    /// A number that tells this task from its siblings.
-    pub(crate) fn identity(&self) -> u64 {
-        Arc::as_ptr(&self.node) as u64 ^ (u64::from(self.slot) << 32 | u64::from(self.id))
-    }
-
-    /// The task's node; a leaf becomes one (named `name`). For a task that has ended, a node
-    /// that is done already: it names the task, and work attached through it goes to its
-    /// nearest live ancestor (invariant 2).
-    pub(crate) fn make_node(&self, name: &Name) -> Arc<TaskNode> {
-        if self.slot == OWN {
-            return Arc::clone(&self.node);
-        }
-        let node = |waker, running| TaskNode {
-            parent: Some(Arc::clone(&self.node)),
-            root: false,
-            slot: self.slot,
-            id: self.id,
-            name: name.clone(),
-            path: OnceLock::new(),
-            state: Mutex::new(NodeState {
-                running,
-                ..NodeState::new(waker)
-            }),
-        };
-        let mut state = lock(&self.node.state);
-        match state.child(self.slot, self.id) {
-            Some(Child::Node(existing)) => Arc::clone(existing),
-            Some(child) => {
-                let made = Arc::new(node(child.take_waker(), true));
-                *child = Child::Node(Arc::clone(&made));
-                made
-            }
-            None => {
-                drop(state);
-                Arc::new(node(None, false))
-            }
-        }
-    }
-
-    /// Looks up a leaf's entry, under its parent's lock: while the task is a leaf, runs
-    /// `at_leaf` on the parent's state; once it has become a node, makes this reference
-    /// refer to that node.
-    fn find<R>(&mut self, at_leaf: impl FnOnce(&mut NodeState) -> R) -> Found<R> {
-        let node = {
-            let mut state = lock(&self.node.state);
-            let node = match state.child(self.slot, self.id) {
-                None => return Found::Gone,
-                Some(Child::Leaf { .. }) => None,
-                Some(Child::Node(node)) => Some(Arc::clone(node)),
-            };
-            match node {
-                None => return Found::Leaf(at_leaf(&mut state)),
-                Some(node) => node,
-            }
-        };
-        *self = TaskRef::own(Arc::clone(&node));
-        Found::Node(node)
-    }
-
-    /// Stores `waker` (the task's own) to be woken by [`wake_tree`], and returns the task's
-    /// name: both from the same lock, which a task takes once when it starts (a leaf's name
-    /// lives in its entry, not in every reference to it).
-    ///
-    /// The waker stays until a cancellation walk takes it; so it must wake this task
-    /// whenever it is polled — true of a tokio task's wakers, and our tasks are tokio tasks.
-    /// A leaf that becomes a node takes it along.
-    pub(crate) fn register(&mut self, waker: &Waker) -> Name {
-        if self.slot != OWN {
-            let (slot, id) = (self.slot, self.id);
-            let found = self.find(|state| match state.child(slot, id) {
-                Some(Child::Leaf {
-                    name,
-                    waker: stored,
-                    ..
-                }) => {
-                    register(stored, waker);
-                    Some(name.clone())
-                }
-                _ => None,
-            });
-            match found {
-                // `find` runs the closure on the leaf it found, under the same lock.
-                Found::Leaf(name) => return name.unwrap_or(Name::Static("")),
-                // Now a reference to the node: registered there, below.
-                Found::Node(_) => {}
-                // Released: only the task's own reference registers, and it is released last.
-                Found::Gone => return Name::Static(""),
-            }
-        }
-        register(&mut lock(&self.node.state).waker, waker);
-        self.node.name.clone()
-    }
-
-    /// The task's name (looked up under its parent's lock, for a leaf).
-    pub(crate) fn name(&self) -> Name {
-        if self.slot == OWN {
-            return self.node.name.clone();
-        }
-        match lock(&self.node.state).child(self.slot, self.id) {
-            Some(child) => child.name().clone(),
-            None => Name::Static(""),
-        }
-    }
-
-    /// Ready once `cancelled` is set (the flag of this task's service); until then the
-    /// task is woken by [`wake_tree`]. `registered` tells whether [`TaskRef::register`] has
-    /// stored the task's waker (then it is only looked up once more after the flag).
-    pub(crate) fn poll_cancelled(
-        &mut self,
-        cx: &mut Context<'_>,
-        cancelled: &AtomicBool,
-        registered: &mut bool,
-    ) -> Poll<()> {
-        // Acquire pairs with the canceller's store: what it did before is visible after.
-        if cancelled.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        if *registered {
-            return Poll::Pending;
-        }
-        self.register(cx.waker());
-        *registered = true;
-        // Read again after registering (module docs, "Wake-ups").
-        if cancelled.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
-
-    /// Ready once every child of this task is done. A task with a node is then done, as in
-    /// [`TaskNode::poll_stop`]; a leaf has no children, but must be looked up to know that
-    /// it still is one (a clone of its `Context` may have started a child from it).
-    pub(crate) fn poll_stop(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.slot == OWN {
-            return self.node.poll_stop(cx);
-        }
-        match self.find(|_| ()) {
-            Found::Node(node) => node.poll_stop(cx),
-            Found::Leaf(()) | Found::Gone => Poll::Ready(()),
-        }
-    }
-
-    /// [`TaskNode::poll_stop_quietly`] for a service body (always its own node).
-    pub(crate) fn poll_stop_quietly(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match self.own_node() {
-            Some(node) => node.poll_stop_quietly(cx),
-            None => self.poll_stop(cx),
-        }
-    }
-}
-
 /// Attaches a new task named `name` under the task whose node `parent` is, or under its
 /// nearest ancestor that is not done (a `Context` may outlive its task), never above its
-/// service's root. The new task is a leaf, unless adopted by an
-/// ancestor: then it is a node that keeps the path the spawning task would have given it.
+/// service's root. The new task is a leaf, unless adopted by an ancestor: then it is a node
+/// that keeps the path the spawning task would have given it.
 ///
 /// Fails with `NotRunning` when the service's whole tree is done, and with
 /// `TooManyChildren` when the parent already has `limit` live children.
-pub(crate) fn attach_task(
-    parent: &Arc<TaskNode>,
+pub(crate) fn attach_task<S>(
+    parent: &Arc<TaskNode<S>>,
     name: &Name,
     limit: usize,
-) -> Result<TaskRef, LifecycleError> {
-    attach(parent, limit, |at| match at.adopted_from {
+) -> Result<TaskRef<S>, LifecycleError> {
+    attach(parent, limit, |place| match place.adopted_from {
         None => {
-            at.state.children.insert(Child::Leaf {
-                id: at.id,
+            place.state.children.insert(Child::Leaf {
+                id: place.id,
                 name: name.clone(),
                 waker: None,
             });
-            TaskRef {
-                node: Arc::clone(at.node),
-                slot: at.slot,
-                id: at.id,
-            }
+            TaskRef::to_leaf(Arc::clone(place.node), place.slot, place.id)
         }
         Some(start) => {
             let path = join(start.path(), name);
-            TaskRef::own(at.insert_node(name.clone(), false, Some(path)))
+            TaskRef::to_node(place.insert_node(name.clone(), false, Some(path)))
         }
     })
 }
@@ -617,50 +472,49 @@ pub(crate) fn attach_task(
 /// Attaches the root of a child service named `name` under the task `parent`, as
 /// [`attach_task`] does a task. `path`, if given, is the root's path; otherwise it is
 /// derived from the parent's on first use.
-pub(crate) fn attach_service(
-    parent: &Arc<TaskNode>,
+pub(crate) fn attach_service<S>(
+    parent: &Arc<TaskNode<S>>,
     name: Name,
     limit: usize,
     path: Option<Arc<str>>,
-) -> Result<Arc<TaskNode>, LifecycleError> {
-    attach(parent, limit, |at| {
-        let path = path.or_else(|| at.adopted_from.map(|start| join(start.path(), &name)));
-        at.insert_node(name, true, path)
+) -> Result<Arc<TaskNode<S>>, LifecycleError> {
+    attach(parent, limit, |place| {
+        let path = path.or_else(|| place.adopted_from.map(|start| join(start.path(), &name)));
+        place.insert_node(name, true, path)
     })
 }
 
 /// Where [`attach`] puts a new child: under `node`, whose `state` is locked, in `slot`.
-struct At<'a> {
-    node: &'a Arc<TaskNode>,
-    state: &'a mut NodeState,
+struct Placement<'a, S> {
+    node: &'a Arc<TaskNode<S>>,
+    state: &'a mut NodeState<S>,
     slot: u32,
     id: u32,
     /// The task the child was started from, when `node` is an ancestor adopting it.
-    adopted_from: Option<&'a Arc<TaskNode>>,
+    adopted_from: Option<&'a Arc<TaskNode<S>>>,
 }
 
-impl At<'_> {
-    fn insert_node(self, name: Name, root: bool, path: Option<Arc<str>>) -> Arc<TaskNode> {
-        let node = Arc::new(TaskNode {
-            parent: Some(Arc::clone(self.node)),
-            root,
-            slot: self.slot,
-            id: self.id,
+impl<S> Placement<'_, S> {
+    fn insert_node(self, name: Name, root: bool, path: Option<Arc<str>>) -> Arc<TaskNode<S>> {
+        let node = Arc::new(TaskNode::new_child(
+            self.node,
+            (self.slot, self.id),
             name,
-            path: path.map_or_else(OnceLock::new, OnceLock::from),
-            state: Mutex::new(NodeState::new(None)),
-        });
+            root,
+            path,
+            NodeState::new(true, Waiter::None),
+        ));
         self.state.children.insert(Child::Node(Arc::clone(&node)));
         node
     }
 }
 
-/// Finds the node a child of the task `start` goes under (module docs, invariant 2) and lets
-/// `insert` put it there, under that node's lock.
-fn attach<R>(
-    start: &Arc<TaskNode>,
+/// Finds the node a child of the task `start` goes under (invariant 2) and lets `insert`
+/// put it there, under that node's lock.
+fn attach<S, R>(
+    start: &Arc<TaskNode<S>>,
     limit: usize,
-    insert: impl FnOnce(At<'_>) -> R,
+    insert: impl FnOnce(Placement<'_, S>) -> R,
 ) -> Result<R, LifecycleError> {
     let mut candidate = start;
     loop {
@@ -686,7 +540,7 @@ fn attach<R>(
         state.next_id = state.next_id.wrapping_add(1);
         // Fits: a `Slots` never holds more than `u32::MAX` values.
         let slot = state.children.next_slot() as u32;
-        return Ok(insert(At {
+        return Ok(insert(Placement {
             node: candidate,
             state: &mut state,
             slot,
@@ -696,150 +550,7 @@ fn attach<R>(
     }
 }
 
-/// Records that `task` has ended: a leaf leaves its parent, a node is released as by
-/// [`release`] (or [`release_stopped`], when [`TaskRef::poll_stop`] found it `stopped`).
-pub(crate) fn release_task(task: &mut TaskRef, service: &Shared, stopped: bool) {
-    if let Some(node) = task.own_node() {
-        return if stopped {
-            release_stopped(node, service)
-        } else {
-            release(node, service)
-        };
-    }
-    let parent = Arc::clone(&task.node);
-    let slot = task.slot;
-    let removed = match task.find(|state| state.remove(slot)) {
-        Found::Leaf(removed) => removed,
-        // Another reference made the task a node: release it as one (it was not found
-        // done: `poll_stop` saw a leaf).
-        Found::Node(node) => return release(&node, service),
-        Found::Gone => return,
-    };
-    service.task_done();
-    if removed.finish() {
-        release_stopped(&parent, service);
-    }
-}
-
-/// Records that `node`'s own work has ended; completes it, and every ancestor this leaves
-/// with nothing to do, counting each in its service's stats. A service's root that is done
-/// finishes its service; a child service's root then leaves its parent's tree, and the walk
-/// goes on there.
-pub(crate) fn release(node: &Arc<TaskNode>, service: &Shared) {
-    {
-        let mut state = lock(&node.state);
-        state.running = false;
-        if !state.children.is_empty() {
-            return;
-        }
-    }
-    release_stopped(node, service);
-}
-
-/// [`release`] for a node that is done already ([`TaskNode::poll_stop`] found it so): it
-/// leaves the tree with every ancestor this leaves with nothing to do (one lock fewer for
-/// every task that waited to be aborted).
-pub(crate) fn release_stopped(node: &Arc<TaskNode>, service: &Shared) {
-    // Borrowed until the walk moves up: most releases stop at the first parent, and an
-    // `Arc` clone per task would be an atomic round trip for nothing.
-    let mut owned: Arc<TaskNode>;
-    let mut done: &Arc<TaskNode> = node;
-    let mut owned_service: Arc<Shared>;
-    let mut service = service;
-    loop {
-        let counted = if done.root {
-            let Some(up) = service.finish() else {
-                return;
-            };
-            owned_service = up.manager;
-            service = &owned_service;
-            up.counted
-        } else {
-            true
-        };
-        let Some(parent) = done.parent.as_ref() else {
-            return;
-        };
-        if counted {
-            service.task_done();
-        }
-        let removed = lock(&parent.state).remove(done.slot);
-        if !removed.finish() {
-            return;
-        }
-        owned = Arc::clone(parent);
-        done = &owned;
-    }
-}
-
-/// Wakes every waiting task of the tree below `root`, and returns the managers of the child
-/// services found in it (to be cancelled in turn). Iterative: no stack for deep trees.
-///
-/// A node's children are visited under its lock: a leaf's waker is taken right there, and
-/// so is a child node's, under the child's lock taken inside (locks are only ever nested
-/// parent before child, so this cannot deadlock); only child nodes with children of their
-/// own are queued, as `Arc`s. Wakers are woken after the parent's lock is released, so woken
-/// tasks do not queue on it.
-///
-/// `walk` carries the buffers, reused across the services of one cancellation.
-pub(crate) fn wake_tree(root: &Arc<TaskNode>, walk: &mut Walk) {
-    let Walk {
-        pending,
-        wakers,
-        services,
-    } = walk;
-    take_and_queue(root, &mut lock(&root.state), pending, wakers);
-    while let Some(node) = pending.pop() {
-        {
-            let mut state = lock(&node.state);
-            for child in state.children.iter_mut() {
-                wakers.extend(child.take_waker());
-                let Child::Node(child) = child else {
-                    continue;
-                };
-                let mut child_state = lock(&child.state);
-                if child.root {
-                    // A child service: its own cancellation walks its tree.
-                    services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
-                } else {
-                    take_and_queue(child, &mut child_state, pending, wakers);
-                }
-            }
-        }
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
-    }
-    for waker in wakers.drain(..) {
-        waker.wake();
-    }
-}
-
-/// The working set of a cancellation walk; `services` collects the child services found.
-#[derive(Default)]
-pub(crate) struct Walk {
-    pending: Vec<Arc<TaskNode>>,
-    wakers: Vec<Waker>,
-    pub(crate) services: Vec<Arc<Shared>>,
-}
-
-/// Takes `node`'s waker (its `state` is locked by the caller) and queues it if it has
-/// children.
-fn take_and_queue(
-    node: &Arc<TaskNode>,
-    state: &mut NodeState,
-    pending: &mut Vec<Arc<TaskNode>>,
-    wakers: &mut Vec<Waker>,
-) {
-    if !state.quiet {
-        wakers.extend(state.waker.take());
-    }
-    if !state.children.is_empty() {
-        pending.push(Arc::clone(node));
-    }
-}
-
-fn most_common_names(children: &Slots<Child>) -> Vec<(String, usize)> {
+fn most_common_names<S>(children: &Slots<Child<S>>) -> Vec<(String, usize)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for child in children.iter() {
         *counts.entry(&**child.name()).or_default() += 1;
@@ -854,75 +565,4 @@ fn most_common_names(children: &Slots<Child>) -> Vec<(String, usize)> {
 }
 
 #[cfg(all(test, not(loom)))]
-mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Poll, Wake, Waker};
-
-    use super::{TaskNode, attach_task, release_task};
-    use crate::cause::CancelCause;
-    use crate::manager::Shared;
-    use crate::options::Options;
-    use crate::sync::lock;
-
-    struct CountWakes(AtomicUsize);
-
-    impl Wake for CountWakes {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    /// A reference to a leaf task that has ended, whose slot a new sibling now holds, still
-    /// means the ended task: starting work from it does not touch the sibling (which keeps
-    /// its name and its own node), and the work is adopted by the parent under the ended
-    /// task's path.
-    #[test]
-    fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
-        let shared = Shared::new(TaskNode::root("Svc"), Options::default(), None);
-        assert!(shared.try_start());
-        let root = Arc::clone(&shared.root);
-        let mut short = attach_task(&root, &"short".into(), 10).unwrap();
-        let stale = short.clone();
-        release_task(&mut short, &shared, false);
-        let other = attach_task(&root, &"other".into(), 10).unwrap();
-        assert_eq!(other.slot, stale.slot, "the slot is reused");
-        let ended = stale.make_node(&"short".into());
-        let adopted = attach_task(&ended, &"adopted".into(), 10).unwrap();
-        assert_eq!(&*adopted.path("adopted"), "Svc/short/adopted");
-        let node = other.make_node(&"other".into());
-        assert_eq!(&**node.name(), "other");
-        assert_eq!(&**node.path(), "Svc/other");
-        assert!(
-            lock(&node.state).children.is_empty(),
-            "nothing attached to the sibling"
-        );
-    }
-
-    /// A body parked with `poll_stop_quietly` is not woken by its service's cancellation,
-    /// only by its last task ending; then it finds its node done.
-    #[test]
-    fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
-        let shared = Shared::new(TaskNode::root("Svc"), Options::default(), None);
-        assert!(shared.try_start());
-        let root = Arc::clone(&shared.root);
-        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
-        let wakes = Arc::new(CountWakes(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&wakes));
-        let mut cx = Context::from_waker(&waker);
-        assert_eq!(root.poll_stop_quietly(&mut cx), Poll::Pending);
-        shared.cancel(CancelCause::Requested);
-        assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
-            0,
-            "woken by the cancellation"
-        );
-        release_task(&mut task, &shared, false);
-        assert_eq!(
-            wakes.0.load(Ordering::SeqCst),
-            1,
-            "not woken by its last task"
-        );
-        assert_eq!(root.poll_stop_quietly(&mut cx), Poll::Ready(()));
-    }
-}
+mod tests;

@@ -28,7 +28,7 @@ async fn the_function_is_the_body() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let service = Heartbeat::new(Duration::from_secs(1), 2, tx);
     assert_eq!(service.name(), "Heartbeat");
-    assert_eq!(service.options().grace, Duration::from_secs(1));
+    assert_eq!(service.options().grace, Some(Duration::from_secs(1)));
     guard(service.run()).await.unwrap();
     assert_eq!(rx.recv().await.unwrap(), "Heartbeat 0");
     assert_eq!(rx.recv().await.unwrap(), "Heartbeat 1");

@@ -113,7 +113,7 @@ where
     }
 }
 
-/// Every restart key and `manual_ready`, tasks that never return.
+/// Every restart key and `manual_ready`, tasks that never return, a child of an opaque type.
 #[service(manual_ready)]
 struct Supervised;
 
@@ -145,6 +145,11 @@ impl Supervised {
     #[child(restart = "never")]
     fn tuple(&self) -> Tuple<u8> {
         Tuple::new(2)
+    }
+
+    #[child]
+    fn opaque(&self) -> impl service_runtime::Service {
+        Unit::new(3)
     }
 }
 

@@ -77,14 +77,14 @@ impl Lingering {
 #[tokio::test(start_paused = true)]
 async fn grace_lets_tasks_finish_their_cleanup() {
     let graceful = Graceful::new(Log::new(), Notify::new());
-    assert_eq!(graceful.options().grace, Duration::from_secs(2));
+    assert_eq!(graceful.options().grace, Some(Duration::from_secs(2)));
     let handle = graceful.start();
     guard(handle.service().ready.notified()).await;
     guard(handle.stop()).await.unwrap();
     assert_eq!(handle.service().log.entries(), ["cleaned up"]);
 
     let lingering = Lingering::new(Log::new(), Notify::new());
-    assert_eq!(lingering.options().grace, Duration::ZERO);
+    assert_eq!(lingering.options().grace, None);
     let handle = lingering.start();
     guard(handle.service().ready.notified()).await;
     guard(handle.stop()).await.unwrap();

@@ -187,7 +187,7 @@ impl Patient {
 /// A child that finishes cleanly without becoming ready holds nothing back: there is
 /// nothing left to wait for.
 #[tokio::test(start_paused = true)]
-async fn a_child_finishing_cleanly_before_it_is_ready_opens_the_gate() {
+async fn a_child_finishing_cleanly_before_it_is_ready_holds_nothing_back() {
     let (tx, mut started) = mpsc::unbounded_channel();
     let handle = Patient::new(tx).start();
     guard(started.recv()).await.unwrap();

@@ -185,12 +185,20 @@ impl Backoff {
 
 /// `restart = "always"` restarts a task that ended cleanly, waiting out a backoff that
 /// doubles from its minimum up to its maximum, each delay jittered to between half and all
-/// of it; after `max_restarts` restarts the task stays done, and a task that ended cleanly
-/// is no failure.
+/// of it; one clean end more than `max_restarts` allows gives up, and giving up is a
+/// failure of the service, noting the restarts.
 #[tokio::test(start_paused = true)]
 async fn backoff_spaces_the_restarts() {
     let (tx, mut runs) = mpsc::unbounded_channel();
-    guard(Backoff::new(tx).run()).await.unwrap();
+    let error = guard(Backoff::new(tx).run()).await.unwrap_err();
+    let [failure] = error.failures() else {
+        panic!("one failure expected: {error}");
+    };
+    assert_eq!(failure.path(), "Backoff/poll");
+    assert_eq!(
+        failure.error().to_string(),
+        "exited (gave up after 3 restarts within 60s)"
+    );
     let mut times = Vec::new();
     while let Ok(at) = runs.try_recv() {
         times.push(at);

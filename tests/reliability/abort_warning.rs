@@ -17,8 +17,8 @@ const ABORTING: &str = "task still running after its grace period; aborting it";
 
 /// `stubborn` and its child `inner` ignore cancellation; `polite` returns when cancelled.
 /// With a 2 s grace, `stop()` takes exactly 2 s: `inner` is aborted, then `stubborn` (children
-/// first), each with a `WARN` event naming its path and the grace; `polite` is not aborted
-/// and not mentioned.
+/// first), each with a `WARN` event naming its path and the grace, and each is a
+/// `GraceExceeded` failure of the stop; `polite` is not aborted and not mentioned.
 #[tokio::test(start_paused = true)]
 async fn a_task_ignoring_cancellation_past_its_grace_is_aborted_with_a_warning() {
     let captured = Captured::new();
@@ -64,8 +64,21 @@ async fn a_task_ignoring_cancellation_past_its_grace_is_aborted_with_a_warning()
     }
 
     let began = Instant::now();
-    guard(handle.stop()).await.unwrap();
+    let error = guard(handle.stop()).await.unwrap_err();
     assert_eq!(began.elapsed(), Duration::from_secs(2));
+    let mut exceeded: Vec<_> = error
+        .failures()
+        .iter()
+        .map(|f| (f.path(), f.kind()))
+        .collect();
+    exceeded.sort_unstable_by_key(|(path, _)| *path);
+    assert_eq!(
+        exceeded,
+        [
+            ("Svc/stubborn", FailureKind::GraceExceeded),
+            ("Svc/stubborn/inner", FailureKind::GraceExceeded)
+        ]
+    );
     assert_eq!(
         log.entries(),
         ["polite returned", "inner aborted", "stubborn aborted"]

@@ -117,9 +117,7 @@ async fn a_panic_in_a_child_services_body_is_reported_by_every_ancestor() {
             assert_eq!(failures(&outcome), expected, "{}", manager.path());
             assert!(manager.is_cancelled() && manager.did_error());
         }
-        let cause = Some(CancelCause::Failure {
-            path: path.to_owned(),
-        });
+        let cause = Some(CancelCause::Failure { path: path.into() });
         for manager in [handle.manager(), &mid, &leaf] {
             assert_eq!(manager.cancel_cause(), cause, "{}", manager.path());
         }

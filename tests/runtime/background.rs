@@ -131,7 +131,9 @@ async fn failure_while_stopping_is_returned() {
             })?;
             Ok(())
         }
-    });
+    })
+    // The task answers cancellation within its grace (with none it would be aborted).
+    .with_grace(std::time::Duration::from_secs(1));
     let outcome = guard(background(service, |_handle| async move {
         running.notified().await;
         1

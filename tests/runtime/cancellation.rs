@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Log, LogOnDrop, guard, svc};
+use service_tests::{Log, LogOnDrop, grace_exceeded, guard, svc};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -140,7 +140,8 @@ async fn body_cleanup_runs_after_its_tasks() {
 }
 
 /// A task that returns by itself within the grace period is not aborted; one that ignores
-/// cancellation is aborted when the grace runs out (its `Drop` runs).
+/// cancellation is aborted when the grace runs out (its `Drop` runs), and it and the body
+/// still waiting are `GraceExceeded` failures of the stop.
 #[tokio::test(start_paused = true)]
 async fn grace_period_then_abort() {
     let log = Log::new();
@@ -170,9 +171,10 @@ async fn grace_period_then_abort() {
     guard(up_rx.recv()).await.unwrap();
     guard(up_rx.recv()).await.unwrap();
     let began = Instant::now();
-    guard(handle.stop()).await.unwrap();
+    let error = guard(handle.stop()).await.unwrap_err();
     assert_eq!(began.elapsed(), Duration::from_secs(2));
     assert_eq!(log.entries(), ["polite returned", "stubborn aborted"]);
+    assert_eq!(grace_exceeded(&error), ["Svc", "Svc/stubborn"]);
 }
 
 /// Siblings stop concurrently — shutdown takes the longest cleanup, not the sum.
@@ -230,8 +232,9 @@ async fn parent_is_aborted_only_after_its_children() {
     .with_grace(Duration::from_millis(500))
     .start();
     guard(up_rx.recv()).await.unwrap();
-    guard(handle.stop()).await.unwrap();
+    let error = guard(handle.stop()).await.unwrap_err();
     assert_eq!(log.entries(), ["child aborted", "parent aborted"]);
+    assert_eq!(grace_exceeded(&error), ["Svc/parent", "Svc/parent/child"]);
 }
 
 /// An error returned while the service is being cancelled is still a failure.

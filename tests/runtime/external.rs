@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, guard, poll_until, stays_pending};
+use service_tests::{Live, grace_exceeded, guard, poll_until, stays_pending};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -91,7 +91,7 @@ impl Service for Store {
 
     fn options(&self) -> Options {
         let mut options = Options::default();
-        options.grace = Duration::from_secs(5);
+        options.grace = Some(Duration::from_secs(5));
         options
     }
 }
@@ -135,7 +135,9 @@ async fn call_fails_at_once_after_cancel() {
     assert_eq!(handle.service().calls(), 0);
     assert_eq!(handle.service().entered(), 0, "the closure was called");
     assert!(!handle.is_finished());
-    guard(handle.wait_finished()).await.unwrap();
+    // The stubborn task outlives its grace: the stop says so.
+    let error = guard(handle.wait_finished()).await.unwrap_err();
+    assert_eq!(grace_exceeded(&error), ["Store/stubborn"]);
 }
 
 /// While the service runs, a call returns the method's result (even when the service is
@@ -177,7 +179,8 @@ async fn in_flight_call_is_dropped_on_cancel() {
     assert_eq!(again, Err(LifecycleError::NotRunning));
     assert_eq!(handle.service().calls(), 0);
     assert_eq!(handle.service().entered(), 0, "the closure was called");
-    guard(handle.wait_finished()).await.unwrap();
+    let error = guard(handle.wait_finished()).await.unwrap_err();
+    assert_eq!(grace_exceeded(&error), ["Store/stubborn"]);
 }
 
 /// An error inside the call is the caller's: it comes back in the call's value, the service

@@ -2,9 +2,12 @@
 //! it checks.
 
 mod background;
+mod budget;
 mod cancellation;
 mod children;
+mod contained;
 mod daemons;
+mod edges;
 mod errors;
 mod external;
 mod lifecycle;

@@ -225,10 +225,11 @@ async fn run_or_start_twice_is_already_started() {
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
-/// A service cancelled before it started is done: starting it later is `AlreadyStarted`,
-/// and its body never runs.
+/// A service cancelled before it started is done: its body never runs, and starting or
+/// running it later returns that finished outcome (nothing ever started it, so it is not
+/// `AlreadyStarted`).
 #[tokio::test]
-async fn start_after_cancel_before_start_is_already_started() {
+async fn start_after_cancel_before_start_returns_the_outcome() {
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&runs);
     let handle = ServiceHandle::new(svc("Never", move |_cx| {
@@ -236,7 +237,8 @@ async fn start_after_cancel_before_start_is_already_started() {
         async { Ok(()) }
     }));
     handle.cancel();
-    assert_eq!(handle.start(), Err(LifecycleError::AlreadyStarted));
+    assert_eq!(handle.start(), Ok(()));
+    guard(handle.run()).await.unwrap();
     guard(handle.wait_finished()).await.unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }

@@ -38,6 +38,7 @@ fn pending_is_total_minus_finished() {
         total_count: 10,
         finished_count: 3,
         restart_count: 0,
+        contained_failure_count: 0,
     };
     assert_eq!(tasks.pending_count(), 7);
     let stats = Stats { tasks };
@@ -183,7 +184,24 @@ async fn failed_task_counts_as_finished(panics: bool) {
     assert!(handle.is_cancelled() && !handle.is_finished());
     assert_eq!(counts(&handle), (2, 1, 1));
     let error = guard(handle.wait_finished()).await.unwrap_err();
-    assert_eq!(error.failures().len(), 1);
+    let kinds: Vec<_> = error
+        .failures()
+        .iter()
+        .map(|f| (f.path(), f.kind()))
+        .collect();
+    let failed = if panics {
+        FailureKind::Panic
+    } else {
+        FailureKind::Error
+    };
+    // `stubborn` outlived its grace: that is a failure of the stop too.
+    assert_eq!(
+        kinds,
+        [
+            ("Stats/fail", failed),
+            ("Stats/stubborn", FailureKind::GraceExceeded)
+        ]
+    );
     assert_eq!(counts(&handle), (2, 2, 0));
 }
 

@@ -39,8 +39,9 @@ pub(crate) fn expand(input: &FnInput) -> TokenStream {
 }
 
 /// The struct, its `new`, `Debug` and `Service` impls, with `serve` returning `body`
-/// (which may use `self: Arc<Self>` and `__cx: Context`). `None` if the parameters cannot
-/// be fields.
+/// (which may use `self: Arc<Self>` and `__cx: Context`). Called only when the parameters
+/// can be fields (plain names, owned types): valid input's can, and `fallback` checks those
+/// of input with mistakes first.
 pub(crate) fn service_struct(input: &FnInput, body: &TokenStream) -> TokenStream {
     let item = &input.item;
     let vis = &item.vis;

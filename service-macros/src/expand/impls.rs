@@ -1,6 +1,12 @@
 //! `#[service] impl Node { .. }`: the impl block (kind attributes removed) and the hidden
 //! `ServiceBody` impl that starts the annotated methods in declaration order, waiting for
 //! each child service without a restart policy to be ready before going on.
+//!
+//! Each method is started by one chain of `::service_runtime::__private::Work` calls: the
+//! kind (`Work::task(&__cx, "name", &__service)`, `Work::child(&__cx, &__service)`), one
+//! call for each key of the attribute (`.daemon()`, `.restart(policy)`), then
+//! `.spawn(body_or_factory)?`. A new key is a builder method there and a fragment in
+//! [`start`].
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -87,15 +93,57 @@ pub(crate) fn emitted_impl(input: &ImplInput) -> ItemImpl {
     item
 }
 
-/// The statement that starts `method`.
+/// The statement that starts `method`: one chain of `__private::Work` calls, with a call
+/// for each key of its attribute.
 fn start(method: &WorkMethod) -> TokenStream {
     let cfgs = &method.cfgs;
+    let policy = policy(&method.restart);
+    let restarting = policy.is_some();
+    let daemon = method.kind.is_daemon().then(|| quote!(.daemon()));
+    let restart = policy.map(|policy| quote!(.restart(#policy)));
+    let keys = quote!(#daemon #restart);
     let statement = if method.kind.is_task() {
-        start_task(method)
+        start_task(method, &keys)
     } else {
-        start_child(method)
+        start_child(method, &keys, restarting)
     };
     quote!(#(#cfgs)* #statement)
+}
+
+fn start_task(method: &WorkMethod, keys: &TokenStream) -> TokenStream {
+    let name = method.sig.ident.unraw().to_string();
+    let body = task_body(method);
+    quote! {
+        ::service_runtime::__private::Work::task(&__cx, #name, &__service) #keys .spawn(#body)?;
+    }
+}
+
+fn start_child(method: &WorkMethod, keys: &TokenStream, restarting: bool) -> TokenStream {
+    let call = call(method);
+    // Naming the return type makes "not a service" an error at the return type; `spawn` is
+    // spanned there too, or rustc would also point at the whole `#[service]` for the call.
+    let spawn = match ast::return_type(&method.sig) {
+        Some(ty) if !matches!(ast::unwrap_group(ty), Type::ImplTrait(_)) => {
+            quote_spanned!(ty.span()=> spawn::<#ty, _>)
+        }
+        _ => quote!(spawn),
+    };
+    let start = quote! {
+        ::service_runtime::__private::Work::child(&__cx, &__service) #keys
+            .#spawn(|__service| #call(__service))?
+    };
+    if restarting {
+        // Restarts make a restarting child's readiness a moving target: nothing waits.
+        quote!(#start;)
+    } else {
+        // The work declared after the child starts once it is ready; if the child fails
+        // first, its failure is the service's already, and the body stops here.
+        quote! {
+            if #start.wait().await.is_break() {
+                return ::core::result::Result::Ok(());
+            }
+        }
+    }
 }
 
 /// `Self::method`, spanned at the method so that rustc's errors about the call land on it.
@@ -104,8 +152,9 @@ fn call(method: &WorkMethod) -> TokenStream {
     quote_spanned!(ident.span()=> Self::#ident)
 }
 
-fn start_task(method: &WorkMethod) -> TokenStream {
-    let name = method.sig.ident.unraw().to_string();
+/// The body of a task: a closure of the service and the task's context that calls the
+/// method and converts its output.
+fn task_body(method: &WorkMethod) -> TokenStream {
     let mut args = vec![if let Receiver::Arc = method.receiver {
         quote!(__service)
     } else {
@@ -123,48 +172,7 @@ fn start_task(method: &WorkMethod) -> TokenStream {
     }
     let call = call(method);
     let result = super::task_result(ast::return_type(&method.sig), &quote!(#call(#(#args),*)));
-    let body = quote!(|__service, #cx_pattern| async move { #result });
-    if let Some(policy) = policy(&method.restart) {
-        let daemon = method.kind.is_daemon();
-        quote! {
-            ::service_runtime::__private::restarting_task(&__cx, #name, #daemon, #policy, &__service, #body)?;
-        }
-    } else {
-        let daemon = method.kind.is_daemon();
-        quote! {
-            ::service_runtime::__private::task(&__cx, #name, #daemon, &__service, #body)?;
-        }
-    }
-}
-
-fn start_child(method: &WorkMethod) -> TokenStream {
-    let call = call(method);
-    // Naming the return type makes "not a service" an error at the return type.
-    let child_ty = ast::return_type(&method.sig)
-        .filter(|ty| !matches!(ast::unwrap_group(ty), Type::ImplTrait(_)));
-    if let Some(policy) = policy(&method.restart) {
-        let daemon = method.kind.is_daemon();
-        let turbofish = child_ty.map(|ty| quote!(::<#ty, _, _>));
-        quote! {
-            ::service_runtime::__private::restarting_child #turbofish (
-                &__cx, #daemon, #policy, &__service, |__service| #call(__service),
-            )?;
-        }
-    } else {
-        let helper = if method.kind.is_daemon() {
-            quote!(daemon_child)
-        } else {
-            quote!(child)
-        };
-        let turbofish = child_ty.map(|ty| quote!(::<#ty>));
-        // The work declared after the child starts once it is ready; if it fails first,
-        // its failure is the service's already, and the body stops here.
-        quote! {
-            if !::service_runtime::__private::#helper #turbofish (&__cx, #call(&__service))?.open().await {
-                return ::core::result::Result::Ok(());
-            }
-        }
-    }
+    quote!(|__service, #cx_pattern| async move { #result })
 }
 
 /// The `Restart` that the restart keys describe, if they restart anything.

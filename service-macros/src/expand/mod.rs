@@ -137,14 +137,14 @@ fn service_fns(args: &ServiceArgs, type_name: &Ident, generics: &Generics) -> To
 /// The expression that awaits `call`, the future of a task method or `#[service]` function
 /// returning `output` (`()` if `None`), and converts its output into the runtime's
 /// `Result<(), BoxError>`. The user's return type is named so that a wrong one is reported
-/// there, with `TaskOutput`'s explanation; `!` cannot be named on stable Rust, so the
+/// there, with `IntoTaskResult`'s explanation; `!` cannot be named on stable Rust, so the
 /// future of a task that never returns is converted as a whole.
 fn task_result(output: Option<&Type>, call: &TokenStream) -> TokenStream {
     match output.map(ast::unwrap_group) {
         Some(Type::Never(_)) => quote!(::service_runtime::__private::never_returns(#call).await),
         _ => {
             let output = output.map_or_else(|| quote!(()), ToTokens::to_token_stream);
-            quote!(<#output as ::service_runtime::__private::TaskOutput>::into_task_result(#call.await))
+            quote!(<#output as ::service_runtime::IntoTaskResult>::into_task_result(#call.await))
         }
     }
 }
@@ -256,9 +256,12 @@ mod tests {
         let tokens = expand(TokenStream::new(), item);
         assert_eq!(errors(&tokens), 0, "{tokens}");
         let text = tokens.to_string();
-        assert_eq!(text.matches("restarting_task").count(), 2, "{text}");
-        assert_eq!(text.matches("restarting_child").count(), 1, "{text}");
-        assert_eq!(text.matches(". open ()").count(), 1, "{text}");
+        assert_eq!(text.matches("Work :: task").count(), 2, "{text}");
+        assert_eq!(text.matches("Work :: child").count(), 2, "{text}");
+        assert_eq!(text.matches(". restart (").count(), 3, "{text}");
+        assert_eq!(text.matches(". daemon ()").count(), 2, "{text}");
+        // Only the child without a restarting policy is waited for.
+        assert_eq!(text.matches(". wait ()").count(), 1, "{text}");
         assert!(text.contains("never_returns"), "{text}");
     }
 

@@ -124,11 +124,11 @@ pub(super) async fn check(world: &World) -> Summary {
             }
             Some(CancelCause::Failure { path: first }) => {
                 assert!(
-                    reported.iter().any(|s| s.path == *first),
+                    reported.iter().any(|s| *s.path == **first),
                     "`{path}` stopped by `{first}`, not among {reported:#?}"
                 );
                 if mode == Mode::Paused {
-                    assert_eq!(*first, reported[0].path, "`{path}`: cause");
+                    assert_eq!(&**first, reported[0].path.as_str(), "`{path}`: cause");
                 }
             }
             Some(CancelCause::Requested) => {

@@ -81,10 +81,10 @@ impl Service for StressService {
 
     fn options(&self) -> Options {
         let mut options = Options::default();
-        options.grace = match self.world.mode {
+        options.grace = Some(match self.world.mode {
             Mode::Paused => Duration::from_millis(self.plan.grace_ms),
             Mode::MultiThread => Duration::from_micros(self.plan.grace_ms * 10),
-        };
+        });
         options
     }
 }

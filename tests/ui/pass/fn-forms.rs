@@ -35,7 +35,7 @@ async fn main() {
     ByValue::new(1).run().await.unwrap();
     let beat = Heartbeat::new(Duration::from_millis(5), "x".to_owned());
     assert_eq!(format!("{beat:?}"), "Heartbeat { .. }");
-    assert_eq!(beat.options().grace, Duration::from_millis(10));
+    assert_eq!(beat.options().grace, Some(Duration::from_millis(10)));
     beat.run().await.unwrap();
     Generic::new(5u8).run().await.unwrap();
 }

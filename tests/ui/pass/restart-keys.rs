@@ -29,9 +29,11 @@ impl<T: Clone + Send + Sync + 'static> Node<T> {
         Ok(())
     }
 
+    // Runs until the service stops: restarted more than twice, it would fail the service.
     #[task(restart = "always", max_restarts = 2)]
-    async fn by_arc(self: Arc<Self>, _cx: Context) {
+    async fn by_arc(self: Arc<Self>, cx: Context) {
         self.runs.fetch_add(1, Ordering::SeqCst);
+        cx.cancelled().await;
     }
 
     #[daemon(restart = "on-failure")]

@@ -1,0 +1,243 @@
+//! The workloads: what each key runs on each side, and the figures it reports.
+
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+
+use crate::{Config, Side, m1, plain, services};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unit {
+    Seconds,
+    Bytes,
+}
+
+/// One reported figure of a workload.
+pub(crate) struct Metric {
+    pub(crate) label: String,
+    pub(crate) unit: Unit,
+    /// Tasks (or services) the figure covers, for the per-task column.
+    pub(crate) items: usize,
+    /// What one item is, in that column: `task`, or `connection` for W5.
+    pub(crate) per: &'static str,
+    /// Target ratio to plain tokio, if any.
+    pub(crate) target: Option<f64>,
+    /// Scaling series name and size, for the scaling table.
+    pub(crate) series: Option<(&'static str, usize)>,
+}
+
+pub(crate) type RunFn = Box<dyn Fn(&Runtime, Side) -> Vec<f64>>;
+
+pub(crate) struct Workload {
+    pub(crate) key: &'static str,
+    /// Pairs per round.
+    pub(crate) reps: usize,
+    pub(crate) metrics: Vec<Metric>,
+    pub(crate) run: RunFn,
+}
+
+pub(crate) fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+pub(crate) fn metric(
+    label: impl Into<String>,
+    unit: Unit,
+    items: usize,
+    target: Option<f64>,
+) -> Metric {
+    Metric {
+        label: label.into(),
+        unit,
+        items,
+        per: "task",
+        target,
+        series: None,
+    }
+}
+
+/// W5's size: connections in all, and at most this many live at once.
+const W5_CONNECTIONS: usize = 10_000;
+const W5_LIVE: usize = 100;
+
+pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
+    let mut list = vec![
+        Workload {
+            key: "w1",
+            reps: config.reps(6),
+            metrics: vec![metric(
+                "W1 spawn: 100 batches × 1,000 leaves, start → finished",
+                Unit::Seconds,
+                100_100,
+                Some(1.5),
+            )],
+            run: Box::new(|rt, side| {
+                vec![secs(match side {
+                    Side::Tokio => rt.block_on(plain::w1(100, 1000)),
+                    Side::Runtime => rt.block_on(services::w1(100, 1000)),
+                })]
+            }),
+        },
+        Workload {
+            key: "w2",
+            reps: config.reps(20),
+            metrics: vec![
+                metric(
+                    "W2 cancel: 10 × 1,000 idle daemons, cancel → finished",
+                    Unit::Seconds,
+                    10_000,
+                    Some(1.5),
+                ),
+                metric(
+                    "W2 start-up: start → all 10,000 daemons run",
+                    Unit::Seconds,
+                    10_000,
+                    None,
+                ),
+            ],
+            run: Box::new(|rt, side| {
+                let [started, cancelled] = match side {
+                    Side::Tokio => rt.block_on(plain::w2(10, 1000)),
+                    Side::Runtime => rt.block_on(services::w2(10, 1000)),
+                };
+                vec![secs(cancelled), secs(started)]
+            }),
+        },
+        Workload {
+            key: "w3",
+            reps: config.reps(20),
+            metrics: vec![
+                metric(
+                    "W3 tree: 1,111 services (fan-out 10, depth 3), start → every daemon runs",
+                    Unit::Seconds,
+                    1111,
+                    Some(1.5),
+                ),
+                metric(
+                    "W3 tree: cancel root → finished",
+                    Unit::Seconds,
+                    1111,
+                    Some(1.5),
+                ),
+            ],
+            run: Box::new(|rt, side| {
+                let [started, cancelled] = match side {
+                    Side::Tokio => rt.block_on(plain::w3(10, 3, 1111)),
+                    Side::Runtime => rt.block_on(services::w3(10, 3, 1111)),
+                };
+                vec![secs(started), secs(cancelled)]
+            }),
+        },
+        Workload {
+            key: "w4",
+            reps: config.reps(20),
+            metrics: vec![metric(
+                "W4 error: 10,000 idle daemons, failure → finished, failure reported",
+                Unit::Seconds,
+                10_000,
+                Some(1.5),
+            )],
+            run: Box::new(|rt, side| {
+                vec![secs(match side {
+                    Side::Tokio => rt.block_on(plain::w4(10, 1000)),
+                    Side::Runtime => rt.block_on(services::w4(10, 1000)),
+                })]
+            }),
+        },
+        Workload {
+            key: "w5",
+            reps: config.reps(10),
+            metrics: vec![Metric {
+                per: "connection",
+                ..metric(
+                    "W5 server: 10,000 contained connections (≤ 100 live, 1 in 100 fails), \
+                     first arrival → all finished, outcomes seen",
+                    Unit::Seconds,
+                    W5_CONNECTIONS,
+                    None,
+                )
+            }],
+            run: Box::new(|rt, side| {
+                vec![secs(match side {
+                    Side::Tokio => rt.block_on(plain::w5(W5_CONNECTIONS, W5_LIVE)),
+                    Side::Runtime => rt.block_on(services::w5(W5_CONNECTIONS, W5_LIVE)),
+                })]
+            }),
+        },
+        Workload {
+            key: "m1",
+            reps: config.reps(2),
+            metrics: vec![metric(
+                "M1 memory: peak RSS per idle daemon (100,000 vs 0)",
+                Unit::Bytes,
+                1,
+                Some(2.0),
+            )],
+            run: Box::new(|_rt, side| vec![m1::bytes_per_daemon(side, 100_000)]),
+        },
+    ];
+    let sizes: &[usize] = if config.quick {
+        &[10_000, 100_000]
+    } else {
+        &[10_000, 100_000, 1_000_000]
+    };
+    for &n in sizes {
+        // Fewer pairs for the big sizes: their samples are long, hence steadier.
+        let reps = config.reps(if n <= 10_000 {
+            10
+        } else if n <= 100_000 {
+            3
+        } else {
+            2
+        });
+        let batches = n / 1000;
+        list.push(Workload {
+            key: "scaling",
+            reps,
+            metrics: vec![Metric {
+                label: format!("scaling W1 spawn, {n} leaves"),
+                unit: Unit::Seconds,
+                items: batches * 1001,
+                per: "task",
+                target: None,
+                series: Some(("W1 spawn (start → finished)", n)),
+            }],
+            run: Box::new(move |rt, side| {
+                vec![secs(match side {
+                    Side::Tokio => rt.block_on(plain::w1(batches, 1000)),
+                    Side::Runtime => rt.block_on(services::w1(batches, 1000)),
+                })]
+            }),
+        });
+        list.push(Workload {
+            key: "scaling",
+            reps,
+            metrics: vec![
+                Metric {
+                    label: format!("scaling W2 start-up, {n} daemons"),
+                    unit: Unit::Seconds,
+                    items: n,
+                    per: "task",
+                    target: None,
+                    series: Some(("W2 start-up (start → all run)", n)),
+                },
+                Metric {
+                    label: format!("scaling W2 cancel, {n} daemons"),
+                    unit: Unit::Seconds,
+                    items: n,
+                    per: "task",
+                    target: None,
+                    series: Some(("W2 cancel (cancel → finished)", n)),
+                },
+            ],
+            run: Box::new(move |rt, side| {
+                let [started, cancelled] = match side {
+                    Side::Tokio => rt.block_on(plain::w2(batches, 1000)),
+                    Side::Runtime => rt.block_on(services::w2(batches, 1000)),
+                };
+                vec![secs(started), secs(cancelled)]
+            }),
+        });
+    }
+    list
+}

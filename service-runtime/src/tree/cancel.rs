@@ -1,0 +1,81 @@
+//! The cancellation walk: waking every waiting task of a tree, and finding its child
+//! services (module docs of `tree`, "Wake-ups").
+
+use std::sync::{Arc, Weak};
+use std::task::Waker;
+
+use super::{Child, NodeState, TaskNode};
+use crate::sync::lock;
+
+/// Wakes every waiting task of the tree below `root`, and adds the owners of the child
+/// services met in it to `walk.services` (to be cancelled in turn: their trees are theirs to
+/// walk). Iterative: no stack for deep trees.
+///
+/// A node's children are visited under its lock: a leaf's waker is taken right there, and
+/// so is a child node's, under the child's lock taken inside (locks are only ever nested
+/// parent before child, so this cannot deadlock); only child nodes with children of their
+/// own are queued, as `Arc`s. Wakers are woken after the parent's lock is released, so woken
+/// tasks do not queue on it.
+pub(crate) fn wake_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
+    let CancelWalk {
+        pending,
+        wakers,
+        services,
+    } = walk;
+    take_and_queue(root, &mut lock(&root.state), pending, wakers);
+    while let Some(node) = pending.pop() {
+        {
+            let mut state = lock(&node.state);
+            for child in state.children.iter_mut() {
+                wakers.extend(child.take_waker());
+                let Child::Node(child) = child else {
+                    continue;
+                };
+                let mut child_state = lock(&child.state);
+                if child.root {
+                    services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
+                } else {
+                    take_and_queue(child, &mut child_state, pending, wakers);
+                }
+            }
+        }
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+    }
+    for waker in wakers.drain(..) {
+        waker.wake();
+    }
+}
+
+/// The working set of cancellation walks ([`wake_tree`]), reused across the services of one
+/// cancellation; `services` collects the child services met.
+pub(crate) struct CancelWalk<S> {
+    pending: Vec<Arc<TaskNode<S>>>,
+    wakers: Vec<Waker>,
+    pub(crate) services: Vec<Arc<S>>,
+}
+
+impl<S> Default for CancelWalk<S> {
+    fn default() -> Self {
+        CancelWalk {
+            pending: Vec::new(),
+            wakers: Vec::new(),
+            services: Vec::new(),
+        }
+    }
+}
+
+/// Takes the waker of `node` (its `state` is locked by the caller) that a cancellation wakes,
+/// and queues the node if it has children.
+fn take_and_queue<S>(
+    node: &Arc<TaskNode<S>>,
+    state: &mut NodeState<S>,
+    pending: &mut Vec<Arc<TaskNode<S>>>,
+    wakers: &mut Vec<Waker>,
+) {
+    wakers.extend(state.waiter.take_for_cancel());
+    if !state.children.is_empty() {
+        pending.push(Arc::clone(node));
+    }
+}

@@ -1,0 +1,264 @@
+//! [`TaskRef`]: how a task (and each clone of its `Context`) refers to its place in the tree.
+
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use super::{Child, NodeState, TaskNode, Waiter, store};
+use crate::name::{Name, join};
+use crate::sync::lock;
+
+/// Where a task is in its service's tree: its own node, or its parent and its entry there
+/// (module docs, "Identity"). Two words — the runner keeps one per task, inside the future
+/// tokio moves around — read as an enum by [`TaskRef::target`].
+pub(crate) struct TaskRef<S> {
+    /// The task's own node when `slot` is [`IS_NODE`], else its parent.
+    node: Arc<TaskNode<S>>,
+    slot: u32,
+    id: u32,
+}
+
+/// The `slot` of a [`TaskRef`] whose `node` is the task's own.
+const IS_NODE: u32 = u32::MAX;
+
+/// What a [`TaskRef`] refers to.
+pub(crate) enum Target<'a, S> {
+    /// The task's own node.
+    Node(&'a Arc<TaskNode<S>>),
+    /// A leaf: the task is the entry `slot` of `parent`, if that entry's id is still `id`.
+    Leaf {
+        parent: &'a Arc<TaskNode<S>>,
+        slot: u32,
+        id: u32,
+    },
+}
+
+/// What [`TaskRef::lookup`] found.
+pub(super) enum Lookup<R, S> {
+    /// Still a leaf: the result of the function run on its parent's state.
+    Leaf(R),
+    /// It has become a node (the reference now refers to it).
+    Node(Arc<TaskNode<S>>),
+    /// It has left the tree.
+    Gone,
+}
+
+impl<S> Clone for TaskRef<S> {
+    fn clone(&self) -> Self {
+        TaskRef {
+            node: Arc::clone(&self.node),
+            slot: self.slot,
+            id: self.id,
+        }
+    }
+}
+
+impl<S> TaskRef<S> {
+    /// A reference to the task whose node `node` is.
+    pub(crate) fn to_node(node: Arc<TaskNode<S>>) -> TaskRef<S> {
+        TaskRef {
+            node,
+            slot: IS_NODE,
+            id: 0,
+        }
+    }
+
+    /// A reference to the leaf in `parent`'s `slot` with `id`.
+    pub(super) fn to_leaf(parent: Arc<TaskNode<S>>, slot: u32, id: u32) -> TaskRef<S> {
+        debug_assert_ne!(slot, IS_NODE, "a `Slots` never holds u32::MAX values");
+        TaskRef {
+            node: parent,
+            slot,
+            id,
+        }
+    }
+
+    /// What this reference refers to.
+    pub(crate) fn target(&self) -> Target<'_, S> {
+        if self.slot == IS_NODE {
+            Target::Node(&self.node)
+        } else {
+            Target::Leaf {
+                parent: &self.node,
+                slot: self.slot,
+                id: self.id,
+            }
+        }
+    }
+
+    /// The task's node, if this reference is to it.
+    pub(crate) fn as_node(&self) -> Option<&Arc<TaskNode<S>>> {
+        match self.target() {
+            Target::Node(node) => Some(node),
+            Target::Leaf { .. } => None,
+        }
+    }
+
+    /// The node the task's entry is in: its parent for a leaf (a node's own is its parent's).
+    pub(super) fn parent(&self) -> &Arc<TaskNode<S>> {
+        &self.node
+    }
+
+    pub(super) fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The task's path, `name` being its name; built anew for a leaf.
+    pub(crate) fn path(&self, name: &str) -> Arc<str> {
+        match self.target() {
+            Target::Node(node) => Arc::clone(node.path()),
+            Target::Leaf { parent, .. } => join(parent.path(), name),
+        }
+    }
+
+    /// Writes the task's path, `name` being its name, without building or storing it.
+    pub(crate) fn write_path(&self, name: &str, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        match self.target() {
+            Target::Node(node) => f.write_str(node.path()),
+            Target::Leaf { parent, .. } => {
+                let base = parent.path();
+                if !base.is_empty() {
+                    f.write_str(base)?;
+                    f.write_char('/')?;
+                }
+                f.write_str(name)
+            }
+        }
+    }
+
+    /// A number that tells this task from its siblings.
+    pub(crate) fn identity(&self) -> u64 {
+        Arc::as_ptr(&self.node) as u64 ^ (u64::from(self.slot) << 32 | u64::from(self.id))
+    }
+
+    /// The task's node; a leaf becomes one (named `name`). For a task that has ended, a node
+    /// that is done already: it names the task, and work attached through it goes to its
+    /// nearest live ancestor (invariant 2).
+    pub(crate) fn make_node(&self, name: &Name) -> Arc<TaskNode<S>> {
+        let (parent, slot, id) = match self.target() {
+            Target::Node(node) => return Arc::clone(node),
+            Target::Leaf { parent, slot, id } => (parent, slot, id),
+        };
+        let node = |running, waiter| {
+            TaskNode::new_child(
+                parent,
+                (slot, id),
+                name.clone(),
+                false,
+                None,
+                NodeState::new(running, waiter),
+            )
+        };
+        let mut state = lock(&parent.state);
+        match state.child(slot, id) {
+            Some(Child::Node(existing)) => Arc::clone(existing),
+            Some(child) => {
+                let waiter = child.take_waker().map_or(Waiter::None, Waiter::Cancel);
+                let made = Arc::new(node(true, waiter));
+                *child = Child::Node(Arc::clone(&made));
+                made
+            }
+            None => {
+                drop(state);
+                Arc::new(node(false, Waiter::None))
+            }
+        }
+    }
+
+    /// Looks up a leaf's entry, under its parent's lock: while the task is a leaf, runs
+    /// `at_leaf` on the parent's state; once it has become a node, makes this reference
+    /// refer to that node.
+    pub(super) fn lookup<R>(
+        &mut self,
+        at_leaf: impl FnOnce(&mut NodeState<S>) -> R,
+    ) -> Lookup<R, S> {
+        let node = {
+            let mut state = lock(&self.node.state);
+            let node = match state.child(self.slot, self.id) {
+                None => return Lookup::Gone,
+                Some(Child::Leaf { .. }) => None,
+                Some(Child::Node(node)) => Some(Arc::clone(node)),
+            };
+            match node {
+                None => return Lookup::Leaf(at_leaf(&mut state)),
+                Some(node) => node,
+            }
+        };
+        *self = TaskRef::to_node(Arc::clone(&node));
+        Lookup::Node(node)
+    }
+
+    /// Stores `waker` (the task's own) to be woken by a cancellation walk, and returns the
+    /// task's name: both from the same lock, which a task takes once each time it starts (a
+    /// leaf's name lives in its entry, not in every reference to it).
+    ///
+    /// The waker stays until a cancellation walk takes it; so it must wake this task
+    /// whenever it is polled — true of a tokio task's wakers, and our tasks are tokio tasks.
+    /// After storing it, the task must read its service's `cancelled` flag before it waits
+    /// (module docs, "Wake-ups"). A leaf that becomes a node takes it along.
+    pub(crate) fn register(&mut self, waker: &Waker) -> Name {
+        if let Target::Leaf { slot, id, .. } = self.target() {
+            let found = self.lookup(|state| match state.child(slot, id) {
+                Some(Child::Leaf {
+                    name,
+                    waker: stored,
+                    ..
+                }) => {
+                    store(stored, waker);
+                    Some(name.clone())
+                }
+                _ => None,
+            });
+            match found {
+                // `lookup` runs the closure on the leaf it found, under the same lock.
+                Lookup::Leaf(name) => return name.unwrap_or(Name::Static("")),
+                // Now a reference to the node: registered there, below.
+                Lookup::Node(_) => {}
+                // Released: only the task's own reference registers, and it is released last.
+                Lookup::Gone => return Name::Static(""),
+            }
+        }
+        let mut state = lock(&self.node.state);
+        match &mut state.waiter {
+            Waiter::Cancel(stored) if stored.will_wake(waker) => {}
+            waiter => *waiter = Waiter::Cancel(waker.clone()),
+        }
+        drop(state);
+        self.node.name.clone()
+    }
+
+    /// The task's name (looked up under its parent's lock, for a leaf).
+    pub(crate) fn name(&self) -> Name {
+        match self.target() {
+            Target::Node(node) => node.name.clone(),
+            Target::Leaf { parent, slot, id } => match lock(&parent.state).child(slot, id) {
+                Some(child) => child.name().clone(),
+                None => Name::Static(""),
+            },
+        }
+    }
+
+    /// Ready once every child of this task is done. A task with a node is then done, as in
+    /// [`TaskNode::poll_stop`]; a leaf has no children, but must be looked up to know that
+    /// it still is one (a clone of its `Context` may have started a child from it).
+    pub(crate) fn poll_stop(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(node) = self.as_node() {
+            return node.poll_stop(cx);
+        }
+        match self.lookup(|_| ()) {
+            Lookup::Node(node) => node.poll_stop(cx),
+            Lookup::Leaf(()) | Lookup::Gone => Poll::Ready(()),
+        }
+    }
+
+    /// [`TaskNode::poll_stop_quietly`] for a service body (always its own node).
+    pub(crate) fn poll_stop_quietly(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.as_node() {
+            Some(node) => node.poll_stop_quietly(cx),
+            None => self.poll_stop(cx),
+        }
+    }
+}
+
+// A `TaskRef` is two words: it sits in every task's future, which tokio moves around.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<TaskRef<()>>() == 2 * std::mem::size_of::<usize>());
