@@ -1,5 +1,5 @@
 //! A task that ignores cancellation past its grace period is aborted, and its abort is
-//! visible in tracing (issue 5, item 3; SPEC §7.4).
+//! visible in tracing.
 //!
 //! A binary of its own: it installs the global tracing subscriber (tracing caches each
 //! callsite's interest process-wide, so a scoped subscriber would race other tests), and it

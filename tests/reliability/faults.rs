@@ -1,7 +1,9 @@
-//! Named fault cases (issue 5, item 3). Cases already covered by `tests/runtime` are not
-//! repeated here; `RELIABILITY.md` lists where each one lives. The abort warning and the
-//! memory baseline need process-wide state, so they have binaries of their own
-//! (`reliability/abort_warning.rs`, `reliability/memory.rs`).
+//! Named fault cases: a panic deep in a tree of child services, a service nobody holds a
+//! handle to, a task that blocks its thread, blocking work in `spawn_blocking`. Cases
+//! already covered by `tests/runtime` are not repeated here; `RELIABILITY.md` lists where
+//! each one lives. The abort warning and the memory baseline need process-wide state, so
+//! they have binaries of their own (`reliability/abort_warning.rs`,
+//! `reliability/memory.rs`).
 
 use std::future::pending;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
-//! Load (issue 5, item 4): 1,000,000 short tasks through one service, and 100,000 idle
-//! daemons cancelled at once, each at three sizes to show that the cost per task is flat.
+//! Load: 1,000,000 short tasks through one service, and 100,000 idle daemons cancelled at
+//! once, each at three sizes to show that the cost per task is flat.
 //!
 //! Timing is not a test: these are `#[ignore]`d and print their figures. Run them in release
 //! mode, one at a time:

@@ -1,5 +1,5 @@
-//! `service_runtime::background` (BEHAVIOURS §2.13 items 119–120, §2.7 items 81–82, §2.8
-//! items 90–91, 94; SPEC §4.1).
+//! `service_runtime::background`: the service runs while the body runs; when the body
+//! returns the service is stopped, and a failure of the service drops the body.
 
 use std::future::pending;
 use std::pin::pin;
@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use service_runtime::prelude::*;
-use service_tests::{Live, guard, poll_until, svc};
+use service_tests::{Live, guard, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Items 119, 94: inside the body the handle is started, running, not cancelled, not
-/// finished, and is the service's; after `background` returns, the service is started, not
-/// running, cancelled, finished; the body's value is returned.
+/// Inside the body the handle is started, running, not cancelled, not finished, and is the
+/// service's; after `background` returns, the service is started, not running, cancelled,
+/// finished; the body's value is returned.
 #[tokio::test]
 async fn flags_inside_and_after_and_the_body_value() {
     let service = svc("Bg", |cx| async move {
@@ -34,8 +34,8 @@ async fn flags_inside_and_after_and_the_body_value() {
     assert!(!handle.did_error());
 }
 
-/// Items 82, 120 (trio's behaviour, which SPEC adopts): a service failure while the body
-/// waits drops the body at its await point and returns the failure.
+/// A service failure while the body waits drops the body at its await point and returns the
+/// failure.
 #[tokio::test]
 async fn service_failure_drops_the_body() {
     let fail_now = Arc::new(Notify::new());
@@ -71,8 +71,8 @@ async fn service_failure_drops_the_body() {
     assert!(!resumed.load(Ordering::SeqCst));
 }
 
-/// Items 23, 120 (asyncio's run-on, which SPEC keeps for a clean finish) and SPEC §4.1: a
-/// service that finishes cleanly before the body ends lets the body run on to its end; its value is returned and the finished service is not cancelled afterwards.
+/// A service that finishes cleanly before the body ends lets the body run on to its end;
+/// its value is returned and the finished service is not cancelled afterwards.
 #[tokio::test]
 async fn clean_finish_lets_the_body_run_on() {
     let (finished_tx, finished) = oneshot::channel();
@@ -97,8 +97,8 @@ async fn clean_finish_lets_the_body_run_on() {
     assert!(handle.is_finished() && !handle.is_cancelled() && !handle.did_error());
 }
 
-/// Items 90, 91: `stop()` inside the body, then leaving it, is fine: the outcome is the
-/// body's value, and `stop` already left the service finished and cancelled.
+/// `stop()` inside the body, then leaving it, is fine: the outcome is the body's value, and
+/// `stop` already left the service finished and cancelled.
 #[tokio::test]
 async fn stop_inside_the_body_then_exit() {
     let service = svc("Bg", |cx| async move {
@@ -115,8 +115,8 @@ async fn stop_inside_the_body_then_exit() {
     assert_eq!(value.unwrap(), 3);
 }
 
-/// Items 81, 120: a failure that happens while `background` stops the service (after the
-/// body returned) is returned instead of the body's value.
+/// A failure that happens while `background` stops the service (after the body returned) is
+/// returned instead of the body's value.
 #[tokio::test]
 async fn failure_while_stopping_is_returned() {
     let running = Arc::new(Notify::new());
@@ -147,8 +147,8 @@ async fn failure_while_stopping_is_returned() {
     assert_eq!(failure.error().to_string(), "in finally");
 }
 
-/// Item 82: when the body of the service itself fails while the body of `background`
-/// waits, the failure is returned, and every waiter of the handle sees it too.
+/// When the body of the service itself fails while the body of `background` waits, the
+/// failure is returned, and every waiter of the handle sees it too.
 #[tokio::test]
 async fn body_failure_reaches_every_waiter() {
     let fail_now = Arc::new(Notify::new());
@@ -175,18 +175,19 @@ async fn body_failure_reaches_every_waiter() {
     assert!(handle.did_error() && handle.is_cancelled() && handle.is_finished());
 }
 
-/// Item 29 (§4 weakness 9) and SPEC §4.1 ("never left running with nobody able to stop
-/// it"): dropping the future of `background` drops the body and cancels the service, which
-/// still reaches finished.
+/// Dropping the future of `background` drops the body and cancels the service, which still
+/// reaches finished: it is never left running with nobody able to stop it.
 #[tokio::test]
 async fn dropping_background_cancels_the_service() {
     let live = Live::new();
     let task_live = live.clone();
+    let (up_tx, mut up) = mpsc::unbounded_channel();
     let service = svc("Bg", move |cx| {
-        let task_live = task_live.clone();
+        let (task_live, up_tx) = (task_live.clone(), up_tx.clone());
         async move {
             cx.run_task("worker", move |_cx| async move {
                 let _guard = task_live.guard();
+                up_tx.send(()).unwrap();
                 pending::<()>().await
             })?;
             Ok(())
@@ -201,8 +202,8 @@ async fn dropping_background_cancels_the_service() {
         tokio::select! {
             _ = &mut run => unreachable!("the body never returns"),
             handle = handle_rx => {
-                // Let the worker start before the future of `background` is dropped.
-                poll_until(|| live.count() == 1).await;
+                // The worker runs before the future of `background` is dropped.
+                guard(up.recv()).await.unwrap();
                 handle.unwrap()
             }
         }

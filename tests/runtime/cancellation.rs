@@ -1,4 +1,5 @@
-//! Ordered cancellation (BEHAVIOURS §2.6; SPEC §4.4).
+//! Ordered cancellation: every task is asked to stop at once, gets the grace period, and is
+//! aborted only after all its children are done.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -9,7 +10,7 @@ use service_tests::{Log, LogOnDrop, grace_exceeded, guard, svc};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// The DAG of async-service's ordering test: node → its children.
+/// A task tree of 14 nodes, uneven in width and depth: node → its children.
 const DAG: &[(usize, &[usize])] = &[
     (0, &[1, 2, 3]),
     (2, &[4, 5]),
@@ -67,9 +68,8 @@ fn start_node(cx: &Context, node: usize, all: Arc<Resources>, up: mpsc::Unbounde
     .unwrap();
 }
 
-/// Items 68, 69: on cancellation every task's cleanup runs after all its descendants'
-/// (checked on the 14-node DAG of the original test), on a multi-threaded runtime, many
-/// times over.
+/// On cancellation every task's cleanup runs after all its descendants' (checked on the
+/// 14-node [`DAG`]), on a multi-threaded runtime, many times over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dag_cancellation_order() {
     for _round in 0..50 {
@@ -97,8 +97,8 @@ async fn dag_cancellation_order() {
     }
 }
 
-/// Item 73: the body's cleanup runs after all its tasks are gone, before the service
-/// counts as finished.
+/// The body's cleanup runs after all its tasks are gone, before the service counts as
+/// finished.
 #[tokio::test]
 async fn body_cleanup_runs_after_its_tasks() {
     let log = Log::new();
@@ -177,8 +177,7 @@ async fn grace_period_then_abort() {
     assert_eq!(grace_exceeded(&error), ["Svc", "Svc/stubborn"]);
 }
 
-/// SPEC §4.4.3; BEHAVIOURS §4 item 4: siblings stop concurrently — shutdown takes the
-/// longest cleanup, not the sum.
+/// Siblings stop concurrently — shutdown takes the longest cleanup, not the sum.
 #[tokio::test(start_paused = true)]
 async fn siblings_stop_concurrently() {
     let (up_tx, mut up_rx) = mpsc::unbounded_channel();
@@ -206,8 +205,8 @@ async fn siblings_stop_concurrently() {
     assert_eq!(began.elapsed(), Duration::from_secs(1));
 }
 
-/// SPEC §4.4.3: a parent is never aborted before its children are done, even when its own
-/// grace has run out first.
+/// A parent is never aborted before its children are done, even when its own grace has run
+/// out first.
 #[tokio::test(start_paused = true)]
 async fn parent_is_aborted_only_after_its_children() {
     let log = Log::new();
@@ -238,8 +237,7 @@ async fn parent_is_aborted_only_after_its_children() {
     assert_eq!(grace_exceeded(&error), ["Svc/parent", "Svc/parent/child"]);
 }
 
-/// Item 81; SPEC §4.4.4: an error returned while the service is being cancelled is still
-/// a failure.
+/// An error returned while the service is being cancelled is still a failure.
 #[tokio::test(start_paused = true)]
 async fn error_during_grace_is_reported() {
     let (up_tx, mut up_rx) = mpsc::unbounded_channel();

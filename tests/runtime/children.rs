@@ -1,4 +1,5 @@
-//! Child services (BEHAVIOURS §2.5).
+//! Child services: run as a task of their parent under their own manager, stopped with it,
+//! their failures reported by every ancestor.
 
 use std::sync::Arc;
 
@@ -19,8 +20,8 @@ fn idle_child(name: &'static str, log: Log) -> impl Service {
     })
 }
 
-/// Items 23, 56: a body starts a child, waits for it to start and returns: the parent
-/// runs until the child finishes, then finishes cleanly, not cancelled.
+/// A body starts a child, waits for it to start and returns: the parent runs until the
+/// child finishes, then finishes cleanly, not cancelled.
 #[tokio::test]
 async fn parent_waits_for_its_child() {
     let release = Arc::new(Notify::new());
@@ -49,8 +50,8 @@ async fn parent_waits_for_its_child() {
     assert!(child.is_finished() && !handle.is_cancelled() && !child.is_cancelled());
 }
 
-/// Items 58, 59: a child service counts as one task of its parent; cancelling the parent
-/// stops the child, which ends cancelled and finished.
+/// A child service counts as one task of its parent; cancelling the parent stops the child,
+/// which ends cancelled and finished.
 #[tokio::test]
 async fn parent_cancel_stops_the_child() {
     let (tx, mut rx) = mpsc::unbounded_channel::<Manager>();
@@ -80,8 +81,8 @@ async fn parent_cancel_stops_the_child() {
     assert_eq!(handle.stats().tasks.finished_count, 3);
 }
 
-/// Item 60: nested child services stop from the inside out: cleanup that runs when each
-/// body is aborted runs grandchild, child, parent.
+/// Nested child services stop from the inside out: cleanup that runs when each body is
+/// aborted runs grandchild, child, parent.
 #[tokio::test]
 async fn nested_children_stop_inside_out() {
     let log = Log::new();
@@ -114,8 +115,8 @@ async fn nested_children_stop_inside_out() {
     );
 }
 
-/// Item 61: a child's and a grandchild's failures reach the root unchanged, flattened,
-/// with their full paths; the parent is cancelled.
+/// A child's and a grandchild's failures reach the root unchanged, flattened, with their
+/// full paths; the parent is cancelled.
 #[tokio::test]
 async fn child_failures_are_flattened_into_every_ancestor() {
     let (tx, mut rx) = mpsc::unbounded_channel::<Manager>();
@@ -163,7 +164,7 @@ async fn child_failures_are_flattened_into_every_ancestor() {
     );
 }
 
-/// SPEC §4.5: a child started from inside a task is named below that task.
+/// A child started from inside a task is named below that task.
 #[tokio::test]
 async fn child_started_from_a_task_has_the_task_in_its_path() {
     let error = svc("Node", |cx| async move {
@@ -183,8 +184,8 @@ async fn child_started_from_a_task_has_the_task_in_its_path() {
     assert_eq!(error.failures()[0].path(), "Node/gossip/Store/flush");
 }
 
-/// Item 62: a non-daemon child that finishes, or that the parent stops, leaves the
-/// parent running and not cancelled.
+/// A non-daemon child that finishes, or that the parent stops, leaves the parent running
+/// and not cancelled.
 #[tokio::test]
 async fn stopping_a_child_does_not_affect_the_parent() {
     let (tx, rx) = oneshot::channel();
@@ -210,8 +211,8 @@ async fn stopping_a_child_does_not_affect_the_parent() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 63: a daemon child that finishes while its parent runs is a `DaemonExit`, also when
-/// the parent stopped it itself.
+/// A daemon child that finishes while its parent runs is a `DaemonExit`, also when the
+/// parent stopped it itself.
 #[tokio::test]
 async fn daemon_child_finishing_is_a_daemon_exit() {
     let error = svc("Parent", |cx| async move {
@@ -243,7 +244,7 @@ async fn daemon_child_finishing_is_a_daemon_exit() {
     assert_eq!(error.failures()[0].kind(), FailureKind::DaemonExit);
 }
 
-/// Item 49: a daemon child stopped by its parent's cancellation is not a failure.
+/// A daemon child stopped by its parent's cancellation is not a failure.
 #[tokio::test]
 async fn daemon_child_stopped_with_its_parent_is_clean() {
     let (up_tx, mut up) = mpsc::unbounded_channel();

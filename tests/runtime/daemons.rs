@@ -1,4 +1,5 @@
-//! Daemon tasks (BEHAVIOURS §2.4).
+//! Daemon tasks: ending on their own while the service runs is a failure; ending while it
+//! is cancelled is not.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,8 +8,8 @@ use service_runtime::prelude::*;
 use service_tests::{Live, guard, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Items 47, 39: a daemon returning `Ok` while the service runs is a `DaemonExit` failure
-/// naming the daemon, and the service is cancelled.
+/// A daemon returning `Ok` while the service runs is a `DaemonExit` failure naming the
+/// daemon, and the service is cancelled.
 #[tokio::test]
 async fn daemon_returning_ok_is_a_failure() {
     let handle = svc("Node", |cx| async move {
@@ -66,7 +67,7 @@ async fn daemons_ending_during_cancellation_are_not_failures() {
     assert!(!handle.did_error());
 }
 
-/// Item 49: a daemon that cancels its service and then returns ends the service cleanly.
+/// A daemon that cancels its service and then returns ends the service cleanly.
 #[tokio::test]
 async fn daemon_that_cancels_then_returns_is_clean() {
     svc("Svc", |cx| async move {
@@ -78,7 +79,7 @@ async fn daemon_that_cancels_then_returns_is_clean() {
     .unwrap();
 }
 
-/// Item 51: a daemon that raises is reported with its error, not as `DaemonExit`.
+/// A daemon that returns an error is reported with its error, not as `DaemonExit`.
 #[tokio::test]
 async fn daemon_error_is_an_error_not_an_exit() {
     let error = svc("Svc", |cx| async move {
@@ -93,8 +94,8 @@ async fn daemon_error_is_an_error_not_an_exit() {
     assert_eq!(error.failures()[0].error().to_string(), "Buggy daemon");
 }
 
-/// Item 52: a daemon starts a child, cancels the service and returns: the service ends
-/// cleanly and the child (which would fail later) is cancelled first.
+/// A daemon starts a child, cancels the service and returns: the service ends cleanly and
+/// the child (which would fail later) is cancelled first.
 #[tokio::test]
 async fn daemon_cancelling_the_service_leaves_no_child_behind() {
     let live = Live::new();
@@ -123,8 +124,8 @@ async fn daemon_cancelling_the_service_leaves_no_child_behind() {
     assert_eq!(live.count(), 0);
 }
 
-/// Item 53: a daemon starts a child that would fail and returns at once: the only failure
-/// is the daemon's exit; the child is cancelled before it can fail.
+/// A daemon starts a child that would fail and returns at once: the only failure is the
+/// daemon's exit; the child is cancelled before it can fail.
 #[tokio::test]
 async fn daemon_exit_leaving_a_child_reports_only_the_exit() {
     let gate = Arc::new(Notify::new());
@@ -152,8 +153,8 @@ async fn daemon_exit_leaving_a_child_reports_only_the_exit() {
     assert_eq!(kinds, [("Svc/daemon".to_owned(), FailureKind::DaemonExit)]);
 }
 
-/// Item 54: the body starts a daemon waiting for the service to finish, then fails: only
-/// the body's error is reported; the daemon's cancellation is not an exit.
+/// The body starts a daemon waiting for the service to finish, then fails: only the body's
+/// error is reported; the daemon's cancellation is not an exit.
 #[tokio::test]
 async fn body_error_with_a_waiting_daemon_reports_only_the_body() {
     let error = svc("Svc", move |cx| async move {

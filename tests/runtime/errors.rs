@@ -1,4 +1,5 @@
-//! Failures and their report (BEHAVIOURS §2.7; SPEC §4.5).
+//! Failures and their report: every error, panic and daemon exit is returned from the
+//! service's run, with the path of the task that failed.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use service_runtime::prelude::*;
 use service_tests::{guard, svc};
 use tokio::sync::{mpsc, oneshot};
 
-/// Item 79: several failures are all returned, in the order they happened.
+/// Several failures are all returned in the order they happened, not sorted by path.
 #[tokio::test(start_paused = true)]
 async fn failures_in_the_order_they_happened() {
     let error = svc("Svc", |cx| async move {
@@ -46,8 +47,8 @@ async fn failures_in_the_order_they_happened() {
     );
 }
 
-/// SPEC §4.5: a panic in a task is caught and reported with its message; the process and
-/// the other services go on.
+/// A panic in a task is caught and reported with its message; the process and the other
+/// services go on.
 #[tokio::test]
 async fn panics_are_caught_and_reported() {
     let error = svc("Svc", |cx| async move {
@@ -117,8 +118,8 @@ async fn panic_in_drop_during_abort_is_reported() {
     assert_eq!(error.failures()[0].error().to_string(), "drop panicked");
 }
 
-/// SPEC §4: errors are `Clone`, the task's own error is reachable through `source()`, and
-/// the lifecycle errors compare with `assert_eq!`.
+/// Errors are `Clone`, the task's own error is reachable through `source()`, and the
+/// lifecycle errors compare with `assert_eq!`.
 #[tokio::test]
 async fn error_types_behave() {
     let error = svc("Svc", |cx| async move {

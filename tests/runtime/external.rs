@@ -1,5 +1,5 @@
-//! The external-API guard `ServiceHandle::call` (BEHAVIOURS §2.9, items 95–101; SPEC §4.2,
-//! which departs from item 100: cancellation alone fails calls).
+//! The external-API guard `ServiceHandle::call`: it runs only while the service is started
+//! and neither cancelled nor finished; cancellation alone fails calls, in flight or new.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, grace_exceeded, guard, poll_until};
+use service_tests::{Live, grace_exceeded, guard, poll_until, stays_pending};
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 /// A service with state that external callers read. With `stubborn`, a task ignores
 /// cancellation, so the service stays in "cancelling" for its 5 s grace period.
@@ -56,6 +57,29 @@ async fn call_get(handle: &ServiceHandle<Store>) -> Result<u32, LifecycleError> 
         .await
 }
 
+/// Spawns a caller whose call holds a guard of `live` and then blocks inside the service
+/// forever; returns the caller and a receiver told once the call is inside.
+fn blocked_call<S: Service>(
+    handle: &ServiceHandle<S>,
+    live: &Live,
+) -> (
+    JoinHandle<Result<(), LifecycleError>>,
+    oneshot::Receiver<()>,
+) {
+    let (entered_tx, entered) = oneshot::channel();
+    let (handle, live) = (handle.clone(), live.clone());
+    let caller = tokio::spawn(async move {
+        handle
+            .call(|_service| async move {
+                let _guard = live.guard();
+                entered_tx.send(()).unwrap();
+                pending::<()>().await
+            })
+            .await
+    });
+    (caller, entered)
+}
+
 impl Service for Store {
     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
         cx.run_daemon_task("serve", |cx| async move { cx.cancelled().await })?;
@@ -72,8 +96,8 @@ impl Service for Store {
     }
 }
 
-/// Items 95, 96: a call before the service has started fails with `NotRunning` without
-/// calling into the service.
+/// A call before the service has started fails with `NotRunning` without calling into the
+/// service.
 #[tokio::test]
 async fn call_before_start_fails() {
     let handle = ServiceHandle::new(Store::new(false));
@@ -83,8 +107,8 @@ async fn call_before_start_fails() {
     assert_eq!(handle.service().entered(), 0, "the closure was called");
 }
 
-/// Items 96, 98: a call after the service has finished fails with `NotRunning` without
-/// calling into the service.
+/// A call after the service has finished fails with `NotRunning` without calling into the
+/// service.
 #[tokio::test]
 async fn call_after_finish_fails() {
     let handle = Store::new(false).start();
@@ -95,8 +119,8 @@ async fn call_after_finish_fails() {
     assert_eq!(handle.service().entered(), 0, "the closure was called");
 }
 
-/// SPEC §4.2 (departs from item 100): right after `cancel()`, while the service is still
-/// running (stopping), a call fails at once with `NotRunning` and never runs.
+/// Right after `cancel()`, while the service is still running (stopping), a call fails at
+/// once with `NotRunning` and never runs.
 #[tokio::test(start_paused = true)]
 async fn call_fails_at_once_after_cancel() {
     let handle = Store::new(true).start();
@@ -116,8 +140,8 @@ async fn call_fails_at_once_after_cancel() {
     assert_eq!(grace_exceeded(&error), ["Store/stubborn"]);
 }
 
-/// Items 97, 99: while the service runs, a call returns the method's result (even when the
-/// service is cancelled after the call completed), and concurrent calls all do.
+/// While the service runs, a call returns the method's result (even when the service is
+/// cancelled after the call completed), and concurrent calls all do.
 #[tokio::test]
 async fn call_while_running_returns_the_value() {
     let handle = Store::new(false).start();
@@ -133,29 +157,14 @@ async fn call_while_running_returns_the_value() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 98, with SPEC §4.2: an in-flight call is dropped as soon as the service is
-/// cancelled (not only when it finishes) and fails with `NotRunning`; the next call then
-/// fails through the early check.
+/// An in-flight call is dropped as soon as the service is cancelled (not only when it
+/// finishes) and fails with `NotRunning`; the next call then fails through the early check.
 #[tokio::test(start_paused = true)]
 async fn in_flight_call_is_dropped_on_cancel() {
     let handle = Store::new(true).start();
     guard(handle.wait_started()).await;
     let live = Live::new();
-    let (entered_tx, entered) = oneshot::channel();
-    let caller = {
-        let handle = handle.clone();
-        let live = live.clone();
-        tokio::spawn(async move {
-            handle
-                .call(|store| async move {
-                    let _guard = live.guard();
-                    entered_tx.send(()).unwrap();
-                    pending::<()>().await;
-                    store.get().await
-                })
-                .await
-        })
-    };
+    let (caller, entered) = blocked_call(&handle, &live);
     guard(entered).await.unwrap();
     assert_eq!(live.count(), 1);
     handle.cancel();
@@ -174,9 +183,9 @@ async fn in_flight_call_is_dropped_on_cancel() {
     assert_eq!(grace_exceeded(&error), ["Store/stubborn"]);
 }
 
-/// Item 83: an error inside the call is the caller's: it comes back in the call's value, the
-/// service records nothing and is not cancelled, and later calls work.
-#[tokio::test]
+/// An error inside the call is the caller's: it comes back in the call's value, the service
+/// records nothing and is not cancelled, and later calls work.
+#[tokio::test(start_paused = true)]
 async fn error_inside_a_call_goes_to_the_caller_only() {
     let handle = Store::new(false).start();
     guard(handle.wait_started()).await;
@@ -188,7 +197,7 @@ async fn error_inside_a_call_goes_to_the_caller_only() {
         .await;
     let error = result.expect("the call itself went through").unwrap_err();
     assert_eq!(error.to_string(), "no such key");
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_finished()).await);
     assert!(!handle.did_error() && !handle.is_cancelled() && handle.is_running());
     let value = call_get(&handle).await;
     assert_eq!(value, Ok(7));
@@ -196,8 +205,8 @@ async fn error_inside_a_call_goes_to_the_caller_only() {
     assert!(!handle.did_error());
 }
 
-/// Items 83, 101 and SPEC §4.2: dropping the call's future (the caller giving up) drops the
-/// future of the closure, and the service does not notice.
+/// Dropping the call's future (the caller giving up) drops the future of the closure, and
+/// the service does not notice.
 #[tokio::test]
 async fn dropping_a_call_drops_its_future() {
     let handle = Store::new(false).start();
@@ -221,9 +230,8 @@ async fn dropping_a_call_drops_its_future() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 98: a call blocked inside the method is dropped when the service finishes — here
-/// cleanly, without being cancelled (SPEC §4.2 adds cancellation; it does not remove this) —
-/// and fails with `NotRunning`.
+/// A call blocked inside the method is dropped when the service finishes — here cleanly,
+/// without being cancelled — and fails with `NotRunning`.
 #[tokio::test]
 async fn in_flight_call_is_dropped_when_the_service_finishes_cleanly() {
     let finish = Arc::new(tokio::sync::Notify::new());
@@ -239,20 +247,7 @@ async fn in_flight_call_is_dropped_when_the_service_finishes_cleanly() {
         .start()
     };
     let live = Live::new();
-    let (entered_tx, entered) = oneshot::channel();
-    let caller = {
-        let handle = handle.clone();
-        let live = live.clone();
-        tokio::spawn(async move {
-            handle
-                .call(|_svc| async move {
-                    let _guard = live.guard();
-                    entered_tx.send(()).unwrap();
-                    pending::<()>().await
-                })
-                .await
-        })
-    };
+    let (caller, entered) = blocked_call(&handle, &live);
     guard(entered).await.unwrap();
     finish.notify_one();
     guard(handle.wait_finished()).await.unwrap();

@@ -1,4 +1,5 @@
-//! Lifecycle flags and waits (BEHAVIOURS §2.1, §2.2, §2.8).
+//! Lifecycle flags (`is_started`, `is_running`, `is_cancelled`, `is_finished`, `did_error`)
+//! and waits, through start, failure and cancellation.
 
 use std::sync::Arc;
 
@@ -6,7 +7,7 @@ use service_runtime::prelude::*;
 use service_tests::{guard, stays_pending, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Items 1, 2, 15: a new manager is in its initial state and needs no runtime.
+/// A new manager is in its initial state and needs no runtime.
 #[test]
 fn new_manager_is_in_its_initial_state() {
     let handle = ServiceHandle::new(svc("Idle", |_cx| async { Ok(()) }));
@@ -18,7 +19,7 @@ fn new_manager_is_in_its_initial_state() {
     assert_eq!(handle.name(), "Idle");
 }
 
-/// Item 15: waiting on a manager that is never run waits (it does not error).
+/// Waiting on a manager that is never run waits (it does not error).
 #[tokio::test(start_paused = true)]
 async fn waits_on_a_manager_never_run_stay_pending() {
     let handle = ServiceHandle::new(svc("Idle", |_cx| async { Ok(()) }));
@@ -26,7 +27,7 @@ async fn waits_on_a_manager_never_run_stay_pending() {
     assert!(stays_pending(handle.wait_finished()).await);
 }
 
-/// Items 3, 5: flags after start, and after a clean exit.
+/// Flags after start, and after a clean exit.
 #[tokio::test]
 async fn clean_exit() {
     let release = Arc::new(Notify::new());
@@ -48,8 +49,9 @@ async fn clean_exit() {
     assert!(!handle.is_cancelled() && handle.is_finished() && !handle.did_error());
 }
 
-/// Items 6, 7, 90: external cancellation of a body blocked forever; `is_running` holds
-/// until finished; `stop` leaves started, not running, cancelled, finished.
+/// After `cancel()`, a service whose body is blocked forever is cancelled but still
+/// running, also while its body is being aborted; once finished it is started, not
+/// running, cancelled, finished.
 #[tokio::test]
 async fn external_cancel_of_a_blocked_body() {
     /// Sends its manager's `(is_running, is_finished)` when dropped.
@@ -87,7 +89,7 @@ async fn external_cancel_of_a_blocked_body() {
     assert!(handle.is_cancelled() && handle.is_finished() && !handle.did_error());
 }
 
-/// Items 9, 12, 13, 14: the body fails: flags, did_error, and the failure returned.
+/// The body fails: flags, did_error, and the failure returned.
 #[tokio::test]
 async fn body_error() {
     let handle = svc("Failing", |_cx| async { Err("this is the error".into()) }).start();
@@ -102,7 +104,7 @@ async fn body_error() {
     assert_eq!(failure.error().to_string(), "this is the error");
 }
 
-/// Item 10: a task fails: the service is cancelled and the failure returned.
+/// A task fails: the service is cancelled and the failure returned.
 #[tokio::test]
 async fn task_error() {
     let handle = svc("Svc", |cx| async move {
@@ -116,7 +118,7 @@ async fn task_error() {
     assert_eq!(error.failures()[0].path(), "Svc/worker");
 }
 
-/// Item 11: a daemon exits: `DaemonExit` naming the daemon.
+/// A daemon exits: `DaemonExit` naming the daemon.
 #[tokio::test]
 async fn daemon_exit_flags() {
     let handle = svc("Svc", |cx| async move {
@@ -137,8 +139,8 @@ async fn daemon_exit_flags() {
     );
 }
 
-/// SPEC §4.2 (departs from item 87): cancel before start finishes the service without
-/// running its body; a later run is refused.
+/// Cancel before start finishes the service without running its body; a later run is
+/// refused.
 #[tokio::test]
 async fn cancel_before_start_finishes_without_running_the_body() {
     let (ran_tx, mut ran_rx) = oneshot::channel::<()>();
@@ -162,7 +164,7 @@ async fn cancel_before_start_finishes_without_running_the_body() {
     assert_eq!(handle.stats().tasks.total_count, 0);
 }
 
-/// Items 88, 89: cancel after a clean finish is a no-op; cancel is idempotent.
+/// Cancel after a clean finish is a no-op; cancel is idempotent.
 #[tokio::test]
 async fn cancel_after_finish_is_a_no_op_and_cancel_is_idempotent() {
     let handle = svc("Quick", |_cx| async { Ok(()) }).start();
@@ -179,7 +181,7 @@ async fn cancel_after_finish_is_a_no_op_and_cancel_is_idempotent() {
     assert!(handle.is_finished() && handle.is_cancelled());
 }
 
-/// Item 93 departs: `stop` and `wait_finished` return the outcome, to every waiter.
+/// `stop` and `wait_finished` return the outcome, to every waiter.
 #[tokio::test]
 async fn every_waiter_gets_the_outcome() {
     let (up_tx, up_rx) = oneshot::channel();
@@ -214,7 +216,7 @@ async fn every_waiter_gets_the_outcome() {
     assert_eq!(stopped.failures()[0].error().to_string(), "late error");
 }
 
-/// Item 25: a second run is refused, inside `ServiceError::Lifecycle`.
+/// A second run is refused, inside `ServiceError::Lifecycle`.
 #[tokio::test]
 async fn second_run_is_refused() {
     let handle = ServiceHandle::new(svc("Once", |_cx| async { Ok(()) }));
@@ -224,7 +226,7 @@ async fn second_run_is_refused() {
     assert!(error.failures().is_empty());
 }
 
-/// SPEC §4.3: a task sees its own name and path, the body the service's.
+/// A task sees its own name and path, the body the service's.
 #[tokio::test]
 async fn names_and_paths_of_contexts() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -1,12 +1,12 @@
-//! The live-children limit (BEHAVIOURS §2.12, items 115–118; SPEC §4.3, §4.6
-//! `max_children`).
+//! The live-children limit (`Options::max_children`): a parent with that many live children
+//! cannot start one more, and the error names the most common child names.
 
 use std::future::pending;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use service_runtime::prelude::*;
-use service_tests::{guard, poll_until, svc};
+use service_tests::{guard, poll_until, stays_pending, svc};
 use tokio::sync::mpsc;
 
 fn options(max_children: usize) -> Options {
@@ -25,10 +25,10 @@ fn too_many(limit: usize, most_common: &[(&str, usize)]) -> LifecycleError {
     }
 }
 
-/// Items 115, 116, 118: by default 1000 live children fit under the body and the 1001st
-/// fails with `TooManyChildren { limit: 1000, .. }`, naming the most common names first. The
-/// caller handles the error: the rejected task never runs and the service is unaffected.
-#[tokio::test]
+/// By default 1000 live children fit under the body and the 1001st fails with
+/// `TooManyChildren { limit: 1000, .. }`, naming the most common names first. The caller
+/// handles the error: the rejected task never runs and the service is unaffected.
+#[tokio::test(start_paused = true)]
 async fn default_limit_is_1000_live_children() {
     assert_eq!(Options::default().max_children, 1000);
     let (result_tx, mut result) = mpsc::unbounded_channel();
@@ -60,7 +60,7 @@ async fn default_limit_is_1000_live_children() {
             &[("ping", 600), ("query", 300), ("dial", 100)]
         ))
     );
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_finished()).await);
     assert!(!rejected_ran.load(Ordering::SeqCst));
     assert!(handle.is_running() && !handle.is_cancelled() && !handle.did_error());
     assert_eq!(handle.stats().tasks.total_count, 1000);
@@ -68,7 +68,7 @@ async fn default_limit_is_1000_live_children() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Items 115, 118: `most_common` lists at most ten names, most common first.
+/// `most_common` lists at most ten names, most common first.
 #[tokio::test]
 async fn most_common_lists_at_most_ten_names() {
     // Twelve names with 1..=12 live children each: 78 in all.
@@ -102,8 +102,8 @@ async fn most_common_lists_at_most_ten_names() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 117: only live children count: children that are done drop out, so a parent may
-/// start any number of short tasks over time; live ones still fill the limit.
+/// Only live children count: children that are done drop out, so a parent may start any
+/// number of short tasks over time; live ones still fill the limit.
 #[tokio::test]
 async fn limit_counts_live_children_only() {
     let (result_tx, mut result) = mpsc::unbounded_channel();
@@ -117,9 +117,7 @@ async fn limit_counts_live_children_only() {
                         .unwrap();
                 }
                 let manager = cx.manager().clone();
-                while manager.stats().tasks.finished_count < 3 * round {
-                    tokio::task::yield_now().await;
-                }
+                poll_until(|| manager.stats().tasks.finished_count == 3 * round).await;
             }
             for _ in 0..3 {
                 result_tx
@@ -143,7 +141,7 @@ async fn limit_counts_live_children_only() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Items 117, 118: the limit is set by `Options::max_children`, below and above the default.
+/// The limit is set by `Options::max_children`, below and above the default.
 #[tokio::test]
 async fn limit_is_set_by_options() {
     for limit in [5, 1500] {
@@ -168,8 +166,8 @@ async fn limit_is_set_by_options() {
     }
 }
 
-/// Item 118: the limit applies to each parent separately — the body's root tasks, and each
-/// task's children — not to the service as a whole; child services count as children.
+/// The limit applies to each parent separately — the body's root tasks, and each task's
+/// children — not to the service as a whole; child services count as children.
 #[tokio::test]
 async fn limit_applies_per_parent() {
     let (result_tx, mut result) = mpsc::unbounded_channel::<(&str, Result<(), LifecycleError>)>();
@@ -232,8 +230,8 @@ async fn limit_applies_per_parent() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 116: uncaught inside a task (returned with `?`), `TooManyChildren` becomes that
-/// task's failure (kind `Error`, the `LifecycleError` as its error) and the service fails.
+/// Uncaught inside a task (returned with `?`), `TooManyChildren` becomes that task's
+/// failure (kind `Error`, the `LifecycleError` as its error) and the service fails.
 #[tokio::test]
 async fn uncaught_in_a_task_fails_the_service() {
     let handle = ServiceHandle::new(
@@ -260,7 +258,7 @@ async fn uncaught_in_a_task_fails_the_service() {
     );
 }
 
-/// Item 116: uncaught in the body, it is the body's failure.
+/// Uncaught in the body, it is the body's failure.
 #[tokio::test]
 async fn uncaught_in_the_body_fails_the_service() {
     let error = guard(

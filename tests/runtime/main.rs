@@ -1,5 +1,5 @@
-//! Behaviour of the runtime, one module per area, named after the catalogue in
-//! `shared/BEHAVIOURS.md` (item numbers in the test docs).
+//! Behaviour of the runtime, one module per area; each test's doc line states the behaviour
+//! it checks.
 
 mod background;
 mod budget;

@@ -1,4 +1,5 @@
-//! Tracing spans and events (SPEC §4.7).
+//! Tracing spans and events: every task runs in a span with its service and path, and a
+//! failure is an `ERROR` event.
 
 use service_runtime::prelude::*;
 use service_tests::{Captured, svc};

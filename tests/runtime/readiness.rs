@@ -1,4 +1,5 @@
-//! Readiness (SPEC §7.3) and why a service stopped (SPEC §7.4).
+//! Readiness (`is_ready`, `wait_ready`, `manual_ready`) and why a service stopped
+//! (`cancel_cause`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,7 +125,7 @@ async fn readiness_of_a_three_level_tree() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// SPEC §7.4: every cancel cause, and `ServiceError`'s Display starting with it.
+/// Every cancel cause, and `ServiceError`'s Display starting with it.
 #[tokio::test]
 async fn every_cancel_cause() {
     let idle = || {
@@ -187,7 +188,7 @@ async fn every_cancel_cause() {
     );
 }
 
-/// SPEC §7.4: `run_until` records `Shutdown`.
+/// `run_until` records `Shutdown`.
 #[tokio::test]
 async fn run_until_records_shutdown() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Manager>();

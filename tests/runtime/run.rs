@@ -1,4 +1,5 @@
-//! Ways to run a service (BEHAVIOURS §2.2, items 19–29; SPEC §4.1, §4.2 `run`/`start`).
+//! Ways to run a service: `run`, `run_until`, `start`, `ServiceHandle::new`, and what
+//! happens when they are misused.
 
 use std::future::pending;
 use std::pin::pin;
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, Log, guard, poll_until, svc};
+use service_tests::{Live, Log, guard, stays_pending, svc};
 use tokio::sync::{mpsc, oneshot};
 
 /// A service whose daemon waits to be cancelled, holding a [`Live`] guard; it sends its
@@ -28,8 +29,8 @@ fn idle(live: &Live, manager_tx: mpsc::UnboundedSender<Manager>) -> impl Service
     })
 }
 
-/// Items 19, 20 and SPEC §4.1: `run_until` runs the service until the shutdown future
-/// resolves, then cancels it and waits: `Ok`, flags cancelled and finished, no task left.
+/// `run_until` runs the service until the shutdown future resolves, then cancels it and
+/// waits: `Ok`, flags cancelled and finished, no task left.
 #[tokio::test]
 async fn run_until_stops_when_shutdown_resolves() {
     let live = Live::new();
@@ -51,8 +52,8 @@ async fn run_until_stops_when_shutdown_resolves() {
     assert_eq!(live.count(), 0);
 }
 
-/// Item 10 and SPEC §4.1: if the service fails before the shutdown future resolves,
-/// `run_until` returns the failure.
+/// If the service fails before the shutdown future resolves, `run_until` returns the
+/// failure.
 #[tokio::test]
 async fn run_until_returns_failures_of_the_service() {
     let outcome = guard(
@@ -71,8 +72,8 @@ async fn run_until_returns_failures_of_the_service() {
     assert_eq!(failure.kind(), FailureKind::Error);
 }
 
-/// Items 5, 21: a service that finishes cleanly before the shutdown future resolves ends
-/// `run_until` with `Ok`, without being cancelled.
+/// A service that finishes cleanly before the shutdown future resolves ends `run_until`
+/// with `Ok`, without being cancelled.
 #[tokio::test]
 async fn run_until_returns_when_the_service_finishes_first() {
     let (manager_tx, mut managers) = mpsc::unbounded_channel();
@@ -93,26 +94,28 @@ async fn run_until_returns_when_the_service_finishes_first() {
     assert!(manager.is_finished() && !manager.is_cancelled());
 }
 
-/// Items 17, 29 and SPEC §4.1: dropping the future of `run()` cancels the service as its
-/// parent would (not a failure); the service still stops in order and reaches finished in
-/// the background, waking its waiters.
+/// Dropping the future of `run()` cancels the service as its parent would (not a failure);
+/// the service still stops in order and reaches finished in the background, waking its
+/// waiters.
 #[tokio::test(start_paused = true)]
 async fn dropping_run_cancels_the_service_which_still_finishes() {
     let log = Log::new();
     let (manager_tx, mut managers) = mpsc::unbounded_channel();
+    let (cleaning_tx, mut cleaning) = mpsc::unbounded_channel();
     let (proceed_tx, proceed) = oneshot::channel::<()>();
     let proceed = Arc::new(std::sync::Mutex::new(Some(proceed)));
     let service = {
         let log = log.clone();
         svc("Dropped", move |cx| {
             let log = log.clone();
-            let manager_tx = manager_tx.clone();
+            let (manager_tx, cleaning_tx) = (manager_tx.clone(), cleaning_tx.clone());
             let proceed = proceed.lock().unwrap().take();
             async move {
                 cx.run_task("cleanup", move |cx| async move {
                     manager_tx.send(cx.manager().clone()).unwrap();
                     cx.cancelled().await;
                     log.push("cleanup started");
+                    cleaning_tx.send(()).unwrap();
                     proceed.unwrap().await.unwrap();
                     log.push("cleanup done");
                 })?;
@@ -137,7 +140,7 @@ async fn dropping_run_cancels_the_service_which_still_finishes() {
         let manager = manager.clone();
         async move { manager.wait_finished().await }
     });
-    poll_until(|| log.entries().len() == 1).await;
+    guard(cleaning.recv()).await.unwrap();
     assert!(!manager.is_finished());
     proceed_tx.send(()).unwrap();
     guard(manager.wait_finished()).await.unwrap();
@@ -146,8 +149,7 @@ async fn dropping_run_cancels_the_service_which_still_finishes() {
     assert!(!manager.did_error());
 }
 
-/// Items 3, 19 and SPEC §4.1: `ServiceExt::start` spawns the service and returns a running
-/// handle at once.
+/// `ServiceExt::start` spawns the service and returns a running handle at once.
 #[tokio::test]
 async fn start_returns_a_running_handle() {
     let live = Live::new();
@@ -165,9 +167,9 @@ async fn start_returns_a_running_handle() {
     assert_eq!(live.count(), 0);
 }
 
-/// Items 1, 19 and SPEC §4.1: `ServiceHandle::new` builds a manager that is not started;
-/// `run` then runs the service to completion.
-#[tokio::test]
+/// `ServiceHandle::new` builds a manager that is not started; `run` then runs the service
+/// to completion.
+#[tokio::test(start_paused = true)]
 async fn new_then_run() {
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&runs);
@@ -178,7 +180,7 @@ async fn new_then_run() {
             Ok(())
         }
     }));
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_started()).await);
     assert!(!handle.is_started());
     assert_eq!(runs.load(Ordering::SeqCst), 0);
     guard(handle.run()).await.unwrap();
@@ -187,9 +189,9 @@ async fn new_then_run() {
     assert_eq!(handle.stats().tasks.total_count, 1);
 }
 
-/// Items 17, 25 and SPEC §4.2: a service runs at most once. A second `run` (after the first,
-/// or while it runs) returns `AlreadyStarted` inside `ServiceError::Lifecycle`; a second
-/// `start` returns it as `Err`; the body ran once.
+/// A service runs at most once. A second `run` (after the first, or while it runs) returns
+/// `AlreadyStarted` inside `ServiceError::Lifecycle`; a second `start` returns it as `Err`;
+/// the body ran once.
 #[tokio::test]
 async fn run_or_start_twice_is_already_started() {
     let runs = Arc::new(AtomicUsize::new(0));
@@ -241,10 +243,9 @@ async fn start_after_cancel_before_start_returns_the_outcome() {
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }
 
-/// Items 43, 112 (misuse is a `LifecycleError`) and SPEC §4.2: starting a service outside a
-/// tokio runtime fails with `NoRuntime`, and the body
-/// never runs; `ServiceExt::start` there returns a handle that is not running (SPEC §4.1: a
-/// service is never left running with nobody able to stop it).
+/// Starting a service outside a tokio runtime fails with `NoRuntime` (misuse is a
+/// `LifecycleError`, never a panic), and the body never runs; `ServiceExt::start` there
+/// returns a handle that is not running.
 #[test]
 fn start_outside_a_runtime_is_no_runtime() {
     let runs = Arc::new(AtomicUsize::new(0));
@@ -265,9 +266,9 @@ fn start_outside_a_runtime_is_no_runtime() {
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 }
 
-/// Item 112 (misuse is a `LifecycleError`, never a panic): a `Context` carried to a plain
-/// thread, outside the runtime, cannot start work there — `run_task`, `run_daemon_task` and
-/// `run_child_service` return `NoRuntime` — and the service is unaffected.
+/// A `Context` carried to a plain thread, outside the runtime, cannot start work there —
+/// `run_task`, `run_daemon_task` and `run_child_service` return `NoRuntime`, never panic —
+/// and the service is unaffected.
 #[tokio::test]
 async fn starting_work_from_a_plain_thread_is_no_runtime() {
     let (result_tx, result_rx) = oneshot::channel();
@@ -327,8 +328,8 @@ mod deep {
     }
 }
 
-/// Items 40, 41 and SPEC §4: the default `Service::name` is the type's name without its
-/// module path; it names the manager and prefixes task paths.
+/// The default `Service::name` is the type's name without its module path; it names the
+/// manager and prefixes task paths.
 #[tokio::test]
 async fn default_name_is_the_type_name_without_module_path() {
     use deep::inside::{Plain, Wrapper};

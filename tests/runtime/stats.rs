@@ -1,4 +1,6 @@
-//! Task statistics (BEHAVIOURS §2.10, items 103–109; SPEC §4.2 "Stats").
+//! Task statistics: every task started under a manager, at any depth, counts once (a child
+//! service as one task of its parent), the body not at all; a task counts as finished once
+//! it is done, however it ended.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -6,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Live, guard, poll_until, svc};
+use service_tests::{Live, guard, poll_until, stays_pending, svc};
 use tokio::sync::{Notify, mpsc};
 
 /// `(total, finished, pending)` of a manager's task stats.
@@ -19,15 +21,17 @@ fn counts(manager: &Manager) -> (usize, usize, usize) {
     )
 }
 
-/// Gives every other task many chances to run (the "50 checkpoints" of item 106).
-async fn checkpoints(n: usize) {
-    for _ in 0..n {
-        tokio::task::yield_now().await;
-    }
+/// Lets every task run until it waits (under paused time), failing if the service finishes
+/// meanwhile: after this, stats that are wrong late are wrong already.
+async fn settled(manager: &Manager) {
+    assert!(
+        stays_pending(manager.wait_finished()).await,
+        "the service finished"
+    );
 }
 
-/// Item 103: `pending_count` is `total_count - finished_count`; the fields are public and
-/// the types `Copy + PartialEq`.
+/// `pending_count` is `total_count - finished_count`; the fields are public and the types
+/// `Copy + PartialEq`.
 #[test]
 fn pending_is_total_minus_finished() {
     let tasks = TaskStats {
@@ -43,7 +47,7 @@ fn pending_is_total_minus_finished() {
     assert_eq!(copy.tasks.total_count, 10);
 }
 
-/// Item 104: before the service runs, its stats are (0, 0, 0).
+/// Before the service runs, its stats are (0, 0, 0).
 #[test]
 fn stats_are_zero_before_run() {
     let handle = ServiceHandle::new(svc("Idle", |_cx| async { Ok(()) }));
@@ -51,9 +55,9 @@ fn stats_are_zero_before_run() {
     assert_eq!(handle.stats(), Stats::default());
 }
 
-/// Item 105: the body is not counted: one task that sleeps forever reads (1, 0, 1) while the
-/// body still runs, then (1, 1, 0) once stopped.
-#[tokio::test]
+/// The body is not counted: one task that sleeps forever reads (1, 0, 1) while the body
+/// still runs, then (1, 1, 0) once stopped.
+#[tokio::test(start_paused = true)]
 async fn body_is_not_counted() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
     let handle = svc("Stats", move |cx| {
@@ -68,15 +72,15 @@ async fn body_is_not_counted() {
     })
     .start();
     guard(ready.recv()).await.unwrap();
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (1, 0, 1));
     guard(handle.stop()).await.unwrap();
     assert_eq!(counts(&handle), (1, 1, 0));
 }
 
-/// Items 105, 107: the body's own completion is never counted as a finished task (the
-/// original's clamp read (1, 1, 0) here, with a task still running).
-#[tokio::test]
+/// The body's own completion is never counted as a finished task: with the body returned
+/// and one task still running, the stats read (1, 0, 1).
+#[tokio::test(start_paused = true)]
 async fn returned_body_is_not_counted_as_finished() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel();
     let body_live = Live::new();
@@ -97,19 +101,18 @@ async fn returned_body_is_not_counted_as_finished() {
     guard(ready.recv()).await.unwrap();
     // The body's future has been dropped: it has returned and its task has ended.
     poll_until(|| body_live.count() == 0).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (1, 0, 1));
     assert!(handle.is_running());
     guard(handle.stop()).await.unwrap();
     assert_eq!(counts(&handle), (1, 1, 0));
 }
 
-/// Item 106, adapted (SPEC has no external spawn; a running task starts the tenth task
-/// instead). The body starts 2 tasks that sleep forever, 2 that return at once and
-/// `run_with_children`, which starts 4 that sleep forever and returns; later a sleeping task
-/// starts one more that returns at once. Settled: (10, 3, 7) — `run_with_children` is not
-/// finished while its children live (item 34); after stop: (10, 10, 0).
-#[tokio::test]
+/// The body starts 2 tasks that sleep forever, 2 that return at once and
+/// `run_with_children`, which starts 4 that sleep forever and returns; later a sleeping
+/// task starts one more that returns at once. Settled: (10, 3, 7) — `run_with_children` is
+/// not finished while its children live; after stop: (10, 10, 0).
+#[tokio::test(start_paused = true)]
 async fn full_scenario() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
     let spawn_late = Arc::new(Notify::new());
@@ -148,20 +151,20 @@ async fn full_scenario() {
         guard(ready.recv()).await.unwrap();
     }
     poll_until(|| handle.stats().tasks.finished_count >= 2).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (9, 2, 7));
 
     spawn_late.notify_one();
     poll_until(|| handle.stats().tasks.finished_count >= 3).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (10, 3, 7));
 
     guard(handle.stop()).await.unwrap();
     assert_eq!(counts(&handle), (10, 10, 0));
 }
 
-/// Items 108, 109 (the anyio weakness SPEC removes): a task that failed counts as finished
-/// as soon as it is done, while the service is still stopping.
+/// A task that failed counts as finished as soon as it is done, while the service is still
+/// stopping (not only once the whole service has finished).
 async fn failed_task_counts_as_finished(panics: bool) {
     let handle = svc("Stats", move |cx| async move {
         cx.run_task("stubborn", |_cx| pending::<()>())?;
@@ -176,7 +179,7 @@ async fn failed_task_counts_as_finished(panics: bool) {
     .with_grace(Duration::from_secs(5))
     .start();
     poll_until(|| handle.did_error() && handle.stats().tasks.finished_count >= 1).await;
-    checkpoints(50).await;
+    settled(&handle).await;
     // `stubborn` ignores cancellation and has 5 s of grace: the service is still stopping.
     assert!(handle.is_cancelled() && !handle.is_finished());
     assert_eq!(counts(&handle), (2, 1, 1));
@@ -202,21 +205,21 @@ async fn failed_task_counts_as_finished(panics: bool) {
     assert_eq!(counts(&handle), (2, 2, 0));
 }
 
-/// Item 108: an errored task counts as finished (see [`failed_task_counts_as_finished`]).
+/// An errored task counts as finished (see [`failed_task_counts_as_finished`]).
 #[tokio::test(start_paused = true)]
 async fn errored_task_counts_as_finished() {
     failed_task_counts_as_finished(false).await;
 }
 
-/// Item 108: a panicked task counts as finished (see [`failed_task_counts_as_finished`]).
+/// A panicked task counts as finished (see [`failed_task_counts_as_finished`]).
 #[tokio::test(start_paused = true)]
 async fn panicked_task_counts_as_finished() {
     failed_task_counts_as_finished(true).await;
 }
 
-/// Items 44, 108: work requested while the service is being cancelled — a task and a child
-/// service from the body right after `cancel()`, a task from a task that saw the
-/// cancellation — is accepted (`Ok`), never runs and is not counted.
+/// Work requested while the service is being cancelled — a task and a child service from
+/// the body right after `cancel()`, a task from a task that saw the cancellation — is
+/// accepted (`Ok`), never runs and is not counted.
 #[tokio::test]
 async fn work_requested_during_cancellation_is_not_counted() {
     let ran = Arc::new(AtomicBool::new(false));
@@ -258,9 +261,9 @@ async fn work_requested_during_cancellation_is_not_counted() {
     assert_eq!(counts(&child), (0, 0, 0));
 }
 
-/// Items 58, 109 (the anyio weakness SPEC removes): a child service counts as one task of
-/// its parent; its own tasks, at any depth, count in its own stats only.
-#[tokio::test]
+/// A child service counts as one task of its parent; its own tasks, at any depth, count in
+/// its own stats only.
+#[tokio::test(start_paused = true)]
 async fn child_service_counts_as_one_task_of_its_parent() {
     let (ready_tx, mut ready) = mpsc::unbounded_channel::<()>();
     let (child_tx, mut child_rx) = mpsc::unbounded_channel();
@@ -302,7 +305,7 @@ async fn child_service_counts_as_one_task_of_its_parent() {
     for _ in 0..4 {
         guard(ready.recv()).await.unwrap();
     }
-    checkpoints(50).await;
+    settled(&handle).await;
     assert_eq!(counts(&handle), (2, 0, 2));
     assert_eq!(counts(&child), (3, 0, 3));
     guard(handle.stop()).await.unwrap();
@@ -323,50 +326,55 @@ enum End {
     Cancel,
 }
 
-/// Item 108 and SPEC §4.2: after the service is finished, `finished_count == total_count`,
-/// however it finished. Every scenario has four tasks, nested ones included.
+/// After the service is finished, `finished_count == total_count`, however it finished.
+/// Every scenario has four tasks, nested ones included.
 #[tokio::test]
 async fn finished_equals_total_after_every_kind_of_finish() {
     use End::*;
     for end in [
         Clean, TaskError, TaskPanic, DaemonExit, BodyError, ChildFails, Cancel,
     ] {
-        let handle = ServiceHandle::new(svc("Stats", move |cx| async move {
-            cx.run_task("quick", |_cx| async {})?;
-            cx.run_task("parent", move |cx| async move {
-                let nested = move |_cx: Context| async move {
-                    if end != Clean {
-                        pending::<()>().await;
+        let (all_started_tx, mut all_started) = mpsc::unbounded_channel();
+        let handle = ServiceHandle::new(svc("Stats", move |cx| {
+            let all_started_tx = all_started_tx.clone();
+            async move {
+                let nested_up = Arc::new(Notify::new());
+                let nested_started = Arc::clone(&nested_up);
+                cx.run_task("quick", |_cx| async {})?;
+                cx.run_task("parent", move |cx| async move {
+                    let nested = move |_cx: Context| async move {
+                        nested_up.notify_one();
+                        if end != Clean {
+                            pending::<()>().await;
+                        }
+                    };
+                    cx.run_task("nested", nested)
+                })?;
+                // `nested` runs before the service can end.
+                nested_started.notified().await;
+                match end {
+                    Clean | Cancel => cx.run_task("quick", |_cx| async {})?,
+                    TaskError => cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?,
+                    TaskPanic => cx.run_task("fail", |_cx| async { panic!("boom") })?,
+                    DaemonExit => cx.run_daemon_task("daemon", |_cx| async {})?,
+                    BodyError => {
+                        cx.run_task("quick", |_cx| async {})?;
+                        return Err("boom".into());
                     }
-                };
-                cx.run_task("nested", nested)
-            })?;
-            // Let `nested` start before the service ends.
-            let manager = cx.manager().clone();
-            while manager.stats().tasks.total_count < 3 {
-                tokio::task::yield_now().await;
-            }
-            match end {
-                Clean | Cancel => cx.run_task("quick", |_cx| async {})?,
-                TaskError => cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?,
-                TaskPanic => cx.run_task("fail", |_cx| async { panic!("boom") })?,
-                DaemonExit => cx.run_daemon_task("daemon", |_cx| async {})?,
-                BodyError => {
-                    cx.run_task("quick", |_cx| async {})?;
-                    return Err("boom".into());
+                    ChildFails => {
+                        cx.run_child_service(svc("Child", |cx| async move {
+                            cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?;
+                            Ok(())
+                        }))?;
+                    }
                 }
-                ChildFails => {
-                    cx.run_child_service(svc("Child", |cx| async move {
-                        cx.run_task("fail", |_cx| async { Err::<(), _>("boom") })?;
-                        Ok(())
-                    }))?;
-                }
+                all_started_tx.send(()).unwrap();
+                Ok(())
             }
-            Ok(())
         }));
         let outcome = if end == Cancel {
             handle.start().unwrap();
-            poll_until(|| handle.stats().tasks.total_count == 4).await;
+            guard(all_started.recv()).await.unwrap();
             guard(handle.stop()).await
         } else {
             guard(handle.run()).await

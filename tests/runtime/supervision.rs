@@ -1,11 +1,12 @@
-//! Restart policies (SPEC §7.1, §7.2), with paused time: counts and delays are exact.
+//! Restart policies (`cx.task(..).restart(..)`, `cx.child(..)`), with paused time: counts
+//! and delays are exact.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Log, guard, svc};
+use service_tests::{Log, guard, poll_until, svc};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -172,12 +173,9 @@ async fn no_restart_after_cancel_and_backoff_ends_at_once() {
         .backoff(Duration::from_secs(30), Duration::from_secs(30))
         .without_jitter();
     let (handle, log, _started) = start_flaky(policy, 1);
-    guard(async {
-        while handle.stats().tasks.restart_count < 1 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    // The failure is healed (counted) before the backoff starts; yielding keeps the paused
+    // clock from moving, so the backoff is still being waited out.
+    poll_until(|| handle.stats().tasks.restart_count == 1).await;
     let stopping = Instant::now();
     guard(handle.stop()).await.unwrap();
     assert_eq!(
@@ -195,13 +193,14 @@ async fn no_restart_after_cancel_and_backoff_ends_at_once() {
 async fn always_and_daemon_on_failure_restart_clean_exits() {
     for (policy, daemon) in [(Restart::always(), false), (Restart::on_failure(), true)] {
         let runs = Arc::new(AtomicUsize::new(0));
-        let runs2 = Arc::clone(&runs);
+        let (ran_tx, mut ran) = mpsc::unbounded_channel();
         let handle = svc("Svc", move |cx| {
-            let runs = Arc::clone(&runs2);
+            let (runs, ran_tx) = (Arc::clone(&runs), ran_tx.clone());
             let builder = cx.task("again").restart(policy.clone().max_restarts(100));
             let builder = if daemon { builder.daemon() } else { builder };
             let result = builder.spawn(move |cx| {
                 let run = runs.fetch_add(1, Ordering::SeqCst);
+                ran_tx.send(()).unwrap();
                 async move {
                     if run >= 3 {
                         cx.cancelled().await;
@@ -211,12 +210,9 @@ async fn always_and_daemon_on_failure_restart_clean_exits() {
             async move { Ok(result?) }
         })
         .start();
-        guard(async {
-            while runs.load(Ordering::SeqCst) < 4 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await;
+        for _ in 0..4 {
+            guard(ran.recv()).await.unwrap();
+        }
         guard(handle.stop()).await.unwrap();
         assert_eq!(handle.stats().tasks.restart_count, 3);
     }

@@ -1,13 +1,13 @@
-//! Tasks: starting, waiting for children, work requested at the wrong time (BEHAVIOURS §2.3).
+//! Tasks: starting, waiting for children, work requested at the wrong time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use service_runtime::prelude::*;
-use service_tests::{Log, guard, svc};
+use service_tests::{Log, guard, poll_until, stays_pending, svc};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-/// Item 30: a task started while the body waits runs.
+/// A task started while the body waits runs.
 #[tokio::test]
 async fn a_task_runs() {
     let (tx, rx) = oneshot::channel();
@@ -28,9 +28,9 @@ async fn a_task_runs() {
     guard(handle.stop()).await.unwrap();
 }
 
-/// Items 20, 21: a body that returns right after starting a task leaves the service running
-/// until the task is done.
-#[tokio::test]
+/// A body that returns right after starting a task leaves the service running until the
+/// task is done.
+#[tokio::test(start_paused = true)]
 async fn body_returning_does_not_finish_the_service() {
     let release = Arc::new(Notify::new());
     let task_release = Arc::clone(&release);
@@ -48,20 +48,18 @@ async fn body_returning_does_not_finish_the_service() {
         }
     })
     .start();
-    // On this single-threaded runtime the body's task has finished its last poll (it has
-    // returned) by the time the test task runs again.
     guard(returned).await.unwrap();
-    tokio::task::yield_now().await;
     assert!(
-        handle.is_running(),
+        stays_pending(handle.wait_finished()).await,
         "the body returned, but its task still runs"
     );
+    assert!(handle.is_running());
     release.notify_one();
     guard(handle.wait_finished()).await.unwrap();
     assert!(!handle.is_cancelled());
 }
 
-/// Item 22: the body returned and a task blocks forever: cancel still finishes it.
+/// The body returned and a task blocks forever: cancel still finishes it.
 #[tokio::test(start_paused = true)]
 async fn blocked_task_after_body_returned_is_cancelled() {
     let handle = svc("Svc", |cx| async move {
@@ -69,12 +67,12 @@ async fn blocked_task_after_body_returned_is_cancelled() {
         Ok(())
     })
     .start();
-    assert!(service_tests::stays_pending(handle.wait_finished()).await);
+    assert!(stays_pending(handle.wait_finished()).await);
     guard(handle.stop()).await.unwrap();
 }
 
-/// Item 34: a task whose future returned is done only after its children are.
-#[tokio::test]
+/// A task whose future returned is done only after its children are.
+#[tokio::test(start_paused = true)]
 async fn a_task_is_done_only_when_its_children_are() {
     struct SendOnDrop(Option<oneshot::Sender<()>>);
     impl Drop for SendOnDrop {
@@ -107,10 +105,10 @@ async fn a_task_is_done_only_when_its_children_are() {
         }
     })
     .start();
-    // The parent's future is gone (on this single-threaded runtime its task has finished
-    // its last poll by now); it still counts as pending because its child runs.
+    // The parent's future is gone; once every task has had its chance to run, it still
+    // counts as pending because its child runs.
     guard(returned_rx).await.unwrap();
-    tokio::task::yield_now().await;
+    assert!(stays_pending(handle.wait_finished()).await);
     assert_eq!(
         handle.stats().tasks.finished_count,
         0,
@@ -123,8 +121,8 @@ async fn a_task_is_done_only_when_its_children_are() {
     assert_eq!(handle.stats().tasks.finished_count, 2);
 }
 
-/// Items 44, 110; SPEC §4.3: work requested while the service is being cancelled returns
-/// `Ok`, never runs and is not counted.
+/// Work requested while the service is being cancelled returns `Ok`, never runs and is not
+/// counted.
 #[tokio::test]
 async fn work_requested_during_cancellation_never_runs() {
     let ran = Arc::new(AtomicBool::new(false));
@@ -168,7 +166,7 @@ async fn work_requested_during_cancellation_never_runs() {
     assert_eq!(handle.stats().tasks.total_count, 0);
 }
 
-/// Item 110: starting work once the service is finished is `NotRunning`.
+/// Starting work once the service is finished is `NotRunning`.
 #[tokio::test]
 async fn work_requested_after_finish_is_refused() {
     let (tx, rx) = oneshot::channel();
@@ -196,7 +194,7 @@ async fn work_requested_after_finish_is_refused() {
 /// A `Context` kept after its task is done still starts work while the service runs: the
 /// work is adopted by the nearest live ancestor, keeps the path it was given, and the
 /// service waits for it.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
     let (cx_tx, mut cx_rx) = mpsc::unbounded_channel::<Context>();
     let (path_tx, mut path_rx) = mpsc::unbounded_channel::<String>();
@@ -212,12 +210,7 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
     })
     .start();
     let stale = guard(cx_rx.recv()).await.unwrap();
-    guard(async {
-        while handle.stats().tasks.finished_count < 1 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    poll_until(|| handle.stats().tasks.finished_count == 1).await;
     let hold = Arc::new(Notify::new());
     let hold2 = Arc::clone(&hold);
     stale
@@ -228,9 +221,8 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
         .unwrap();
     assert_eq!(guard(path_rx.recv()).await.unwrap(), "Svc/short/adopted");
     release.notify_one();
-    tokio::task::yield_now().await;
     assert!(
-        handle.is_running(),
+        stays_pending(handle.wait_finished()).await,
         "the service waits for the adopted task"
     );
     hold.notify_one();
@@ -239,8 +231,8 @@ async fn a_context_that_outlived_its_task_starts_work_under_an_ancestor() {
     assert_eq!(handle.stats().tasks.finished_count, 2);
 }
 
-/// SPEC §4: task bodies may return `()`, or `Result<(), E>` for io, anyhow, string and
-/// boxed errors; task names may be `&'static str` or `String`.
+/// Task bodies may return `()`, or `Result<(), E>` for io, anyhow, string and boxed errors;
+/// task names may be `&'static str` or `String`.
 #[tokio::test]
 async fn task_return_types_and_names() {
     let error = svc("Svc", |cx| async move {
@@ -261,7 +253,7 @@ async fn task_return_types_and_names() {
     assert_eq!(error.failures()[0].error().to_string(), "anyhow failure");
 }
 
-/// Item 24: a body blocked inside an endless stream-like loop can be cancelled.
+/// A body blocked inside an endless stream-like loop can be cancelled.
 #[tokio::test]
 async fn endless_loop_with_await_points_is_cancelled() {
     let (tx, mut rx) = mpsc::channel::<u64>(1);

@@ -84,6 +84,20 @@ pub(crate) fn run_to_end(mut command: Command, limit: Duration) -> Output {
     }
 }
 
+/// Runs the example `name` without arguments to its end (30 s at most), failing unless it
+/// exits successfully without a panic; returns what it printed.
+pub(crate) fn run_cleanly(name: &str) -> Output {
+    let output = run_to_end(command(name, &[]), Duration::from_secs(30));
+    let (stdout, stderr) = (&output.stdout, &output.stderr);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    output
+}
+
 /// The position of the first line of `text` containing `needle`, failing if there is none.
 pub(crate) fn line_of(text: &str, needle: &str) -> usize {
     text.lines()

@@ -1,4 +1,4 @@
-//! Randomized stress with deterministic seeds (issue 5, item 2; `RELIABILITY.md`).
+//! Randomized stress with deterministic seeds (`RELIABILITY.md` has the figures).
 //!
 //! Each seed generates a plan — a tree of services, tasks, daemons and child services (task
 //! trees up to 5 deep inside each service, services nested up to 5 deep), with random
