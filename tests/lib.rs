@@ -278,3 +278,24 @@ pub fn grace_exceeded(error: &ServiceError) -> Vec<&str> {
     paths.sort_unstable();
     paths
 }
+
+/// Runs `body` to its end on a current-thread runtime of its own (time enabled and paused),
+/// with a subscriber on this thread that captures `warn` and above; returns what it logged.
+pub fn warnings_of<F: Future>(body: impl FnOnce() -> F) -> String {
+    let captured = Captured::new();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(body())
+    });
+    captured.text()
+}

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Captured, Log, guard, svc};
+use service_tests::{Log, guard, svc, warnings_of};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Sends the handles of the contained work a body started.
@@ -279,39 +279,25 @@ async fn inside_contained_work_the_service_is_the_services() {
 /// A contained failure is logged once, at `error`, with its path.
 #[test]
 fn a_contained_failure_is_logged_once() {
-    let captured = Captured::new();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let (sent, received) = handles::<TaskHandle>();
-            let node = svc("Host", move |cx| {
-                let sent = Arc::clone(&sent);
-                async move {
-                    let connection = cx
-                        .task("conn-3")
-                        .contained()
-                        .spawn(|_cx| async { Err::<(), _>("reset by peer") })?;
-                    send(&sent, connection);
-                    cx.cancelled().await;
-                    Ok(())
-                }
-            })
-            .start();
-            let connection = guard(received).await.unwrap();
-            let _ = guard(connection.wait_finished()).await;
-            guard(node.stop()).await.unwrap();
-        });
+    let log = warnings_of(|| async {
+        let (sent, received) = handles::<TaskHandle>();
+        let node = svc("Host", move |cx| {
+            let sent = Arc::clone(&sent);
+            async move {
+                let connection = cx
+                    .task("conn-3")
+                    .contained()
+                    .spawn(|_cx| async { Err::<(), _>("reset by peer") })?;
+                send(&sent, connection);
+                cx.cancelled().await;
+                Ok(())
+            }
+        })
+        .start();
+        let connection = guard(received).await.unwrap();
+        let _ = guard(connection.wait_finished()).await;
+        guard(node.stop()).await.unwrap();
     });
-    let log = captured.text();
     let errors: Vec<_> = log.lines().filter(|l| l.contains("ERROR")).collect();
     assert_eq!(errors.len(), 1, "{log}");
     assert!(

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use service_runtime::prelude::*;
-use service_tests::{Captured, guard, guard_thread, svc};
+use service_tests::{guard, guard_thread, svc, warnings_of};
 use tokio::sync::oneshot;
 
 /// A service cancelled before anything started it finishes without running its body, and
@@ -161,54 +161,38 @@ fn a_runtime_dropped_under_a_daemon_child_reports_no_exit() {
 /// `warn` (restarting), never at `error`.
 #[test]
 fn a_healed_child_failure_is_not_logged_as_an_error() {
-    let captured = Captured::new();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let (healed_tx, healed_rx) = oneshot::channel();
-            let healed_tx = Arc::new(Mutex::new(Some(healed_tx)));
-            let handle = svc("Parent", move |cx| {
-                let (attempts, healed_tx) = (Arc::clone(&attempts), Arc::clone(&healed_tx));
-                async move {
-                    cx.child(move || {
-                        let (attempts, healed_tx) = (Arc::clone(&attempts), Arc::clone(&healed_tx));
-                        svc("Flaky", move |_cx| {
-                            let attempt =
-                                attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            let healed_tx = Arc::clone(&healed_tx);
-                            async move {
-                                if attempt == 0 {
-                                    return Err("first attempt fails".into());
-                                }
-                                if let Some(tx) = healed_tx.lock().unwrap().take() {
-                                    let _ = tx.send(());
-                                }
-                                std::future::pending().await
+    let log = warnings_of(|| async {
+        let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (healed_tx, healed_rx) = oneshot::channel();
+        let healed_tx = Arc::new(Mutex::new(Some(healed_tx)));
+        let handle = svc("Parent", move |cx| {
+            let (attempts, healed_tx) = (Arc::clone(&attempts), Arc::clone(&healed_tx));
+            async move {
+                cx.child(move || {
+                    let (attempts, healed_tx) = (Arc::clone(&attempts), Arc::clone(&healed_tx));
+                    svc("Flaky", move |_cx| {
+                        let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let healed_tx = Arc::clone(&healed_tx);
+                        async move {
+                            if attempt == 0 {
+                                return Err("first attempt fails".into());
                             }
-                        })
+                            if let Some(tx) = healed_tx.lock().unwrap().take() {
+                                let _ = tx.send(());
+                            }
+                            std::future::pending().await
+                        }
                     })
-                    .restart(Restart::on_failure())
-                    .spawn()?;
-                    Ok(())
-                }
-            })
-            .start();
-            guard(healed_rx).await.unwrap();
-            guard(handle.stop()).await.unwrap();
-        });
+                })
+                .restart(Restart::on_failure())
+                .spawn()?;
+                Ok(())
+            }
+        })
+        .start();
+        guard(healed_rx).await.unwrap();
+        guard(handle.stop()).await.unwrap();
     });
-    let log = captured.text();
     assert!(log.contains("WARN") && log.contains("restarting"), "{log}");
     assert!(
         !log.contains("ERROR"),
