@@ -1,0 +1,243 @@
+//! [`Manager`]: the untyped, public view of a service — its flags, its outcome, the means
+//! to stop it — over the [`ServiceState`] its clones share.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::{GraceEnd, Node, ServiceState, Start, check_name, in_runtime};
+use crate::cause::CancelCause;
+use crate::error::{LifecycleError, ServiceError};
+use crate::stats::{Stats, TaskStats};
+use crate::sync::Ordering;
+
+/// The untyped view of a running (or runnable) service: its flags, its outcome, and the
+/// means to stop it. Cheap to clone; dropping it never cancels anything.
+///
+/// Get one from a [`ServiceHandle`](crate::ServiceHandle) (it derefs to `Manager`) or from
+/// [`Context::manager`](crate::Context::manager).
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) state: Arc<ServiceState>,
+}
+
+impl Manager {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        self.state.name()
+    }
+
+    /// The service's path in its tree of services (`Node/Store` for a child `Store` of
+    /// `Node`); the prefix of its tasks' paths.
+    pub fn path(&self) -> &str {
+        self.state.path()
+    }
+
+    /// Whether the manager has begun running the service.
+    pub fn is_started(&self) -> bool {
+        self.state.started_event.is_set()
+    }
+
+    /// Started and not finished. A cancelled service is running until it is finished.
+    pub fn is_running(&self) -> bool {
+        self.is_started() && !self.is_finished()
+    }
+
+    /// Whether cancellation was requested: by [`Manager::cancel`], by a failure, or by the
+    /// parent service. Stays false for a service that finished cleanly.
+    pub fn is_cancelled(&self) -> bool {
+        self.state.is_cancelled()
+    }
+
+    /// Whether the service and all its tasks and child services are done.
+    pub fn is_finished(&self) -> bool {
+        self.state.finished_event.is_set()
+    }
+
+    /// Whether at least one failure was recorded (its own or a child service's).
+    pub fn did_error(&self) -> bool {
+        self.state.did_error.load(Ordering::Acquire)
+    }
+
+    /// Requests cancellation and returns at once; the tasks stop in order in the
+    /// background (see the crate docs, "Cancellation"). Idempotent; a no-op once finished.
+    /// Before start, the service finishes at once without running its body.
+    pub fn cancel(&self) {
+        self.cancel_with(CancelCause::Requested);
+    }
+
+    /// [`Manager::cancel`] for a given cause.
+    pub(crate) fn cancel_with(&self, cause: CancelCause) {
+        self.state.cancel(cause);
+        if self.state.claim_start(Start::CancelledFirst).is_ok() {
+            self.state.finish_unstarted(Ok(()));
+        }
+    }
+
+    /// Cuts every grace short: cancels the service (if it was not yet), and aborts every task
+    /// still running in it and in its child services at once, leaves first — each task as
+    /// soon as its children are done. An aborted task is never polled again. A no-op once
+    /// finished.
+    ///
+    /// Tasks cut short within a non-zero grace are
+    /// [`FailureKind::GraceExceeded`](crate::FailureKind::GraceExceeded) failures: the
+    /// stop was not clean. With a zero grace, aborting is the ordinary way to stop.
+    pub fn abort(&self) {
+        self.cancel();
+        self.state.end_grace(GraceEnd::Forced);
+    }
+
+    /// Cancels the service and waits until it is finished; returns its outcome.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future stops the waiting, not the cancellation.
+    pub async fn stop(&self) -> Result<(), ServiceError> {
+        self.cancel();
+        self.wait_finished().await
+    }
+
+    /// Waits until the service has started.
+    ///
+    /// A service cancelled before it started counts as started (and finished) at once, so
+    /// this never waits for a service that will not run.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_started(&self) {
+        self.state.started_event.wait().await;
+    }
+
+    /// Whether the service is ready: its start-up work is done (its body returned, or a task
+    /// called [`Context::ready`](crate::Context::ready); with
+    /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter).
+    pub fn is_ready(&self) -> bool {
+        self.state.ready_event.is_set()
+    }
+
+    /// Waits until the service is ready.
+    ///
+    /// Fails at once, with the failures so far, if the service fails before it is ready; and
+    /// with its outcome (or `LifecycleError::FinishedBeforeReady`) if it finishes first.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_ready(&self) -> Result<(), ServiceError> {
+        let state = &self.state;
+        loop {
+            tokio::select! {
+                biased;
+                () = state.ready_event.wait() => return Ok(()),
+                () = state.finished_event.wait() => {
+                    self.outcome()?;
+                    return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
+                }
+                () = state.cancel_event.wait(), if !state.is_cancelled() => {}
+            }
+            // Cancelled: never ready now. A failure fails the wait at once; otherwise the
+            // service's end decides.
+            if self.is_ready() {
+                return Ok(());
+            }
+            if self.did_error() {
+                return Err(state.failures_so_far());
+            }
+            if state.is_cancelled() {
+                self.wait_finished().await?;
+                return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
+            }
+        }
+    }
+
+    /// Waits until the service is finished and returns its outcome; any number of waiters
+    /// get the same outcome.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_finished(&self) -> Result<(), ServiceError> {
+        self.state.finished_event.wait().await;
+        self.outcome()
+    }
+
+    /// The outcome, once finished; `Ok(())` before then.
+    fn outcome(&self) -> Result<(), ServiceError> {
+        self.state.outcome.get().cloned().unwrap_or(Ok(()))
+    }
+
+    /// Why the service was cancelled, once it was; the first cause wins.
+    pub fn cancel_cause(&self) -> Option<CancelCause> {
+        if self.is_cancelled() {
+            self.state.cause.get().cloned()
+        } else {
+            None
+        }
+    }
+
+    /// A snapshot of the task counters.
+    pub fn stats(&self) -> Stats {
+        // `finished` first, with Acquire: each departure was counted with Release after its
+        // task's start was counted in `total`, so this `total` is at least that many and the
+        // snapshot never shows more finished than started tasks.
+        let finished_count = self.state.finished.load(Ordering::Acquire);
+        let total_count = self.state.total.load(Ordering::Relaxed);
+        Stats {
+            tasks: TaskStats {
+                total_count,
+                finished_count,
+                restart_count: self.state.restarts.load(Ordering::Relaxed),
+                contained_failure_count: self.state.contained_failures.load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    pub(crate) fn from_state(state: Arc<ServiceState>) -> Manager {
+        Manager { state }
+    }
+
+    /// Starts the service if nobody did yet: spawns the body (`body` is only called then).
+    pub(crate) fn launch<F>(&self, body: F) -> Result<(), LifecycleError>
+    where
+        F: FnOnce(&Manager, Arc<Node>),
+    {
+        match self.state.claim_start(Start::Launched) {
+            Ok(()) => {}
+            // Cancelled before it started: finished without running, nothing to start.
+            Err(Start::CancelledFirst) => return Ok(()),
+            Err(_) => return Err(LifecycleError::AlreadyStarted),
+        }
+        let refused = if !in_runtime() {
+            Some(LifecycleError::NoRuntime)
+        } else {
+            check_name(self.name()).err()
+        };
+        if let Some(error) = refused {
+            self.state
+                .finish_unstarted(Err(ServiceError::Lifecycle(error.clone())));
+            return Err(error);
+        }
+        if self.state.is_cancelled() {
+            // Cancelled (by its parent) before its body could start: it never runs.
+            self.state.finish_unstarted(Ok(()));
+            return Ok(());
+        }
+        if !self.state.grace.is_zero() {
+            // Inside a runtime: checked above.
+            let _ = self.state.runtime.set(tokio::runtime::Handle::current());
+        }
+        self.state.mark_started();
+        body(self, Arc::clone(&self.state.root));
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stats = self.stats().tasks;
+        f.debug_struct("Manager")
+            .field("path", &self.path())
+            .field("started", &self.is_started())
+            .field("cancelled", &self.is_cancelled())
+            .field("finished", &self.is_finished())
+            .field("did_error", &self.did_error())
+            .field("tasks", &(stats.total_count, stats.finished_count))
+            .finish()
+    }
+}
