@@ -341,9 +341,10 @@ impl ServiceState {
         }
         self.grace_over.set();
         tracing::debug!(service = %self.path(), ?end, "grace over");
-        // The walk finds the child services (it also wakes the tasks waiting for their
-        // children, who look again and go on waiting).
-        wake_tree(&self.root, walk);
+        // Only the child services: a child not cancelled yet (the cancellation cascades
+        // service by service) keeps the wakers its tasks stored for its cancellation, and
+        // its tasks then find the grace over as soon as they are cancelled.
+        tree::find_services(&self.root, walk);
     }
 
     /// Why the grace ended, once it did.

@@ -110,7 +110,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll, Waker};
 
-pub(crate) use cancel::{CancelWalk, wake_tree};
+pub(crate) use cancel::{CancelWalk, find_services, wake_tree};
 #[cfg(test)]
 pub(crate) use release::release_done;
 pub(crate) use release::{leave, release, release_task};

@@ -17,17 +17,39 @@ use crate::sync::lock;
 /// own are queued, as `Arc`s. Wakers are woken after the parent's lock is released, so woken
 /// tasks do not queue on it.
 pub(crate) fn wake_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
+    walk_tree(root, walk, Wake::Cancelled);
+}
+
+/// Adds the owners of the child services in the tree below `root` to `walk.services`,
+/// waking nobody. For work that must reach every service below one without touching the
+/// wakers its tasks stored for their own cancellation (a child that is not cancelled yet
+/// must find them there when it is: ending an ancestor's grace, for one).
+pub(crate) fn find_services<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
+    walk_tree(root, walk, Wake::Nobody);
+}
+
+/// Whom a walk wakes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// The tasks a cancellation wakes (waiting to be cancelled, or for their children).
+    Cancelled,
+    Nobody,
+}
+
+fn walk_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>, wake: Wake) {
     let CancelWalk {
         pending,
         wakers,
         services,
     } = walk;
-    take_and_queue(root, &mut lock(&root.state), pending, wakers);
+    take_and_queue(root, &mut lock(&root.state), pending, wakers, wake);
     while let Some(node) = pending.pop() {
         {
             let mut state = lock(&node.state);
             for child in state.children.iter_mut() {
-                wakers.extend(child.take_waker());
+                if wake == Wake::Cancelled {
+                    wakers.extend(child.take_waker());
+                }
                 let Child::Node(child) = child else {
                     continue;
                 };
@@ -35,7 +57,7 @@ pub(crate) fn wake_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
                 if child.root {
                     services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
                 } else {
-                    take_and_queue(child, &mut child_state, pending, wakers);
+                    take_and_queue(child, &mut child_state, pending, wakers, wake);
                 }
             }
         }
@@ -73,8 +95,11 @@ fn take_and_queue<S>(
     state: &mut NodeState<S>,
     pending: &mut Vec<Arc<TaskNode<S>>>,
     wakers: &mut Vec<Waker>,
+    wake: Wake,
 ) {
-    wakers.extend(state.waiter.take_for_cancel());
+    if wake == Wake::Cancelled {
+        wakers.extend(state.waiter.take_for_cancel());
+    }
     if !state.children.is_empty() {
         pending.push(Arc::clone(node));
     }

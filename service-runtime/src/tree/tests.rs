@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{
-    CancelWalk, Released, TaskNode, attach_service, attach_task, leave, release, release_task,
-    wake_tree,
+    CancelWalk, Released, TaskNode, attach_service, attach_task, find_services, leave, release,
+    release_task, wake_tree,
 };
 use crate::sync::lock;
 
@@ -173,4 +173,24 @@ fn the_walk_stops_at_child_services() {
         attach_task(&child, &"late".into(), 10),
         Err(crate::LifecycleError::NotRunning)
     ));
+}
+
+/// Finding the child services wakes nobody and leaves every stored waker where it is: a
+/// cancellation that comes later still finds them (a grace ending before its child services
+/// are cancelled must not take their wakers).
+#[test]
+fn finding_services_takes_no_waker() {
+    let root = Node::root("Parent");
+    let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+    let child = attach_service(&root, "Child".into(), 10, None).unwrap();
+    let owner = Arc::new(());
+    child.set_service(&owner);
+    let (wakes, waker) = counting_waker();
+    let _ = task.register(&waker);
+    let mut walk = CancelWalk::default();
+    find_services(&root, &mut walk);
+    assert_eq!(walk.services.len(), 1);
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+    wake_tree(&root, &mut CancelWalk::default());
+    assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the waker was taken");
 }
