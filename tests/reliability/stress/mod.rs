@@ -64,6 +64,7 @@
 mod check;
 mod oracle;
 mod plan;
+mod races;
 mod run;
 
 use std::sync::Arc;
