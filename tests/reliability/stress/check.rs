@@ -1,12 +1,113 @@
 //! The checks of one seed, once its root service is finished.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::Ordering::SeqCst;
 
 use service_runtime::prelude::*;
 
-use super::oracle::{Expected, Seen, World};
+use super::oracle::{Boundary, Expected, ORIGINS, Seen, SvcState, World};
 use super::{Mode, Summary};
+
+/// What a service or contained task reported.
+fn reported(path: &str, outcome: &Result<(), ServiceError>) -> Vec<Seen> {
+    match outcome {
+        Ok(()) => Vec::new(),
+        Err(e @ ServiceError::Failed(failures)) => {
+            assert!(!failures.is_empty(), "`{path}` failed with no failure: {e}");
+            for failure in failures.iter() {
+                let name = failure.path().rsplit('/').next().unwrap();
+                assert_eq!(failure.task_name(), name, "{failure}");
+            }
+            failures.iter().map(Seen::of).collect()
+        }
+        Err(e) => panic!("`{path}` ended with {e:?}"),
+    }
+}
+
+/// Compares what `path` reported with what it must: on the paused clock exactly, in order —
+/// except that `GraceExceeded` failures recorded at one instant may come in any order among
+/// the failures of that instant (the runtime records them as it polls the tasks whose grace
+/// ended); in the multi-thread mode as multisets, failures not `required` allowed to be
+/// missing. Returns the expected failures that were reported.
+fn compare<'a>(
+    mode: Mode,
+    path: &str,
+    reported: &[Seen],
+    mine: &[&'a Expected],
+) -> Vec<&'a Expected> {
+    match mode {
+        Mode::Paused => {
+            let fail = |why: String| -> ! {
+                panic!(
+                    "failures of `{path}`: {why}\n  got: {reported:#?}\n want: {:#?}",
+                    mine.iter()
+                        .map(|e| (&e.seen, &e.alternatives))
+                        .collect::<Vec<_>>()
+                )
+            };
+            let mut in_order = mine
+                .iter()
+                .copied()
+                .filter(|e| e.seen.kind != FailureKind::GraceExceeded);
+            let mut graces: Vec<&Expected> = mine
+                .iter()
+                .copied()
+                .filter(|e| e.seen.kind == FailureKind::GraceExceeded)
+                .collect();
+            let mut last = None;
+            for (i, seen) in reported.iter().enumerate() {
+                let e = if seen.kind == FailureKind::GraceExceeded {
+                    match graces.iter().position(|e| e.matches(seen)) {
+                        Some(at) => graces.remove(at),
+                        None => fail(format!("#{i} {seen:?} is not expected")),
+                    }
+                } else {
+                    match in_order.next() {
+                        Some(e) if e.matches(seen) => e,
+                        Some(e) => fail(format!("#{i} is {seen:?}, expected {:?}", e.seen)),
+                        None => fail(format!("#{i} {seen:?} is not expected")),
+                    }
+                };
+                if e.at < last {
+                    fail(format!(
+                        "#{i} {seen:?} was recorded before the failure ahead of it"
+                    ));
+                }
+                last = e.at;
+            }
+            if let Some(e) = in_order.next() {
+                fail(format!("{:?} is missing", e.seen));
+            }
+            if let Some(e) = graces.first() {
+                fail(format!("{:?} is missing", e.seen));
+            }
+            mine.to_vec()
+        }
+        Mode::MultiThread => {
+            let mut unmatched: Vec<&Expected> = mine.to_vec();
+            let mut matched = Vec::new();
+            for seen in reported {
+                let at = unmatched
+                    .iter()
+                    .position(|e| e.matches(seen) && e.required)
+                    .or_else(|| unmatched.iter().position(|e| e.matches(seen)));
+                match at {
+                    Some(at) => matched.push(unmatched.remove(at)),
+                    None => panic!(
+                        "`{path}` reported {seen:?}, which was not injected; expected {mine:#?}"
+                    ),
+                }
+            }
+            let missing: Vec<_> = unmatched.iter().filter(|e| e.required).collect();
+            assert!(
+                missing.is_empty(),
+                "`{path}` did not report {missing:#?}; reported {reported:#?}"
+            );
+            matched
+        }
+    }
+}
 
 /// Every check of one seed, once the root is finished.
 pub(super) async fn check(world: &World) -> Summary {
@@ -20,10 +121,51 @@ pub(super) async fn check(world: &World) -> Summary {
     assert!(violations.is_empty(), "violations: {violations:#?}");
     let expected = world.expected.lock().unwrap().clone();
     let services = world.services.lock().unwrap().clone();
+    let contained_tasks = world.contained_tasks.lock().unwrap().clone();
     let cancels = world.cancels.lock().unwrap().clone();
-    let mut tasks = 0;
-    let mut origins = [0; 5];
+    let mut failures = 0;
+    let mut origins = [0; ORIGINS];
     let mut fingerprint = std::hash::DefaultHasher::new();
+    // The expected failures of each service, in order.
+    let mut by_service: HashMap<usize, Vec<&Expected>> = HashMap::new();
+    for e in &expected {
+        for id in &e.services {
+            by_service.entry(*id).or_default().push(e);
+        }
+    }
+    // Whether each contained piece of work failed, by id.
+    let mut failed: HashMap<usize, bool> = HashMap::new();
+    let mut compare_one = |state: &SvcState, outcome: &Result<(), ServiceError>| -> Vec<Seen> {
+        let path = &state.path;
+        let reported = reported(path, outcome);
+        let mine = by_service.remove(&state.id).unwrap_or_default();
+        let matched = compare(mode, path, &reported, &mine);
+        // Each failure is counted once: where its report stops.
+        if state.parent.is_none() || state.boundary != Boundary::None {
+            failures += reported.len();
+            for e in matched {
+                origins[e.origin as usize] += 1;
+            }
+        }
+        if state.boundary != Boundary::None {
+            failed.insert(state.id, outcome.is_err());
+        }
+        (path, &reported).hash(&mut fingerprint);
+        reported
+    };
+
+    let mut contained_failures = 0;
+    for (state, handle) in &contained_tasks {
+        let path = &state.path;
+        assert!(
+            handle.is_finished(),
+            "contained task `{path}` is not finished"
+        );
+        let outcome = handle.wait_finished().await;
+        let reported = compare_one(state, &outcome);
+        contained_failures += reported.len();
+    }
+    let mut outcomes = Vec::new();
     for (state, manager) in &services {
         let path = &state.path;
         assert!(
@@ -31,58 +173,15 @@ pub(super) async fn check(world: &World) -> Summary {
             "`{path}` is not finished: {manager:?}"
         );
         let outcome = manager.wait_finished().await;
-        let reported: Vec<Seen> = match &outcome {
-            Ok(()) => Vec::new(),
-            Err(ServiceError::Failed(failures)) => failures.iter().map(Seen::of).collect(),
-            Err(e) => panic!("`{path}` ended with {e:?}"),
-        };
-        if let Err(e) = &outcome {
-            assert!(!reported.is_empty(), "`{path}` failed with no failure: {e}");
-            for failure in e.failures() {
-                let name = failure.path().rsplit('/').next().unwrap();
-                assert_eq!(failure.task_name(), name, "{failure}");
-            }
+        let reported = compare_one(state, &outcome);
+        if state.boundary != Boundary::None {
+            contained_failures += reported.len();
         }
-        let mine: Vec<&Expected> = expected
-            .iter()
-            .filter(|e| e.services.contains(&state.id))
-            .collect();
-        // The expected failures the report matched.
-        let matched: Vec<&Expected> = match mode {
-            Mode::Paused => {
-                let want: Vec<&Seen> = mine.iter().map(|e| &e.seen).collect();
-                let got: Vec<&Seen> = reported.iter().collect();
-                assert_eq!(got, want, "failures of `{path}`");
-                mine.clone()
-            }
-            Mode::MultiThread => {
-                let mut unmatched: Vec<&Expected> = mine.clone();
-                let mut matched = Vec::new();
-                for seen in &reported {
-                    let at = unmatched
-                        .iter()
-                        .position(|e| e.seen == *seen && e.required)
-                        .or_else(|| unmatched.iter().position(|e| e.seen == *seen));
-                    match at {
-                        Some(at) => matched.push(unmatched.remove(at)),
-                        None => panic!(
-                            "`{path}` reported {seen:?}, which was not injected; expected {mine:#?}"
-                        ),
-                    }
-                }
-                let missing: Vec<_> = unmatched.iter().filter(|e| e.required).collect();
-                assert!(
-                    missing.is_empty(),
-                    "`{path}` did not report {missing:#?}; reported {reported:#?}"
-                );
-                matched
-            }
-        };
-        if state.parent.is_none() {
-            for e in matched {
-                origins[e.origin as usize] += 1;
-            }
-        }
+        outcomes.push((outcome, reported));
+    }
+
+    for ((state, manager), (outcome, reported)) in services.iter().zip(&outcomes) {
+        let path = &state.path;
         assert_eq!(manager.did_error(), outcome.is_err(), "`{path}`: did_error");
         let stats = manager.stats().tasks;
         assert_eq!(
@@ -96,16 +195,34 @@ pub(super) async fn check(world: &World) -> Summary {
                 "`{path}`: total_count"
             );
         }
-        tasks += stats.total_count;
-        (path, stats.total_count, &reported).hash(&mut fingerprint);
+        // Every contained piece it started that failed counts once; nothing else does.
+        let contained_failed = services
+            .iter()
+            .map(|(s, _)| s)
+            .chain(contained_tasks.iter().map(|(s, _)| s))
+            .filter(|s| s.parent.as_ref().is_some_and(|p| p.id == state.id))
+            .filter(|s| failed.get(&s.id).copied().unwrap_or(false))
+            .count();
+        assert_eq!(
+            stats.contained_failure_count, contained_failed,
+            "`{path}`: contained_failure_count"
+        );
+        (path, stats.total_count, stats.contained_failure_count).hash(&mut fingerprint);
         format!("{:?}", manager.cancel_cause()).hash(&mut fingerprint);
 
         let cause = manager.cancel_cause();
         assert_eq!(manager.is_cancelled(), cause.is_some(), "`{path}`");
-        if manager.did_error() {
+        if manager.did_error() && !manager.is_cancelled() {
+            // The one failure that does not cancel: a contained daemon child service that
+            // quit (its last task ended) records its exit in its own outcome as it finishes.
+            let own_exit = [Seen {
+                path: path.clone(),
+                kind: FailureKind::DaemonExit,
+                message: None,
+            }];
             assert!(
-                manager.is_cancelled(),
-                "`{path}` failed but is not cancelled"
+                state.boundary == Boundary::Service && state.daemon && reported[..] == own_exit,
+                "`{path}` failed but is not cancelled: {reported:#?}"
             );
         }
         let requests: Vec<bool> = cancels
@@ -139,20 +256,30 @@ pub(super) async fn check(world: &World) -> Summary {
                 );
             }
             Some(CancelCause::Parent) => {
-                let parent = state.parent.as_ref().map(|(p, _)| p.is_cancelled());
-                assert_eq!(parent, Some(true), "`{path}` cancelled with its parent");
+                assert!(
+                    state.parent_cancelled(),
+                    "`{path}` cancelled with its parent, which is not cancelled"
+                );
             }
             Some(other) => panic!("`{path}`: unexpected cause {other:?}"),
         }
     }
+    let contained = contained_tasks.len()
+        + services
+            .iter()
+            .filter(|(s, _)| s.boundary != Boundary::None)
+            .count();
     Summary {
         seeds: 1,
-        // A child service counts as a task of its parent; count it as a service only.
-        tasks: tasks - (services.len() - 1),
+        tasks: world.tasks.load(SeqCst),
         services: services.len(),
-        failures: 0,
+        failures,
         cancels: cancels.len(),
+        forced: 0,
         origins,
+        contained,
+        contained_failed: failed.values().filter(|&&f| f).count(),
+        contained_failures,
         late_spawns: world.late_spawns.load(SeqCst),
         aborts: world.aborts.load(SeqCst),
         fingerprint: fingerprint.finish(),

@@ -1,21 +1,33 @@
 //! Randomized stress with deterministic seeds (`RELIABILITY.md` has the figures).
 //!
 //! Each seed generates a plan — a tree of services, tasks, daemons and child services (task
-//! trees up to 5 deep inside each service, services nested up to 5 deep), with random
-//! failures (error, panic, panic while being aborted, a panicking task maker, daemon exits)
-//! at random moments, random grace periods, tasks that react to cancellation or ignore it,
-//! spawns during cancellation, `cx.cancel()` from inside, and random external cancels of
-//! the root and of child services — and runs it, then checks:
+//! trees up to 5 deep inside each service, services nested up to 5 deep), some of them
+//! contained (failure boundaries: `cx.task(..).contained()`, `cx.child(..).contained()`,
+//! daemons too), with random failures (error, panic, panic while being aborted, a panicking
+//! task maker, daemon exits) at random moments, random grace periods (a service's own, zero,
+//! or none: inherited from its parent, over several levels), tasks that react to
+//! cancellation or ignore it, spawns during cancellation, `cx.cancel()` from inside, and
+//! random external cancels and `abort()`s of the root and of child services — and runs it,
+//! then checks:
 //!
-//! - it finishes (a timeout only as a guard against hangs);
+//! - it finishes (a timeout only as a guard against hangs; a hang lists what is still alive);
 //! - no task state is left: every task's future, every closure that was never run and every
 //!   child service value hold a [`TaskGuard`](oracle::TaskGuard), and none is alive afterwards;
-//! - every manager (the root and every child service) reports exactly the failures that were
-//!   injected in its subtree, in order, with the right path, kind and message, and nothing
-//!   else;
-//! - `finished_count == total_count`, and `total_count` is the number of tasks and child
-//!   services that really started;
-//! - the flags agree with the outcome (`did_error`, `is_cancelled`, `cancel_cause`);
+//! - every manager (the root and every child service) and every contained task's handle
+//!   reports exactly the failures that were injected in its subtree up to the first failure
+//!   boundary, with the right path, kind and message, and nothing else: a contained failure
+//!   once, in its handle, never in an ancestor;
+//! - every task still running when a non-zero grace ended is a `GraceExceeded` failure
+//!   naming the grace whose end aborted it (the earliest deadline of its chain of services:
+//!   each cancelled service's cancellation plus its grace, or an `abort()`), and no other
+//!   task is; on the paused clock it is aborted at that deadline exactly;
+//! - an aborted task is never polled again: with a zero grace no task runs any code after
+//!   its service is cancelled, and within a grace none runs after the grace ended;
+//! - `finished_count == total_count`, `total_count` is the number of tasks, child services
+//!   and contained tasks that really started, and `contained_failure_count` the number of
+//!   contained pieces started there that failed;
+//! - the flags agree with the outcome (`did_error`, `is_cancelled`, `cancel_cause`), and a
+//!   contained failure neither cancels nor errors the service around it;
 //! - no task is aborted before all of its descendants are done, and work started during
 //!   cancellation never runs.
 //!
@@ -28,22 +40,31 @@
 //! if its service is not cancelled at that moment. A daemon *child service* exits when its
 //! last task is gone: every guard counts live futures per service (and per ancestor
 //! service), and the guard whose drop brings a service's count to zero records a
-//! `DaemonExit` if the parent service is not cancelled at that moment. On a current-thread
-//! runtime nothing runs between those records and the runtime's own decision, so the
-//! expected list is exact, order included.
+//! `DaemonExit` if the parent service is not cancelled at that moment (a contained one in
+//! its own outcome). A task whose guard is dropped without its future having returned was
+//! aborted: within a non-zero grace that is a `GraceExceeded`, recorded by the runtime as
+//! the grace ended. On the paused clock a watcher per service notes the instant it was
+//! cancelled, so the oracle knows every deadline. On a current-thread runtime nothing runs
+//! between those records and the runtime's own decision, so the expected list is exact,
+//! order included — except that the `GraceExceeded` failures of one instant come in the
+//! order the runtime polls the tasks whose grace ended, so their order within that instant
+//! is free.
 //!
 //! Two modes: [`Mode::Paused`] (current-thread runtime, paused clock: deterministic, a seed
 //! replays exactly) and [`Mode::MultiThread`] (two worker threads, real time: real races;
 //! the plan replays, the interleaving does not). In the multi-thread mode a daemon exit
 //! observed as "not cancelled" may still race a cancellation, so such exits are allowed,
-//! not required, and failures are compared as multisets.
+//! not required; failures are compared as multisets; a `GraceExceeded` may name any grace
+//! of its chain that was cancelled; and times are not checked.
 //!
-//! `STRESS_SEEDS=N` runs seeds `0..N` (a soak); `STRESS_SEED=k` replays seed `k` alone. A
-//! failing seed prints itself with the command that replays it.
+//! `STRESS_SEEDS=N` runs seeds `0..N` (a soak); `STRESS_SEED=k` replays seed `k` alone
+//! (`STRESS_PLAN=1` prints its plan, `STRESS_VERBOSE=1` its figures). A failing seed prints
+//! itself with the command that replays it.
 
 mod check;
 mod oracle;
 mod plan;
+mod races;
 mod run;
 
 use std::sync::Arc;
@@ -52,7 +73,7 @@ use std::time::Duration;
 use service_runtime::prelude::*;
 use service_tests::quiet_injected_panics;
 
-use oracle::{SvcState, World};
+use oracle::{Boundary, ORIGINS, SvcState, World};
 use plan::{BIG_EVERY, Cancel, FINAL_CANCEL_MS, Plan, generate};
 use run::{StressService, pause};
 
@@ -72,14 +93,24 @@ struct Summary {
     tasks: usize,
     /// Services started, the root included.
     services: usize,
+    /// Failures reported by the root and by every failure boundary (so each failure once).
     failures: usize,
     cancels: usize,
+    /// Of those cancels, `abort()`s.
+    forced: usize,
     /// Failures reported, by [`Origin`](oracle::Origin).
-    origins: [usize; 5],
+    origins: [usize; ORIGINS],
+    /// Contained tasks and contained child services started.
+    contained: usize,
+    /// Of those, how many failed.
+    contained_failed: usize,
+    /// Failures that stayed in a contained task or child service.
+    contained_failures: usize,
     late_spawns: usize,
     aborts: usize,
     /// A hash of what happened: every service's path, counters, cause and failures, in
-    /// order. The same seed in [`Mode::Paused`] always gives the same one.
+    /// order, and every contained task's failures. The same seed in [`Mode::Paused`] always
+    /// gives the same one.
     fingerprint: u64,
 }
 
@@ -90,9 +121,13 @@ impl std::ops::AddAssign for Summary {
         self.services += other.services;
         self.failures += other.failures;
         self.cancels += other.cancels;
+        self.forced += other.forced;
         for (total, n) in self.origins.iter_mut().zip(other.origins) {
             *total += n;
         }
+        self.contained += other.contained;
+        self.contained_failed += other.contained_failed;
+        self.contained_failures += other.contained_failures;
         self.late_spawns += other.late_spawns;
         self.aborts += other.aborts;
         self.fingerprint ^= other.fingerprint;
@@ -102,6 +137,9 @@ impl std::ops::AddAssign for Summary {
 /// Runs seed `seed` in `mode` on a runtime of its own and checks everything.
 fn run_seed(seed: u64, mode: Mode) -> Summary {
     let plan = generate(seed, mode);
+    if std::env::var_os("STRESS_PLAN").is_some() {
+        eprintln!("{plan:#?}");
+    }
     let runtime = match mode {
         Mode::Paused => tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -124,7 +162,15 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
         profile,
         items,
     } = plan;
-    let state = SvcState::new(&world, root.name.to_owned(), false, None);
+    let grace = run::grace(mode, root.grace_ms.unwrap_or(0));
+    let state = SvcState::new(
+        &world,
+        root.name.to_owned(),
+        false,
+        Boundary::None,
+        grace,
+        None,
+    );
     let handle = ServiceHandle::new(StressService::new(
         &world,
         Arc::new(root),
@@ -139,14 +185,16 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
         .push((Arc::clone(&state), handle.manager().clone()));
     handle.start().expect("the root starts");
 
+    let forced = cancels.iter().filter(|c| c.abort).count();
     let canceller = {
         let world = Arc::clone(&world);
         let mut cancels = cancels;
-        cancels.sort_by_key(|c| c.at_ms);
         cancels.push(Cancel {
             at_ms: FINAL_CANCEL_MS,
             target: 0,
+            abort: false,
         });
+        cancels.sort_by_key(|c| c.at_ms);
         tokio::spawn(async move {
             let began = tokio::time::Instant::now();
             let mut now_ms = 0;
@@ -158,13 +206,18 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
                     Mode::MultiThread => pause(mode, cancel.at_ms - now_ms).await,
                 }
                 now_ms = cancel.at_ms;
-                let (id, manager) = {
+                let (state, manager) = {
                     let services = world.services.lock().unwrap();
                     let (state, manager) = &services[cancel.target % services.len()];
-                    (state.id, manager.clone())
+                    (Arc::clone(state), manager.clone())
                 };
-                world.cancel_requested(id, manager.is_finished());
-                manager.cancel();
+                world.cancel_requested(state.id, manager.is_finished());
+                if cancel.abort {
+                    state.forced_now();
+                    manager.abort();
+                } else {
+                    manager.cancel();
+                }
             }
         })
     };
@@ -173,14 +226,16 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
         Mode::Paused => Duration::from_secs(3600),
         Mode::MultiThread => Duration::from_secs(30),
     };
-    let outcome = tokio::time::timeout(limit, handle.wait_finished())
+    tokio::time::timeout(limit, handle.wait_finished())
         .await
         .unwrap_or_else(|_| {
             panic!(
-                "the service did not finish (profile {profile:?}, {items} items): {:?}",
-                handle.manager()
+                "the service did not finish (profile {profile:?}, {items} items): {:?}\n{}",
+                handle.manager(),
+                world.hang_report()
             )
-        });
+        })
+        .ok();
     canceller.abort();
     let _ = canceller.await;
     drop(handle);
@@ -188,14 +243,12 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
     let summary = check::check(&world).await;
     if std::env::var_os("STRESS_VERBOSE").is_some() {
         eprintln!(
-            "  profile {profile:?}, {items} items planned: {} tasks started, {} services, {} cancels",
-            summary.tasks, summary.services, summary.cancels
+            "  profile {profile:?}, {items} items planned: {} tasks started, {} services, {} \
+             contained, {} cancels",
+            summary.tasks, summary.services, summary.contained, summary.cancels
         );
     }
-    Summary {
-        failures: outcome.err().map_or(0, |e| e.failures().len()),
-        ..summary
-    }
+    Summary { forced, ..summary }
 }
 
 /// Seeds to run: `STRESS_SEED=k` alone, else `0..STRESS_SEEDS` (default `default`).
@@ -250,19 +303,31 @@ fn run_seeds(test: &str, mode: Mode, traced: bool, default: u64) {
             }
         }
     }
-    let [errors, panics, drop_panics, daemon_exits, service_exits] = total.origins;
+    let [
+        errors,
+        panics,
+        drop_panics,
+        daemon_exits,
+        service_exits,
+        grace_exceeded,
+    ] = total.origins;
     eprintln!(
         "{test}: {} seeds in {:.1?}: {} tasks and {} services started, {} aborted; {} failures \
          reported ({errors} errors, {panics} panics, {drop_panics} panics while aborted, \
-         {daemon_exits} daemon exits, {service_exits} daemon child service exits); {} cancels; \
-         {} spawns during cancellation",
+         {daemon_exits} daemon exits, {service_exits} daemon child service exits, \
+         {grace_exceeded} grace exceeded); {} contained tasks and services, {} of them failed, \
+         with {} failures; {} cancels ({} aborts); {} spawns during cancellation",
         total.seeds,
         began.elapsed(),
         total.tasks,
         total.services,
         total.aborts,
         total.failures,
+        total.contained,
+        total.contained_failed,
+        total.contained_failures,
         total.cancels,
+        total.forced,
         total.late_spawns,
     );
 }

@@ -1,11 +1,15 @@
 //! What the runtime must report: the failures tasks record just before they happen, the
-//! services' states, and the guards every piece of work holds.
+//! services' states (their grace, when they were cancelled, their failure boundaries), and
+//! the guards every piece of work holds.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use service_runtime::prelude::*;
 use service_tests::{Live, LiveGuard};
+use tokio::time::Instant;
 
 use super::Mode;
 
@@ -22,16 +26,40 @@ pub(super) enum Origin {
     DaemonExit,
     /// A daemon child service finished while its parent was running.
     ServiceExit,
+    /// A task was still running when a non-zero grace ended (or `abort()` cut it short).
+    GraceExceeded,
 }
+
+/// How many [`Origin`]s there are.
+pub(super) const ORIGINS: usize = 6;
 
 /// One failure the runtime must (or, if not `required`, may) report.
 #[derive(Clone, Debug)]
 pub(super) struct Expected {
     pub(super) origin: Origin,
     pub(super) seen: Seen,
-    /// The services whose error lists it: the failing task's service and its ancestors.
+    /// For a `GraceExceeded` whose grace ended at a tie (two deadlines at one instant): the
+    /// other messages it may have.
+    pub(super) alternatives: Vec<String>,
+    /// The services whose error lists it: the failing task's service and its ancestors, up
+    /// to the first failure boundary (included).
     pub(super) services: Vec<usize>,
     pub(super) required: bool,
+    /// When it was recorded ([`Mode::Paused`] only: virtual time is exact there).
+    pub(super) at: Option<Instant>,
+}
+
+impl Expected {
+    /// Whether `seen` is this failure.
+    pub(super) fn matches(&self, seen: &Seen) -> bool {
+        self.seen == *seen
+            || (self.seen.path == seen.path
+                && self.seen.kind == seen.kind
+                && seen
+                    .message
+                    .as_ref()
+                    .is_some_and(|m| self.alternatives.contains(m)))
+    }
 }
 
 /// A failure as compared: path, kind, and the message (not compared for daemon exits).
@@ -56,17 +84,34 @@ impl Seen {
     }
 }
 
+/// The message of a `GraceExceeded` failure: the grace whose end aborted the task, or
+/// `None` for `Manager::abort()`.
+pub(super) fn grace_message(grace: Option<Duration>) -> String {
+    match grace {
+        Some(grace) => format!("did not stop within {grace:?} and was aborted"),
+        None => "was still running when the stop was forced, and was aborted".to_owned(),
+    }
+}
+
 /// The shared state of one seed's run.
 pub(super) struct World {
     pub(super) mode: Mode,
     pub(super) live: Live,
+    /// The paths of the live guards, by guard number (what a hang report lists).
+    live_paths: Mutex<BTreeMap<usize, Arc<str>>>,
+    guards: AtomicUsize,
     pub(super) next: AtomicUsize,
     pub(super) expected: Mutex<Vec<Expected>>,
     pub(super) violations: Mutex<Vec<String>>,
-    /// Every service that was started: its state and its manager.
+    /// Every service that was started: its state and its manager (contained child services
+    /// included).
     pub(super) services: Mutex<Vec<(Arc<SvcState>, Manager)>>,
+    /// Every contained task: its boundary's state and its handle.
+    pub(super) contained_tasks: Mutex<Vec<(Arc<SvcState>, TaskHandle)>>,
     /// Cancel requests: the service's id, and whether it was already finished.
     pub(super) cancels: Mutex<Vec<(usize, bool)>>,
+    /// Tasks (contained ones included, child services not) whose code started.
+    pub(super) tasks: AtomicUsize,
     /// Work started while its service was cancelled (so never run).
     pub(super) late_spawns: AtomicUsize,
     /// Tasks that ran and were aborted (dropped without returning).
@@ -78,11 +123,15 @@ impl World {
         Arc::new(World {
             mode,
             live: Live::new(),
+            live_paths: Mutex::default(),
+            guards: AtomicUsize::new(0),
             next: AtomicUsize::new(0),
             expected: Mutex::default(),
             violations: Mutex::default(),
             services: Mutex::default(),
+            contained_tasks: Mutex::default(),
             cancels: Mutex::default(),
+            tasks: AtomicUsize::new(0),
             late_spawns: AtomicUsize::new(0),
             aborts: AtomicUsize::new(0),
         })
@@ -96,32 +145,86 @@ impl World {
         self.violations.lock().unwrap().push(what);
     }
 
-    pub(super) fn expect(&self, origin: Origin, seen: Seen, services: Vec<usize>, required: bool) {
-        self.expected.lock().unwrap().push(Expected {
-            origin,
-            seen,
-            services,
-            required,
-        });
+    fn expect(&self, expected: Expected) {
+        self.expected.lock().unwrap().push(expected);
     }
 
     pub(super) fn cancel_requested(&self, id: usize, finished: bool) {
         self.cancels.lock().unwrap().push((id, finished));
     }
+
+    /// What is still alive, for a seed that hangs: every live guard's path (a task, a closure
+    /// or a service value), and every service and contained task that is not finished.
+    pub(super) fn hang_report(&self) -> String {
+        let mut report = String::from("live guards:\n");
+        for path in self.live_paths.lock().unwrap().values() {
+            report += &format!("  {path}\n");
+        }
+        report += "not finished:\n";
+        for (state, manager) in self.services.lock().unwrap().iter() {
+            if !manager.is_finished() {
+                report += &format!(
+                    "  {manager:?} ({:?}, grace {:?})\n",
+                    state.boundary, state.grace
+                );
+            }
+        }
+        for (state, handle) in self.contained_tasks.lock().unwrap().iter() {
+            if !handle.is_finished() {
+                report += &format!(
+                    "  contained task {handle:?} (cancelled: {}, grace {:?})\n",
+                    state.is_cancelled(),
+                    state.grace
+                );
+            }
+        }
+        report
+    }
+
+    /// The current (virtual) instant, in [`Mode::Paused`].
+    pub(super) fn now(&self) -> Option<Instant> {
+        (self.mode == Mode::Paused).then(Instant::now)
+    }
 }
 
-/// What the test knows of one service.
+/// What kind of failure boundary a [`SvcState`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Boundary {
+    /// A plain or daemon child service, or the root: its failures are its parent's too.
+    None,
+    /// A contained child service: its failures stay in it.
+    Service,
+    /// A contained task: the runtime runs it as a service of its own whose body is the task
+    /// (same path), which its tasks see as the enclosing service's (`cx.manager()`,
+    /// `cx.cancel()`), and which has no manager to check, only its [`TaskHandle`].
+    Task,
+}
+
+/// What the test knows of one service (or contained task: its boundary).
 pub(super) struct SvcState {
     pub(super) id: usize,
     pub(super) path: String,
     pub(super) daemon: bool,
-    /// The parent's manager and state.
-    pub(super) parent: Option<(Manager, Arc<SvcState>)>,
+    pub(super) boundary: Boundary,
+    /// Its grace as the runtime must apply it: its own, or inherited from its parent (zero
+    /// at the top); a contained task's is its service's.
+    pub(super) grace: Duration,
+    /// The service whose task started it.
+    pub(super) parent: Option<Arc<SvcState>>,
+    /// The `Context` of its body (of a contained task: the task's), once made: whether it is
+    /// cancelled.
+    pub(super) cx: OnceLock<Context>,
     /// Live guards of this service and of every service below it.
     pub(super) futures: AtomicUsize,
     /// Tasks and child services of this service whose code started (what `total_count`
-    /// counts).
+    /// counts; a contained task counts as one task of the service that started it).
     pub(super) started: AtomicUsize,
+    /// When it was cancelled ([`Mode::Paused`], services with a non-zero grace: seen by a
+    /// watcher, which runs in the same instant).
+    cancelled_at: Mutex<Option<Instant>>,
+    /// When `abort()` was called on it (just before the call).
+    forced_at: Mutex<Option<Instant>>,
+    forced: AtomicBool,
 }
 
 impl SvcState {
@@ -129,50 +232,190 @@ impl SvcState {
         world: &World,
         path: String,
         daemon: bool,
-        parent: Option<(Manager, Arc<SvcState>)>,
+        boundary: Boundary,
+        grace: Duration,
+        parent: Option<Arc<SvcState>>,
     ) -> Arc<SvcState> {
         Arc::new(SvcState {
             id: world.next_id(),
             path,
             daemon,
+            boundary,
+            grace,
             parent,
+            cx: OnceLock::new(),
             futures: AtomicUsize::new(0),
             started: AtomicUsize::new(0),
+            cancelled_at: Mutex::new(None),
+            forced_at: Mutex::new(None),
+            forced: AtomicBool::new(false),
         })
     }
 
-    /// This service and its ancestors, innermost first.
+    /// This service and its ancestors, innermost first, across failure boundaries (a grace
+    /// bounds its whole subtree, contained work included).
     pub(super) fn chain(&self) -> Vec<&SvcState> {
         let mut chain = vec![self];
         let mut service = self;
-        while let Some((_, parent)) = &service.parent {
+        while let Some(parent) = &service.parent {
             chain.push(parent);
             service = parent;
         }
         chain
     }
 
+    /// The services that report a failure of this one's tasks: it and its ancestors up to
+    /// the first failure boundary, included.
     pub(super) fn ids(&self) -> Vec<usize> {
-        self.chain().iter().map(|s| s.id).collect()
+        let mut ids = Vec::new();
+        for s in self.chain() {
+            ids.push(s.id);
+            if s.boundary != Boundary::None {
+                break;
+            }
+        }
+        ids
+    }
+
+    /// The service its tasks see as theirs: itself, or for a contained task the service it
+    /// is part of.
+    pub(super) fn enclosing(&self) -> &SvcState {
+        let mut service = self;
+        while service.boundary == Boundary::Task {
+            service = service
+                .parent
+                .as_ref()
+                .expect("a contained task has a parent");
+        }
+        service
+    }
+
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.cx.get().is_some_and(Context::is_cancelled)
+    }
+
+    /// Its parent is cancelled (false at the top).
+    pub(super) fn parent_cancelled(&self) -> bool {
+        self.parent.as_ref().is_some_and(|p| p.is_cancelled())
+    }
+
+    /// Its watcher saw it cancelled, now.
+    pub(super) fn cancelled_now(&self) {
+        self.cancelled_at
+            .lock()
+            .unwrap()
+            .get_or_insert(Instant::now());
+    }
+
+    /// `abort()` is about to be called on it.
+    pub(super) fn forced_now(&self) {
+        self.forced.store(true, SeqCst);
+        self.forced_at.lock().unwrap().get_or_insert(Instant::now());
+    }
+
+    /// When the grace of this service's tasks ends, as known so far ([`Mode::Paused`]): the
+    /// earliest of every cancelled service's deadline in its chain with a non-zero grace
+    /// (the moment it was cancelled plus its grace) and of every `abort()` in its chain;
+    /// with the messages a task aborted then has (more than one for a tie).
+    pub(super) fn deadline(&self) -> Option<(Instant, Vec<String>)> {
+        let mut best: Option<(Instant, Vec<String>)> = None;
+        for s in self.chain() {
+            let own = (!s.grace.is_zero())
+                .then(|| *s.cancelled_at.lock().unwrap())
+                .flatten()
+                .map(|at| (at + s.grace, grace_message(Some(s.grace))));
+            let forced = s
+                .forced_at
+                .lock()
+                .unwrap()
+                .map(|at| (at, grace_message(None)));
+            for (at, message) in own.into_iter().chain(forced) {
+                match &mut best {
+                    Some((first, messages)) if at == *first => {
+                        if !messages.contains(&message) {
+                            messages.push(message);
+                        }
+                    }
+                    Some((first, _)) if at > *first => {}
+                    _ => best = Some((at, vec![message])),
+                }
+            }
+        }
+        best
+    }
+
+    /// Whether `abort()` was called on a service of its chain.
+    fn forced_in_chain(&self) -> bool {
+        self.chain().iter().any(|s| s.forced.load(SeqCst))
+    }
+
+    /// The messages a task of this service aborted at the end of its grace may have, when
+    /// time is not exact ([`Mode::MultiThread`]): any non-zero grace of a cancelled service
+    /// in its chain, or a forced stop.
+    fn possible_grace_messages(&self) -> Vec<String> {
+        let mut messages: Vec<String> = self
+            .chain()
+            .iter()
+            .filter(|s| !s.grace.is_zero() && s.is_cancelled())
+            .map(|s| grace_message(Some(s.grace)))
+            .collect();
+        if self.forced_in_chain() {
+            messages.push(grace_message(None));
+        }
+        messages.dedup();
+        messages
+    }
+
+    /// Checks, as a task of this service is polled ([`Mode::Paused`]), that it may be: with
+    /// a zero grace not after its service was cancelled; with a non-zero grace not after its
+    /// grace ended (at the very instant it ends, either order is right).
+    pub(super) fn check_poll(&self, world: &World, path: &str) {
+        if !self.is_cancelled() {
+            return;
+        }
+        if self.grace.is_zero() {
+            world.violation(format!(
+                "`{path}` was polled after its service was cancelled, with a zero grace"
+            ));
+            return;
+        }
+        if self.forced_in_chain() {
+            world.violation(format!("`{path}` was polled after `abort()`"));
+            return;
+        }
+        if let Some((deadline, _)) = self.deadline() {
+            let now = Instant::now();
+            if now > deadline {
+                world.violation(format!(
+                    "`{path}` was polled {:?} after its grace ended",
+                    now - deadline
+                ));
+            }
+        }
     }
 }
 
 /// Held by every task's future (and, before it runs, by the closure that makes it, or by
 /// the child service value): counts live work, records the failures the task is about to
-/// have, and checks on drop that an aborted task has no live descendants.
+/// have, and checks on drop that an aborted task has no live descendants (and, if its grace
+/// was not zero, records its `GraceExceeded`).
 pub(super) struct TaskGuard {
     world: Arc<World>,
     pub(super) service: Arc<SvcState>,
-    pub(super) path: String,
+    pub(super) path: Arc<str>,
     /// The `descendants` counters of every ancestor task (across services).
     ancestors: Vec<Arc<AtomicUsize>>,
     descendants: Arc<AtomicUsize>,
+    /// The task's future was made (so the runtime runs it, or aborts it).
+    made: AtomicBool,
     /// The task's future has started.
     ran: AtomicBool,
     /// The runtime will record a failure for this task right after dropping its future.
     will_fail: AtomicBool,
     /// The task returned or panicked by itself (was not aborted).
     ended: AtomicBool,
+    /// Its number in [`World::live_paths`].
+    number: usize,
     _live: LiveGuard,
 }
 
@@ -180,7 +423,7 @@ impl TaskGuard {
     pub(super) fn new(
         world: &Arc<World>,
         service: Arc<SvcState>,
-        path: String,
+        path: Arc<str>,
         ancestors: Vec<Arc<AtomicUsize>>,
     ) -> TaskGuard {
         for s in service.chain() {
@@ -189,17 +432,30 @@ impl TaskGuard {
         for a in &ancestors {
             a.fetch_add(1, SeqCst);
         }
+        let number = world.guards.fetch_add(1, SeqCst);
+        world
+            .live_paths
+            .lock()
+            .unwrap()
+            .insert(number, Arc::clone(&path));
         TaskGuard {
             world: Arc::clone(world),
             service,
             path,
             ancestors,
             descendants: Arc::default(),
+            made: AtomicBool::new(false),
             ran: AtomicBool::new(false),
             will_fail: AtomicBool::new(false),
             ended: AtomicBool::new(false),
+            number,
             _live: world.live.guard(),
         }
+    }
+
+    /// The task's future has been made.
+    pub(super) fn made(&self) {
+        self.made.store(true, SeqCst);
     }
 
     /// The task's future has started.
@@ -211,6 +467,17 @@ impl TaskGuard {
         let mut ancestors = self.ancestors.clone();
         ancestors.push(Arc::clone(&self.descendants));
         ancestors
+    }
+
+    fn expect(&self, origin: Origin, seen: Seen, services: Vec<usize>, required: bool) {
+        self.world.expect(Expected {
+            origin,
+            seen,
+            alternatives: Vec::new(),
+            services,
+            required,
+            at: self.world.now(),
+        });
     }
 
     /// Records that this task is about to fail with `kind`; returns the message to fail
@@ -226,16 +493,12 @@ impl TaskGuard {
             (FailureKind::Panic, false) => (format!("injected panic #{n}"), Origin::PanicInDrop),
             _ => (format!("injected error #{n}"), Origin::Error),
         };
-        self.world.expect(
-            origin,
-            Seen {
-                path: self.path.clone(),
-                kind,
-                message: Some(message.clone()),
-            },
-            self.service.ids(),
-            true,
-        );
+        let seen = Seen {
+            path: self.path.to_string(),
+            kind,
+            message: Some(message.clone()),
+        };
+        self.expect(origin, seen, self.service.ids(), true);
         message
     }
 
@@ -255,23 +518,78 @@ impl TaskGuard {
         if daemon && !cx.is_cancelled() {
             let required = self.world.mode == Mode::Paused;
             self.will_fail.store(required, SeqCst);
-            self.world.expect(
-                Origin::DaemonExit,
-                Seen {
-                    path: self.path.clone(),
-                    kind: FailureKind::DaemonExit,
-                    message: None,
-                },
-                self.service.ids(),
-                required,
-            );
+            let seen = Seen {
+                path: self.path.to_string(),
+                kind: FailureKind::DaemonExit,
+                message: None,
+            };
+            self.expect(Origin::DaemonExit, seen, self.service.ids(), required);
         }
         Ok(())
+    }
+
+    /// This task was aborted while its service's grace was not zero: the runtime recorded a
+    /// `GraceExceeded` for it as the grace ended, which (on the paused clock) is now.
+    fn grace_exceeded(&self) {
+        let world = &self.world;
+        let (message, alternatives) = match world.mode {
+            Mode::Paused => {
+                let now = Instant::now();
+                match self.service.deadline() {
+                    Some((deadline, mut messages)) => {
+                        if deadline != now {
+                            world.violation(format!(
+                                "`{}` was aborted {} its grace ended ({:?} apart)",
+                                self.path,
+                                if now < deadline { "before" } else { "after" },
+                                now.max(deadline) - now.min(deadline)
+                            ));
+                        }
+                        let first = messages.remove(0);
+                        (first, messages)
+                    }
+                    None => {
+                        world.violation(format!(
+                            "`{}` was aborted with a grace of {:?}, but no grace of its \
+                             chain has ended",
+                            self.path, self.service.grace
+                        ));
+                        (String::new(), Vec::new())
+                    }
+                }
+            }
+            Mode::MultiThread => {
+                let mut messages = self.service.possible_grace_messages();
+                if messages.is_empty() {
+                    world.violation(format!(
+                        "`{}` was aborted with a grace of {:?}, but nothing above it is \
+                         cancelled",
+                        self.path, self.service.grace
+                    ));
+                    messages.push(String::new());
+                }
+                let first = messages.remove(0);
+                (first, messages)
+            }
+        };
+        world.expect(Expected {
+            origin: Origin::GraceExceeded,
+            seen: Seen {
+                path: self.path.to_string(),
+                kind: FailureKind::GraceExceeded,
+                message: Some(message),
+            },
+            alternatives,
+            services: self.service.ids(),
+            required: true,
+            at: world.now(),
+        });
     }
 }
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
+        self.world.live_paths.lock().unwrap().remove(&self.number);
         let descendants = self.descendants.load(SeqCst);
         if !self.ended.load(SeqCst) {
             if descendants != 0 {
@@ -283,34 +601,45 @@ impl Drop for TaskGuard {
             if self.ran.load(SeqCst) {
                 self.world.aborts.fetch_add(1, SeqCst);
             }
+            // Aborted (not merely a closure or a service value that never ran): within a
+            // non-zero grace only when that grace ended, which is a failure. Recorded by the
+            // runtime before it waited for the task's children and dropped its future.
+            if self.made.load(SeqCst) && !self.service.grace.is_zero() {
+                self.grace_exceeded();
+            }
         }
         for a in &self.ancestors {
             a.fetch_sub(1, SeqCst);
         }
         // A service whose count drops to zero here finishes right after this drop (and after
-        // this task's own failure, if any, which cancels every ancestor).
+        // this task's own failure, if any, which cancels its ancestors up to the first
+        // failure boundary).
         let mut failing = self.will_fail.load(SeqCst);
         for s in self.service.chain() {
             let last = s.futures.fetch_sub(1, SeqCst) == 1;
-            if !last || failing || !s.daemon {
+            let contained = s.boundary != Boundary::None;
+            // A pending failure from below cancels `s`'s parent unless `s` is a boundary.
+            let parent_stops = failing && !contained;
+            if last
+                && s.daemon
+                && !parent_stops
+                && let Some(parent) = &s.parent
+                && !parent.is_cancelled()
+            {
+                let required = self.world.mode == Mode::Paused;
+                // A contained daemon's exit ends it alone: it is in its own outcome.
+                let services = if contained { vec![s.id] } else { parent.ids() };
+                let seen = Seen {
+                    path: s.path.clone(),
+                    kind: FailureKind::DaemonExit,
+                    message: None,
+                };
+                self.expect(Origin::ServiceExit, seen, services, required);
+                failing = required && !contained;
                 continue;
             }
-            let Some((parent, parent_state)) = &s.parent else {
-                continue;
-            };
-            if !parent.is_cancelled() {
-                let required = self.world.mode == Mode::Paused;
-                failing = required;
-                self.world.expect(
-                    Origin::ServiceExit,
-                    Seen {
-                        path: s.path.clone(),
-                        kind: FailureKind::DaemonExit,
-                        message: None,
-                    },
-                    parent_state.ids(),
-                    required,
-                );
+            if contained {
+                failing = false;
             }
         }
     }

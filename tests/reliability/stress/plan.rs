@@ -57,7 +57,8 @@ impl Rng {
 #[derive(Debug)]
 pub(super) struct ServicePlan {
     pub(super) name: &'static str,
-    pub(super) grace_ms: u64,
+    /// `None`: it chooses none and inherits its parent's (zero at the top).
+    pub(super) grace_ms: Option<u64>,
     pub(super) body: Arc<TaskPlan>,
 }
 
@@ -67,6 +68,8 @@ pub(super) enum Item {
     Task(Arc<TaskPlan>),
     Service {
         daemon: bool,
+        /// A failure boundary (`cx.child(..).contained()`).
+        contained: bool,
         plan: Arc<ServicePlan>,
     },
 }
@@ -77,6 +80,9 @@ pub(super) enum Item {
 pub(super) struct TaskPlan {
     pub(super) name: &'static str,
     pub(super) daemon: bool,
+    /// A failure boundary (`cx.task(..).contained()`): its failures, and those of everything
+    /// it starts, end it alone and go to its handle.
+    pub(super) contained: bool,
     /// The closure that makes the task's future panics (before there is a future).
     pub(super) maker_panics: bool,
     /// Races its steps against `cx.cancelled()`; otherwise it ignores cancellation until it
@@ -100,7 +106,8 @@ pub(super) enum End {
     Return,
     Fail,
     Panic,
-    /// Never returns: aborted at cancellation, after its grace.
+    /// Never returns: aborted at cancellation, at once with a zero grace, else when the
+    /// grace ends (a `GraceExceeded` failure).
     Hang,
     /// Waits for cancellation, then does `on_cancel`.
     AwaitCancel,
@@ -111,7 +118,8 @@ pub(super) enum End {
 /// What a task does once it sees cancellation.
 #[derive(Debug)]
 pub(super) struct OnCancel {
-    /// Cleanup time; longer than the grace period means the task is aborted meanwhile.
+    /// Cleanup time; longer than the grace period means the task is aborted meanwhile. With
+    /// a zero grace none of this runs: an aborted task is never polled again.
     pub(super) wait_ms: Option<u64>,
     /// Work started during cancellation: never runs.
     pub(super) spawns: Vec<Item>,
@@ -160,6 +168,16 @@ const SERVICE_NAMES: [&str; 4] = ["Store", "Peer", "Swarm", "Cache"];
 const MAX_TASK_DEPTH: usize = 5;
 const MAX_SERVICE_DEPTH: usize = 5;
 
+/// A grace period: `None` (inherit) in 35 % of services (at the top: zero), zero in 25 %,
+/// otherwise 1–120 ms.
+fn grace(rng: &mut Rng) -> Option<u64> {
+    match rng.below(100) {
+        0..35 => None,
+        35..60 => Some(0),
+        _ => Some(rng.range(1, 120)),
+    }
+}
+
 /// Builds a plan from a [`Rng`]. Every task gets a budget of items below it, shared out
 /// evenly among its children, so that big plans are bushy rather than one long branch.
 struct Generator<'a> {
@@ -178,11 +196,7 @@ struct Generator<'a> {
 
 impl Generator<'_> {
     fn service(&mut self, name: &'static str, service_depth: usize, budget: usize) -> ServicePlan {
-        let grace_ms = if self.rng.percent(40) {
-            0
-        } else {
-            self.rng.range(1, 120)
-        };
+        let grace_ms = grace(self.rng);
         let body = Arc::new(self.task(name, false, true, 0, service_depth, budget));
         ServicePlan {
             name,
@@ -196,19 +210,15 @@ impl Generator<'_> {
             let name = self.rng.pick(&SERVICE_NAMES);
             Item::Service {
                 daemon: self.rng.percent(40),
+                contained: self.rng.percent(25),
                 plan: Arc::new(self.service(name, service_depth + 1, budget)),
             }
         } else {
             let name = self.rng.pick(&TASK_NAMES);
             let daemon = self.rng.percent(30);
-            Item::Task(Arc::new(self.task(
-                name,
-                daemon,
-                false,
-                depth,
-                service_depth,
-                budget,
-            )))
+            let mut task = self.task(name, daemon, false, depth, service_depth, budget);
+            task.contained = self.rng.percent(10);
+            Item::Task(Arc::new(task))
         }
     }
 
@@ -219,14 +229,17 @@ impl Generator<'_> {
             let service = self.rng.pick(&SERVICE_NAMES);
             Item::Service {
                 daemon: self.rng.percent(50),
+                contained: self.rng.percent(30),
                 plan: Arc::new(ServicePlan {
                     name: service,
-                    grace_ms: 0,
+                    grace_ms: grace(self.rng),
                     body: Arc::new(leaf(name, false, End::Fail)),
                 }),
             }
         } else {
-            Item::Task(Arc::new(leaf(name, self.rng.percent(50), End::Fail)))
+            let mut task = leaf(name, self.rng.percent(50), End::Fail);
+            task.contained = self.rng.percent(30);
+            Item::Task(Arc::new(task))
         }
     }
 
@@ -311,6 +324,7 @@ impl Generator<'_> {
         TaskPlan {
             name,
             daemon,
+            contained: false,
             maker_panics: !body && self.rng.below(400) < p.panic,
             reacts: self.rng.percent(35),
             steps,
@@ -328,6 +342,7 @@ fn leaf(name: &'static str, daemon: bool, end: End) -> TaskPlan {
     TaskPlan {
         name,
         daemon,
+        contained: false,
         maker_panics: false,
         reacts: false,
         steps: Vec::new(),
@@ -341,11 +356,13 @@ fn leaf(name: &'static str, daemon: bool, end: End) -> TaskPlan {
 }
 
 /// An external cancel: at `at_ms`, of the `target`-th known service (modulo how many are
-/// known then; 0 is the root).
+/// known then; 0 is the root); with `abort`, `Manager::abort()` (every grace below it ends
+/// at once).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Cancel {
     pub(super) at_ms: u64,
     pub(super) target: usize,
+    pub(super) abort: bool,
 }
 
 /// The moment the driver cancels the root, whatever happened before: every plan ends.
@@ -396,12 +413,21 @@ pub(super) fn generate(seed: u64, mode: Mode) -> Plan {
     };
     let root = generator.service("Root", 0, budget);
     let items = generator.items;
-    let cancels = (0..rng.range(0, 3))
+    let mut cancels: Vec<Cancel> = (0..rng.range(0, 3))
         .map(|_| Cancel {
             at_ms: rng.range(0, 500),
             target: rng.below(6) as usize,
+            abort: rng.percent(20),
         })
         .collect();
+    // Sometimes the stop of the whole tree is cut short, within the longest grace.
+    if rng.percent(15) {
+        cancels.push(Cancel {
+            at_ms: FINAL_CANCEL_MS + rng.range(1, 100),
+            target: 0,
+            abort: true,
+        });
+    }
     Plan {
         root,
         cancels,

@@ -5,16 +5,26 @@ use std::future::{Future, pending};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use service_runtime::prelude::*;
 
 use super::Mode;
-use super::oracle::{SvcState, TaskGuard, World};
+use super::oracle::{Boundary, SvcState, TaskGuard, World};
 use super::plan::{CancelEnd, End, Item, ServicePlan, Step, TaskPlan};
 
 /// A task's future, boxed: tasks start tasks, so the type would otherwise be recursive.
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// A grace of the plan, as the runtime gets it: milliseconds of virtual time (paused), or
+/// ten microseconds per planned millisecond (multi-thread).
+pub(super) fn grace(mode: Mode, ms: u64) -> Duration {
+    match mode {
+        Mode::Paused => Duration::from_millis(ms),
+        Mode::MultiThread => Duration::from_micros(ms * 10),
+    }
+}
 
 /// A service run from a [`ServicePlan`].
 pub(super) struct StressService {
@@ -37,7 +47,8 @@ impl StressService {
         ancestors: Vec<Arc<AtomicUsize>>,
         must_not_run: bool,
     ) -> StressService {
-        let guard = TaskGuard::new(world, Arc::clone(&state), state.path.clone(), ancestors);
+        let path = state.path.as_str().into();
+        let guard = TaskGuard::new(world, Arc::clone(&state), path, ancestors);
         StressService {
             world: Arc::clone(world),
             plan,
@@ -56,9 +67,10 @@ impl Service for StressService {
                 self.state.path
             ));
         }
-        if let Some((_, parent)) = &self.state.parent {
+        if let Some(parent) = &self.state.parent {
             parent.started.fetch_add(1, SeqCst);
         }
+        made(&self.world, &self.state, &cx);
         let guard = self.body.lock().unwrap().take();
         match guard {
             Some(guard) => task_future(
@@ -81,11 +93,23 @@ impl Service for StressService {
 
     fn options(&self) -> Options {
         let mut options = Options::default();
-        options.grace = Some(match self.world.mode {
-            Mode::Paused => Duration::from_millis(self.plan.grace_ms),
-            Mode::MultiThread => Duration::from_micros(self.plan.grace_ms * 10),
-        });
+        options.grace = self.plan.grace_ms.map(|ms| grace(self.world.mode, ms));
         options
+    }
+}
+
+/// The body of `state` (or its contained task) is being made with `cx`: keeps `cx` (whether
+/// it is cancelled), and on the paused clock, for a non-zero grace, starts the watcher that
+/// notes when it is cancelled (it runs in that same instant: virtual time only moves once
+/// every task is idle).
+fn made(world: &World, state: &Arc<SvcState>, cx: &Context) {
+    let _ = state.cx.set(cx.clone());
+    if world.mode == Mode::Paused && !state.grace.is_zero() {
+        let (cx, state) = (cx.clone(), Arc::clone(state));
+        tokio::spawn(async move {
+            cx.cancelled().await;
+            state.cancelled_now();
+        });
     }
 }
 
@@ -102,7 +126,45 @@ pub(super) async fn pause(mode: Mode, ms: u64) {
 }
 
 fn task_future(world: Arc<World>, plan: Arc<TaskPlan>, cx: Context, guard: TaskGuard) -> BoxFuture {
-    Box::pin(run_task(world, plan, cx, guard))
+    guard.made();
+    match world.mode {
+        Mode::Paused => {
+            let probe = Probe {
+                world: Arc::clone(&world),
+                service: Arc::clone(&guard.service),
+                path: Arc::clone(&guard.path),
+            };
+            Box::pin(Probed {
+                future: Box::pin(run_task(world, plan, cx, guard)),
+                probe,
+            })
+        }
+        Mode::MultiThread => Box::pin(run_task(world, plan, cx, guard)),
+    }
+}
+
+/// What a [`Probed`] future checks at each poll.
+struct Probe {
+    world: Arc<World>,
+    service: Arc<SvcState>,
+    path: Arc<str>,
+}
+
+/// A task's future that checks, each time it is polled, that the runtime may poll it now
+/// ([`SvcState::check_poll`]; [`Mode::Paused`] only, where nothing else runs meanwhile).
+struct Probed {
+    future: BoxFuture,
+    probe: Probe,
+}
+
+impl Future for Probed {
+    type Output = Result<(), BoxError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let probe = &self.probe;
+        probe.service.check_poll(&probe.world, &probe.path);
+        self.future.as_mut().poll(cx)
+    }
 }
 
 async fn run_task(
@@ -113,7 +175,7 @@ async fn run_task(
 ) -> Result<(), BoxError> {
     let daemon = plan.daemon;
     guard.ran();
-    if cx.path() != guard.path {
+    if cx.path() != &*guard.path {
         world.violation(format!(
             "task path is `{}`, expected `{}`",
             cx.path(),
@@ -138,7 +200,8 @@ async fn run_task(
             End::Hang => pending::<()>().await,
             End::AwaitCancel => cx.cancelled().await,
             End::CancelService => {
-                world.cancel_requested(guard.service.id, false);
+                // Inside a contained task, `cx.cancel()` cancels the service it is part of.
+                world.cancel_requested(guard.service.enclosing().id, false);
                 cx.cancel();
                 return guard.ok(&cx, daemon);
             }
@@ -179,12 +242,26 @@ fn spawn_item(world: &Arc<World>, cx: &Context, item: &Item, parent: &TaskGuard)
     if must_not_run {
         world.late_spawns.fetch_add(1, SeqCst);
     }
+    let path = format!("{}/{}", parent.path, item.name());
     match item {
         Item::Task(plan) => {
-            let path = format!("{}/{}", parent.path, plan.name);
+            // A contained task's failures stay in its boundary: a service of its own, with
+            // the task as its body (same path), and its service's grace.
+            let service = match plan.contained {
+                false => Arc::clone(&parent.service),
+                true => SvcState::new(
+                    world,
+                    path.clone(),
+                    false,
+                    Boundary::Task,
+                    parent.service.grace,
+                    Some(Arc::clone(&parent.service)),
+                ),
+            };
             let guard =
-                TaskGuard::new(world, Arc::clone(&parent.service), path, parent.for_child());
+                TaskGuard::new(world, Arc::clone(&service), path.into(), parent.for_child());
             let (task_world, task_plan) = (Arc::clone(world), Arc::clone(plan));
+            let counted_in = Arc::clone(&parent.service);
             let daemon = plan.daemon;
             let make = move |cx: Context| -> BoxFuture {
                 if must_not_run {
@@ -193,27 +270,71 @@ fn spawn_item(world: &Arc<World>, cx: &Context, item: &Item, parent: &TaskGuard)
                         guard.path
                     ));
                 }
-                guard.service.started.fetch_add(1, SeqCst);
+                counted_in.started.fetch_add(1, SeqCst);
+                task_world.tasks.fetch_add(1, SeqCst);
+                if task_plan.contained {
+                    made(&task_world, &guard.service, &cx);
+                }
                 if task_plan.maker_panics {
                     guard.panic();
                 }
                 task_future(task_world, task_plan, cx, guard)
             };
-            let started = if daemon {
-                cx.run_daemon_task(plan.name, make)
-            } else {
-                cx.run_task(plan.name, make)
+            let builder = cx.task(plan.name);
+            let started = match (plan.contained, daemon) {
+                (false, false) => builder.spawn(make),
+                (false, true) => builder.daemon().spawn(make),
+                (true, daemon) => {
+                    let builder = builder.contained();
+                    let builder = if daemon { builder.daemon() } else { builder };
+                    builder.spawn(make).map(|handle| {
+                        if handle.path() != service.path || handle.name() != plan.name {
+                            world.violation(format!(
+                                "contained task `{}` has the handle of `{}` named `{}`",
+                                service.path,
+                                handle.path(),
+                                handle.name()
+                            ));
+                        }
+                        if must_not_run && !handle.is_finished() {
+                            world.violation(format!(
+                                "contained task `{}` started during cancellation is not \
+                                 finished",
+                                service.path
+                            ));
+                        }
+                        world
+                            .contained_tasks
+                            .lock()
+                            .unwrap()
+                            .push((service, handle));
+                    })
+                }
             };
             if let Err(e) = started {
                 world.violation(format!("starting a task under `{}`: {e}", parent.path));
             }
         }
-        Item::Service { daemon, plan } => {
+        Item::Service {
+            daemon,
+            contained,
+            plan,
+        } => {
+            let grace = match plan.grace_ms {
+                Some(ms) => grace(world.mode, ms),
+                None => parent.service.grace,
+            };
+            let boundary = match contained {
+                false => Boundary::None,
+                true => Boundary::Service,
+            };
             let state = SvcState::new(
                 world,
-                format!("{}/{}", parent.path, plan.name),
+                path,
                 *daemon,
-                Some((cx.manager().clone(), Arc::clone(&parent.service))),
+                boundary,
+                grace,
+                Some(Arc::clone(&parent.service)),
             );
             let service = StressService::new(
                 world,
@@ -222,10 +343,12 @@ fn spawn_item(world: &Arc<World>, cx: &Context, item: &Item, parent: &TaskGuard)
                 parent.for_child(),
                 must_not_run,
             );
-            let started = if *daemon {
-                cx.run_daemon_child_service(service)
-            } else {
-                cx.run_child_service(service)
+            let builder = cx.child(|| service);
+            let started = match (contained, daemon) {
+                (false, false) => builder.spawn(),
+                (false, true) => builder.daemon().spawn(),
+                (true, false) => builder.contained().spawn(),
+                (true, true) => builder.contained().daemon().spawn(),
             };
             match started {
                 Ok(handle) => {
@@ -249,6 +372,15 @@ fn spawn_item(world: &Arc<World>, cx: &Context, item: &Item, parent: &TaskGuard)
                 }
                 Err(e) => world.violation(format!("starting a child under `{}`: {e}", parent.path)),
             }
+        }
+    }
+}
+
+impl Item {
+    fn name(&self) -> &'static str {
+        match self {
+            Item::Task(plan) => plan.name,
+            Item::Service { plan, .. } => plan.name,
         }
     }
 }
