@@ -85,28 +85,78 @@ fn compare<'a>(
             mine.to_vec()
         }
         Mode::MultiThread => {
-            let mut unmatched: Vec<&Expected> = mine.to_vec();
-            let mut matched = Vec::new();
-            for seen in reported {
-                let at = unmatched
-                    .iter()
-                    .position(|e| e.matches(seen) && e.required)
-                    .or_else(|| unmatched.iter().position(|e| e.matches(seen)));
-                match at {
-                    Some(at) => matched.push(unmatched.remove(at)),
-                    None => panic!(
-                        "`{path}` reported {seen:?}, which was not injected; expected {mine:#?}"
-                    ),
-                }
+            // Several expectations can fit one report (same-named siblings, a grace message
+            // with alternatives), so a greedy pass can pair a report with the expectation
+            // another report needed. Two maximum matchings decide instead: every report
+            // must be matched to an expectation, and every required expectation to a
+            // report; by the Mendelsohn–Dulmage theorem one matching then does both.
+            let fits = |r: usize, e: usize| mine[e].matches(&reported[r]);
+            let by_report = max_matching(reported.len(), mine.len(), &fits);
+            if let Some(r) = by_report.iter().position(Option::is_none) {
+                panic!(
+                    "`{path}` reported {:?}, which was not injected; expected {mine:#?}",
+                    reported[r]
+                );
             }
-            let missing: Vec<_> = unmatched.iter().filter(|e| e.required).collect();
+            let required: Vec<usize> = (0..mine.len()).filter(|&e| mine[e].required).collect();
+            let by_required =
+                max_matching(required.len(), reported.len(), &|q, r| fits(r, required[q]));
+            let missing: Vec<&Expected> = by_required
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_none())
+                .map(|(q, _)| mine[required[q]])
+                .collect();
             assert!(
                 missing.is_empty(),
                 "`{path}` did not report {missing:#?}; reported {reported:#?}"
             );
-            matched
+            by_report
+                .into_iter()
+                .map(|e| mine[e.expect("every report is matched")])
+                .collect()
         }
     }
+}
+
+/// A maximum matching of `left` items to `right` items where `fits(l, r)` (Kuhn's augmenting
+/// paths; the lists are a few hundred long): for each left item, the right item it got.
+fn max_matching(
+    left: usize,
+    right: usize,
+    fits: &dyn Fn(usize, usize) -> bool,
+) -> Vec<Option<usize>> {
+    fn augment(
+        l: usize,
+        right: usize,
+        fits: &dyn Fn(usize, usize) -> bool,
+        seen: &mut [bool],
+        owner: &mut [Option<usize>],
+    ) -> bool {
+        for r in 0..right {
+            if seen[r] || !fits(l, r) {
+                continue;
+            }
+            seen[r] = true;
+            if owner[r].is_none_or(|other| augment(other, right, fits, seen, owner)) {
+                owner[r] = Some(l);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner: Vec<Option<usize>> = vec![None; right];
+    for l in 0..left {
+        let mut seen = vec![false; right];
+        augment(l, right, fits, &mut seen, &mut owner);
+    }
+    let mut got = vec![None; left];
+    for (r, l) in owner.into_iter().enumerate() {
+        if let Some(l) = l {
+            got[l] = Some(r);
+        }
+    }
+    got
 }
 
 /// Every check of one seed, once the root is finished.
