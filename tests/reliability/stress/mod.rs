@@ -67,7 +67,8 @@ mod plan;
 mod races;
 mod run;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use service_runtime::prelude::*;
@@ -185,7 +186,6 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
         .push((Arc::clone(&state), handle.manager().clone()));
     handle.start().expect("the root starts");
 
-    let forced = cancels.iter().filter(|c| c.abort).count();
     let canceller = {
         let world = Arc::clone(&world);
         let mut cancels = cancels;
@@ -213,6 +213,9 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
                 };
                 world.cancel_requested(state.id, manager.is_finished());
                 if cancel.abort {
+                    world
+                        .forced
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     state.forced_now();
                     manager.abort();
                 } else {
@@ -248,7 +251,42 @@ async fn drive(plan: Plan, mode: Mode) -> Summary {
             summary.tasks, summary.services, summary.contained, summary.cancels
         );
     }
-    Summary { forced, ..summary }
+    summary
+}
+
+/// Runs seed `seed` of `test` on a thread of its own, with a watchdog; panics (after printing
+/// how to replay it) if it fails or hangs.
+fn run_one(test: &str, seed: u64, mode: Mode, traced: bool) -> Summary {
+    let replay = format!(
+        "replay: STRESS_SEED={seed} cargo test -p service-tests --test reliability {test} -- --nocapture"
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let summary = if traced {
+            let subscriber = tracing_subscriber::registry();
+            tracing::subscriber::with_default(subscriber, || {
+                assert!(!tracing::info_span!("probe").is_disabled());
+                run_seed(seed, mode)
+            })
+        } else {
+            run_seed(seed, mode)
+        };
+        let _ = tx.send(summary);
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(summary) => {
+            thread.join().expect("the seed's thread");
+            summary
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("stress seed {seed} ({mode:?}) hung for 120 s; {replay}")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            let panic = thread.join().expect_err("the seed's thread panicked");
+            eprintln!("stress seed {seed} ({mode:?}) FAILED; {replay}");
+            std::panic::resume_unwind(panic);
+        }
+    }
 }
 
 /// Seeds to run: `STRESS_SEED=k` alone, else `0..STRESS_SEEDS` (default `default`).
@@ -264,45 +302,47 @@ fn seeds(default: u64) -> Vec<u64> {
     }
 }
 
-/// Runs the seeds of `test` in `mode`, each on a thread of its own with a watchdog; a failing
-/// seed prints how to replay it. `traced`: with a subscriber that enables every span, scoped
-/// to the seed's thread (so only for [`Mode::Paused`], whose tasks all run there).
-fn run_seeds(test: &str, mode: Mode, traced: bool, default: u64) {
+/// Runs the seeds of `test` in `mode` on `lanes` threads at once (taking the next seed as
+/// each finishes), each seed on a thread of its own with a watchdog; a failing seed prints
+/// how to replay it, and stops the lanes. `traced`: with a subscriber that enables every
+/// span, scoped to the seed's thread (so only for [`Mode::Paused`], whose tasks all run
+/// there).
+fn run_seeds(test: &str, mode: Mode, traced: bool, default: u64, lanes: usize) {
     quiet_injected_panics();
-    let mut total = Summary::default();
+    let seeds = seeds(default);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let total = Mutex::new(Summary::default());
     let began = std::time::Instant::now();
-    for seed in seeds(default) {
-        let replay = format!(
-            "replay: STRESS_SEED={seed} cargo test -p service-tests --test reliability {test} -- --nocapture"
-        );
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let summary = if traced {
-                let subscriber = tracing_subscriber::registry();
-                tracing::subscriber::with_default(subscriber, || {
-                    assert!(!tracing::info_span!("probe").is_disabled());
-                    run_seed(seed, mode)
-                })
-            } else {
-                run_seed(seed, mode)
+    let lane = || -> std::thread::Result<()> {
+        while !failed.load(SeqCst) {
+            let Some(&seed) = seeds.get(next.fetch_add(1, SeqCst)) else {
+                break;
             };
-            let _ = tx.send(summary);
-        });
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(summary) => {
-                thread.join().expect("the seed's thread");
-                total += summary;
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                panic!("stress seed {seed} ({mode:?}) hung for 120 s; {replay}")
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                let panic = thread.join().expect_err("the seed's thread panicked");
-                eprintln!("stress seed {seed} ({mode:?}) FAILED; {replay}");
-                std::panic::resume_unwind(panic);
+            let run = std::panic::catch_unwind(|| run_one(test, seed, mode, traced));
+            match run {
+                Ok(summary) => *total.lock().unwrap() += summary,
+                Err(panic) => {
+                    failed.store(true, SeqCst);
+                    return Err(panic);
+                }
             }
         }
+        Ok(())
+    };
+    let outcomes: Vec<std::thread::Result<()>> = std::thread::scope(|scope| {
+        let lanes: Vec<_> = (0..lanes.clamp(1, seeds.len().max(1)))
+            .map(|_| scope.spawn(lane))
+            .collect();
+        lanes
+            .into_iter()
+            .map(|lane| lane.join().expect("a lane catches its seeds' panics"))
+            .collect()
+    });
+    if let Some(Err(panic)) = outcomes.into_iter().find(Result::is_err) {
+        std::panic::resume_unwind(panic);
     }
+    let total = total.into_inner().unwrap();
     let [
         errors,
         panics,
@@ -333,10 +373,11 @@ fn run_seeds(test: &str, mode: Mode, traced: bool, default: u64) {
 }
 
 /// Seeds `0..1000` (`STRESS_SEEDS`) on a current-thread runtime with a paused clock:
-/// deterministic, exact oracle (failures compared in order).
+/// deterministic, exact oracle (failures compared in order). Two seeds at a time, each on
+/// a runtime of its own: seeds are independent, so this changes nothing but the wall time.
 #[test]
 fn stress_paused() {
-    run_seeds("stress_paused", Mode::Paused, false, 1000);
+    run_seeds("stress_paused", Mode::Paused, false, 1000, 2);
 }
 
 /// Seeds `0..200` (`STRESS_SEEDS`) as in [`stress_paused`], with a tracing subscriber that
@@ -344,14 +385,15 @@ fn stress_paused() {
 /// code path of its own.
 #[test]
 fn stress_paused_traced() {
-    run_seeds("stress_paused_traced", Mode::Paused, true, 200);
+    run_seeds("stress_paused_traced", Mode::Paused, true, 200, 2);
 }
 
 /// Seeds `0..250` (`STRESS_SEEDS`) on two worker threads in real time: real races;
-/// failures compared as multisets.
+/// failures compared as multisets. One seed at a time, so that its two workers have the
+/// machine's cores.
 #[test]
 fn stress_multi_thread() {
-    run_seeds("stress_multi_thread", Mode::MultiThread, false, 250);
+    run_seeds("stress_multi_thread", Mode::MultiThread, false, 250, 1);
 }
 
 /// A seed in [`Mode::Paused`] replays exactly: run twice, it does the same things (same
@@ -365,8 +407,13 @@ fn a_paused_seed_replays_exactly() {
         let second = run_seed(seed, Mode::Paused);
         assert_eq!(first.fingerprint, second.fingerprint, "seed {seed}");
         assert_eq!(
-            (first.tasks, first.services, first.cancels),
-            (second.tasks, second.services, second.cancels),
+            (first.tasks, first.services, first.cancels, first.forced),
+            (second.tasks, second.services, second.cancels, second.forced),
+            "seed {seed}"
+        );
+        assert_eq!(
+            (first.origins, first.contained, first.contained_failed),
+            (second.origins, second.contained, second.contained_failed),
             "seed {seed}"
         );
     }

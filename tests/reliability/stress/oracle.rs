@@ -2,7 +2,6 @@
 //! services' states (their grace, when they were cancelled, their failure boundaries), and
 //! the guards every piece of work holds.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -98,8 +97,7 @@ pub(super) struct World {
     pub(super) mode: Mode,
     pub(super) live: Live,
     /// The paths of the live guards, by guard number (what a hang report lists).
-    live_paths: Mutex<BTreeMap<usize, Arc<str>>>,
-    guards: AtomicUsize,
+    live_paths: Mutex<Vec<Option<Arc<str>>>>,
     pub(super) next: AtomicUsize,
     pub(super) expected: Mutex<Vec<Expected>>,
     pub(super) violations: Mutex<Vec<String>>,
@@ -110,6 +108,8 @@ pub(super) struct World {
     pub(super) contained_tasks: Mutex<Vec<(Arc<SvcState>, TaskHandle)>>,
     /// Cancel requests: the service's id, and whether it was already finished.
     pub(super) cancels: Mutex<Vec<(usize, bool)>>,
+    /// Of those, `abort()`s.
+    pub(super) forced: AtomicUsize,
     /// Tasks (contained ones included, child services not) whose code started.
     pub(super) tasks: AtomicUsize,
     /// Work started while its service was cancelled (so never run).
@@ -124,13 +124,13 @@ impl World {
             mode,
             live: Live::new(),
             live_paths: Mutex::default(),
-            guards: AtomicUsize::new(0),
             next: AtomicUsize::new(0),
             expected: Mutex::default(),
             violations: Mutex::default(),
             services: Mutex::default(),
             contained_tasks: Mutex::default(),
             cancels: Mutex::default(),
+            forced: AtomicUsize::new(0),
             tasks: AtomicUsize::new(0),
             late_spawns: AtomicUsize::new(0),
             aborts: AtomicUsize::new(0),
@@ -157,7 +157,7 @@ impl World {
     /// or a service value), and every service and contained task that is not finished.
     pub(super) fn hang_report(&self) -> String {
         let mut report = String::from("live guards:\n");
-        for path in self.live_paths.lock().unwrap().values() {
+        for path in self.live_paths.lock().unwrap().iter().flatten() {
             report += &format!("  {path}\n");
         }
         report += "not finished:\n";
@@ -225,6 +225,9 @@ pub(super) struct SvcState {
     /// When `abort()` was called on it (just before the call).
     forced_at: Mutex<Option<Instant>>,
     forced: AtomicBool,
+    /// The last [`SvcState::deadline_and_messages`], for the other tasks its grace's end
+    /// aborts in the same instant.
+    last_end: Mutex<Option<(Instant, Vec<String>)>>,
 }
 
 impl SvcState {
@@ -249,19 +252,14 @@ impl SvcState {
             cancelled_at: Mutex::new(None),
             forced_at: Mutex::new(None),
             forced: AtomicBool::new(false),
+            last_end: Mutex::new(None),
         })
     }
 
     /// This service and its ancestors, innermost first, across failure boundaries (a grace
     /// bounds its whole subtree, contained work included).
-    pub(super) fn chain(&self) -> Vec<&SvcState> {
-        let mut chain = vec![self];
-        let mut service = self;
-        while let Some(parent) = &service.parent {
-            chain.push(parent);
-            service = parent;
-        }
-        chain
+    pub(super) fn chain(&self) -> impl Iterator<Item = &SvcState> {
+        std::iter::successors(Some(self), |s| s.parent.as_deref())
     }
 
     /// The services that report a failure of this one's tasks: it and its ancestors up to
@@ -313,40 +311,50 @@ impl SvcState {
         self.forced_at.lock().unwrap().get_or_insert(Instant::now());
     }
 
-    /// When the grace of this service's tasks ends, as known so far ([`Mode::Paused`]): the
-    /// earliest of every cancelled service's deadline in its chain with a non-zero grace
-    /// (the moment it was cancelled plus its grace) and of every `abort()` in its chain;
-    /// with the messages a task aborted then has (more than one for a tie).
-    pub(super) fn deadline(&self) -> Option<(Instant, Vec<String>)> {
-        let mut best: Option<(Instant, Vec<String>)> = None;
-        for s in self.chain() {
+    /// The ends of grace in its chain, as known so far ([`Mode::Paused`]): every cancelled
+    /// service's deadline with a non-zero grace (the moment it was cancelled plus its
+    /// grace), and every `abort()` (`None`).
+    fn grace_ends(&self) -> impl Iterator<Item = (Instant, Option<Duration>)> {
+        self.chain().flat_map(|s| {
             let own = (!s.grace.is_zero())
                 .then(|| *s.cancelled_at.lock().unwrap())
                 .flatten()
-                .map(|at| (at + s.grace, grace_message(Some(s.grace))));
-            let forced = s
-                .forced_at
-                .lock()
-                .unwrap()
-                .map(|at| (at, grace_message(None)));
-            for (at, message) in own.into_iter().chain(forced) {
-                match &mut best {
-                    Some((first, messages)) if at == *first => {
-                        if !messages.contains(&message) {
-                            messages.push(message);
-                        }
-                    }
-                    Some((first, _)) if at > *first => {}
-                    _ => best = Some((at, vec![message])),
-                }
+                .map(|at| (at + s.grace, Some(s.grace)));
+            let forced = s.forced_at.lock().unwrap().map(|at| (at, None));
+            own.into_iter().chain(forced)
+        })
+    }
+
+    /// When the grace of this service's tasks ends, as known so far ([`Mode::Paused`]): the
+    /// earliest of its chain's [`grace_ends`](SvcState::grace_ends).
+    fn deadline(&self) -> Option<Instant> {
+        self.grace_ends().map(|(at, _)| at).min()
+    }
+
+    /// [`SvcState::deadline`], with the messages a task aborted then has (more than one
+    /// for a tie).
+    fn deadline_and_messages(&self) -> Option<(Instant, Vec<String>)> {
+        let deadline = self.deadline()?;
+        let mut last = self.last_end.lock().unwrap();
+        if let Some((at, messages)) = &*last
+            && *at == deadline
+        {
+            return Some((deadline, messages.clone()));
+        }
+        let mut messages = Vec::new();
+        for (at, grace) in self.grace_ends() {
+            let message = grace_message(grace);
+            if at == deadline && !messages.contains(&message) {
+                messages.push(message);
             }
         }
-        best
+        *last = Some((deadline, messages.clone()));
+        Some((deadline, messages))
     }
 
     /// Whether `abort()` was called on a service of its chain.
     fn forced_in_chain(&self) -> bool {
-        self.chain().iter().any(|s| s.forced.load(SeqCst))
+        self.chain().any(|s| s.forced.load(SeqCst))
     }
 
     /// The messages a task of this service aborted at the end of its grace may have, when
@@ -355,7 +363,6 @@ impl SvcState {
     fn possible_grace_messages(&self) -> Vec<String> {
         let mut messages: Vec<String> = self
             .chain()
-            .iter()
             .filter(|s| !s.grace.is_zero() && s.is_cancelled())
             .map(|s| grace_message(Some(s.grace)))
             .collect();
@@ -383,7 +390,7 @@ impl SvcState {
             world.violation(format!("`{path}` was polled after `abort()`"));
             return;
         }
-        if let Some((deadline, _)) = self.deadline() {
+        if let Some(deadline) = self.deadline() {
             let now = Instant::now();
             if now > deadline {
                 world.violation(format!(
@@ -432,12 +439,11 @@ impl TaskGuard {
         for a in &ancestors {
             a.fetch_add(1, SeqCst);
         }
-        let number = world.guards.fetch_add(1, SeqCst);
-        world
-            .live_paths
-            .lock()
-            .unwrap()
-            .insert(number, Arc::clone(&path));
+        let number = {
+            let mut paths = world.live_paths.lock().unwrap();
+            paths.push(Some(Arc::clone(&path)));
+            paths.len() - 1
+        };
         TaskGuard {
             world: Arc::clone(world),
             service,
@@ -535,7 +541,7 @@ impl TaskGuard {
         let (message, alternatives) = match world.mode {
             Mode::Paused => {
                 let now = Instant::now();
-                match self.service.deadline() {
+                match self.service.deadline_and_messages() {
                     Some((deadline, mut messages)) => {
                         if deadline != now {
                             world.violation(format!(
@@ -589,7 +595,7 @@ impl TaskGuard {
 
 impl Drop for TaskGuard {
     fn drop(&mut self) {
-        self.world.live_paths.lock().unwrap().remove(&self.number);
+        self.world.live_paths.lock().unwrap()[self.number] = None;
         let descendants = self.descendants.load(SeqCst);
         if !self.ended.load(SeqCst) {
             if descendants != 0 {
