@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::SeqCst;
 
 use service_runtime::prelude::*;
 
-use super::oracle::{Boundary, Expected, ORIGINS, Seen, SvcState, World};
+use super::oracle::{Boundary, Expected, ORIGINS, Seen, SvcState, Tentative, World};
 use super::{Mode, Summary};
 
 /// The [`Seen`] of each failure, made once: a failure is reported by its service and every
@@ -71,32 +71,43 @@ fn compare<'a>(
                         .collect::<Vec<_>>()
                 )
             };
-            let mut in_order = mine
-                .iter()
-                .copied()
-                .filter(|e| e.seen.kind != FailureKind::GraceExceeded);
-            // By path: a big seed's stop has thousands of them.
-            let mut graces: HashMap<&str, Vec<&Expected>> = HashMap::new();
+            let in_order = mine.iter().copied().filter(|e| !e.floating);
+            // The failures free within their instant, by path: a big seed's stop has
+            // thousands of them.
+            let mut floating: HashMap<&str, Vec<&Expected>> = HashMap::new();
             for e in mine {
-                if e.seen.kind == FailureKind::GraceExceeded {
-                    graces.entry(&e.seen.path).or_default().push(e);
+                if e.floating {
+                    floating.entry(&e.seen.path).or_default().push(e);
                 }
             }
+            let mut in_order = in_order.peekable();
             let mut last = None;
             for (i, seen) in reported.iter().enumerate() {
-                let e = if seen.kind == FailureKind::GraceExceeded {
-                    let same_path = graces.get_mut(seen.path.as_str());
-                    match same_path.and_then(|g| Some((g.iter().position(|e| e.matches(seen))?, g)))
-                    {
-                        Some((at, g)) => g.swap_remove(at),
-                        None => fail(format!("#{i} {seen:?} is not expected")),
-                    }
-                } else {
-                    match in_order.next() {
-                        Some(e) if e.matches(seen) => e,
-                        Some(e) => fail(format!("#{i} is {seen:?}, expected {:?}", e.seen)),
-                        None => fail(format!("#{i} {seen:?} is not expected")),
-                    }
+                let next_in_order = in_order.next_if(|e| e.matches(seen));
+                // Of the floating failures it can be (same-named services have the same
+                // paths, and their graces end at different instants), the earliest that
+                // keeps the instants in order: identical failures are interchangeable, so
+                // the earliest leaves the most room to those after it.
+                let mut free = || {
+                    let f = floating.get_mut(seen.path.as_str())?;
+                    let at = (0..f.len())
+                        .filter(|&k| f[k].matches(seen) && f[k].at >= last)
+                        .min_by_key(|&k| f[k].at)?;
+                    Some(f.swap_remove(at))
+                };
+                let e = match next_in_order {
+                    Some(e) => e,
+                    None => match free() {
+                        Some(e) => e,
+                        None => match in_order.peek() {
+                            Some(e) if seen.kind != FailureKind::GraceExceeded => {
+                                fail(format!("#{i} is {seen:?}, expected {:?}", e.seen))
+                            }
+                            _ => fail(format!(
+                                "#{i} {seen:?} is not expected (or not at this place in time)"
+                            )),
+                        },
+                    },
                 };
                 if e.at < last {
                     fail(format!(
@@ -108,7 +119,7 @@ fn compare<'a>(
             if let Some(e) = in_order.next() {
                 fail(format!("{:?} is missing", e.seen));
             }
-            if let Some(e) = graces.values().flatten().next() {
+            if let Some(e) = floating.values().flatten().find(|e| e.required) {
                 fail(format!("{:?} is missing", e.seen));
             }
             mine.to_vec()
@@ -188,6 +199,52 @@ fn max_matching(
     got
 }
 
+/// What became of a [`Tentative`] exit.
+#[derive(Clone, Copy)]
+enum Settled {
+    Happened,
+    Not,
+    /// Nothing observable tells.
+    Either,
+}
+
+/// Whether a daemon child's exit that the runtime decided when its parked body was next
+/// polled happened: yes if its parent was cancelled at a later instant (or never); if in the
+/// same instant, no when the cancellation reached the child before it finished (its cause
+/// is `Parent`), yes when the child was never cancelled (it finished first) or when the
+/// parent's cause is the child's path (the exit is what cancelled it), and either if the
+/// child was cancelled before for a reason of its own and the parent for another.
+fn settle(tentative: &Tentative, causes: &HashMap<usize, Option<CancelCause>>) -> Settled {
+    let Tentative {
+        service,
+        parent,
+        at,
+    } = tentative;
+    match parent.cancelled_at() {
+        None => Settled::Happened,
+        Some(cancelled) if cancelled > *at => Settled::Happened,
+        Some(cancelled) if cancelled == *at => {
+            let cause = causes
+                .get(&service.id)
+                .unwrap_or_else(|| panic!("`{}` has no manager", service.path));
+            let exit_cancelled_parent = matches!(
+                causes.get(&parent.id),
+                Some(Some(CancelCause::Failure { path })) if **path == *service.path
+            );
+            match cause {
+                Some(CancelCause::Parent) => Settled::Not,
+                None => Settled::Happened,
+                Some(_) if exit_cancelled_parent => Settled::Happened,
+                Some(_) => Settled::Either,
+            }
+        }
+        Some(cancelled) => panic!(
+            "`{}` was seen running at {at:?}, but cancelled at {cancelled:?}",
+            parent.path
+        ),
+    }
+}
+
 /// Every check of one seed, once the root is finished.
 pub(super) async fn check(world: &World) -> Summary {
     let mode = world.mode;
@@ -201,6 +258,36 @@ pub(super) async fn check(world: &World) -> Summary {
     let expected = std::mem::take(&mut *world.expected.lock().unwrap());
     let services = std::mem::take(&mut *world.services.lock().unwrap());
     let contained_tasks = std::mem::take(&mut *world.contained_tasks.lock().unwrap());
+    // How each service and contained task began to stop (for a contained task, as its
+    // outcome tells: only a failed one says).
+    let mut causes: HashMap<usize, Option<CancelCause>> = services
+        .iter()
+        .map(|(s, m)| (s.id, m.cancel_cause()))
+        .collect();
+    let mut task_outcomes = Vec::new();
+    for (state, handle) in &contained_tasks {
+        let outcome = handle.wait_finished().await;
+        if let Err(ServiceError::Failed(failures)) = &outcome {
+            causes.insert(state.id, failures.cancel_cause().cloned());
+        }
+        task_outcomes.push(outcome);
+    }
+    let mut settled = [0; 3];
+    let expected: Vec<Expected> = expected
+        .into_iter()
+        .filter_map(|mut e| {
+            if let Some(tentative) = &e.tentative {
+                let outcome = settle(tentative, &causes);
+                settled[outcome as usize] += 1;
+                match outcome {
+                    Settled::Happened => e.required = true,
+                    Settled::Either => e.required = false,
+                    Settled::Not => return None,
+                }
+            }
+            Some(e)
+        })
+        .collect();
     let cancels = world.cancels.lock().unwrap().clone();
     let mut failures = 0;
     let mut origins = [0; ORIGINS];
@@ -237,13 +324,12 @@ pub(super) async fn check(world: &World) -> Summary {
     };
 
     let mut contained_failures = 0;
-    for (state, handle) in &contained_tasks {
+    for ((state, handle), outcome) in contained_tasks.iter().zip(task_outcomes) {
         let path = &state.path;
         assert!(
             handle.is_finished(),
             "contained task `{path}` is not finished"
         );
-        let outcome = handle.wait_finished().await;
         let reported = compare_one(state, &outcome);
         contained_failures += reported.len();
         contained_outcomes.push(outcome);
@@ -368,6 +454,7 @@ pub(super) async fn check(world: &World) -> Summary {
         contained,
         contained_failed: failed.values().filter(|&&f| f).count(),
         contained_failures,
+        settled,
         late_spawns: world.late_spawns.load(SeqCst),
         aborts: world.aborts.load(SeqCst),
         fingerprint: fingerprint.finish(),

@@ -41,21 +41,25 @@
 //! last task is gone: every guard counts live futures per service (and per ancestor
 //! service), and the guard whose drop brings a service's count to zero records a
 //! `DaemonExit` if the parent service is not cancelled at that moment (a contained one in
-//! its own outcome). A task whose guard is dropped without its future having returned was
+//! its own outcome); if the service's body had returned, the runtime decides only when it
+//! next polls that parked body, later in the same instant, so such an exit is settled once
+//! the seed is over from the parent's and the child's causes and cancellation instants
+//! (`check::settle`). A task whose guard is dropped without its future having returned was
 //! aborted: within a non-zero grace that is a `GraceExceeded`, recorded by the runtime as
 //! the grace ended. On the paused clock a watcher per service notes the instant it was
 //! cancelled, so the oracle knows every deadline. On a current-thread runtime nothing runs
 //! between those records and the runtime's own decision, so the expected list is exact,
 //! order included — except that the `GraceExceeded` failures of one instant come in the
-//! order the runtime polls the tasks whose grace ended, so their order within that instant
-//! is free.
+//! order the runtime polls the tasks whose grace ended (and an exit decided at a parked
+//! body's poll when the runtime gets to it), so their place within that instant is free.
 //!
 //! Two modes: [`Mode::Paused`] (current-thread runtime, paused clock: deterministic, a seed
 //! replays exactly) and [`Mode::MultiThread`] (two worker threads, real time: real races;
 //! the plan replays, the interleaving does not). In the multi-thread mode a daemon exit
 //! observed as "not cancelled" may still race a cancellation, so such exits are allowed,
-//! not required; failures are compared as multisets; a `GraceExceeded` may name any grace
-//! of its chain that was cancelled; and times are not checked.
+//! not required; failures are compared as multisets (paired by maximum matchings); a
+//! `GraceExceeded` may name any grace of its chain that was cancelled; and times are not
+//! checked.
 //!
 //! `STRESS_SEEDS=N` runs seeds `0..N` (a soak); `STRESS_SEED=k` replays seed `k` alone
 //! (`STRESS_PLAN=1` prints its plan, `STRESS_VERBOSE=1` its figures). A failing seed prints
@@ -107,6 +111,9 @@ struct Summary {
     contained_failed: usize,
     /// Failures that stayed in a contained task or child service.
     contained_failures: usize,
+    /// Daemon child exits decided when a parked body was next polled, in the instant its
+    /// last work ended: how many happened, did not, or could not be told apart.
+    settled: [usize; 3],
     late_spawns: usize,
     aborts: usize,
     /// A hash of what happened: every service's path, counters, cause and failures, in
@@ -129,6 +136,9 @@ impl std::ops::AddAssign for Summary {
         self.contained += other.contained;
         self.contained_failed += other.contained_failed;
         self.contained_failures += other.contained_failures;
+        for (total, n) in self.settled.iter_mut().zip(other.settled) {
+            *total += n;
+        }
         self.late_spawns += other.late_spawns;
         self.aborts += other.aborts;
         self.fingerprint ^= other.fingerprint;
@@ -356,7 +366,8 @@ fn run_seeds(test: &str, mode: Mode, traced: bool, default: u64, lanes: usize) {
          reported ({errors} errors, {panics} panics, {drop_panics} panics while aborted, \
          {daemon_exits} daemon exits, {service_exits} daemon child service exits, \
          {grace_exceeded} grace exceeded); {} contained tasks and services, {} of them failed, \
-         with {} failures; {} cancels ({} aborts); {} spawns during cancellation",
+         with {} failures; {} cancels ({} aborts); {} spawns during cancellation; daemon child \
+         exits decided at a parked body's next poll: {} happened, {} did not, {} undecidable",
         total.seeds,
         began.elapsed(),
         total.tasks,
@@ -369,6 +380,9 @@ fn run_seeds(test: &str, mode: Mode, traced: bool, default: u64, lanes: usize) {
         total.cancels,
         total.forced,
         total.late_spawns,
+        total.settled[0],
+        total.settled[1],
+        total.settled[2],
     );
 }
 

@@ -46,6 +46,30 @@ pub(super) struct Expected {
     pub(super) required: bool,
     /// When it was recorded ([`Mode::Paused`] only: virtual time is exact there).
     pub(super) at: Option<Instant>,
+    /// It may come anywhere among the failures of its instant (paused): a `GraceExceeded`
+    /// (recorded as the runtime polls the tasks whose grace ended), or a daemon child's exit
+    /// decided when its parked body is next polled.
+    pub(super) floating: bool,
+    /// A daemon child's exit decided later in the instant it was recorded: whether it
+    /// happens is settled once the seed is over ([`Tentative`]).
+    pub(super) tentative: Option<Tentative>,
+}
+
+/// A daemon child service whose last work ended while its parent was running, but whose
+/// body had returned: the runtime finishes it — and decides whether it exited — only when
+/// that parked body is next polled, later in the same instant. If the parent is cancelled in
+/// between, there is no exit.
+#[derive(Clone)]
+pub(super) struct Tentative {
+    pub(super) service: Arc<SvcState>,
+    pub(super) parent: Arc<SvcState>,
+    pub(super) at: Instant,
+}
+
+impl std::fmt::Debug for Tentative {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tentative({} at {:?})", self.service.path, self.at)
+    }
 }
 
 impl Expected {
@@ -219,8 +243,8 @@ pub(super) struct SvcState {
     /// Tasks and child services of this service whose code started (what `total_count`
     /// counts; a contained task counts as one task of the service that started it).
     pub(super) started: AtomicUsize,
-    /// When it was cancelled ([`Mode::Paused`], services with a non-zero grace: seen by a
-    /// watcher, which runs in the same instant).
+    /// When it was cancelled ([`Mode::Paused`]: seen by a watcher, which runs in the same
+    /// instant).
     cancelled_at: Mutex<Option<Instant>>,
     /// When `abort()` was called on it (just before the call).
     forced_at: Mutex<Option<Instant>>,
@@ -228,6 +252,9 @@ pub(super) struct SvcState {
     /// The last [`SvcState::deadline_and_messages`], for the other tasks its grace's end
     /// aborts in the same instant.
     last_end: Mutex<Option<(Instant, Vec<String>)>>,
+    /// Its body returned `Ok`: the runtime keeps it parked until the service's last task is
+    /// done, and finishes the service when it next polls it.
+    pub(super) body_parked: AtomicBool,
 }
 
 impl SvcState {
@@ -253,6 +280,7 @@ impl SvcState {
             forced_at: Mutex::new(None),
             forced: AtomicBool::new(false),
             last_end: Mutex::new(None),
+            body_parked: AtomicBool::new(false),
         })
     }
 
@@ -260,6 +288,17 @@ impl SvcState {
     /// bounds its whole subtree, contained work included).
     pub(super) fn chain(&self) -> impl Iterator<Item = &SvcState> {
         std::iter::successors(Some(self), |s| s.parent.as_deref())
+    }
+
+    /// The `Arc` of `s`, a member of this service's chain.
+    pub(super) fn chain_arc(self: &Arc<Self>, s: &SvcState) -> Arc<SvcState> {
+        let mut service = self;
+        loop {
+            if std::ptr::eq(&**service, s) {
+                return Arc::clone(service);
+            }
+            service = service.parent.as_ref().expect("`s` is in the chain");
+        }
     }
 
     /// The services that report a failure of this one's tasks: it and its ancestors up to
@@ -295,6 +334,11 @@ impl SvcState {
     /// Its parent is cancelled (false at the top).
     pub(super) fn parent_cancelled(&self) -> bool {
         self.parent.as_ref().is_some_and(|p| p.is_cancelled())
+    }
+
+    /// When its watcher saw it cancelled ([`Mode::Paused`]).
+    pub(super) fn cancelled_at(&self) -> Option<Instant> {
+        *self.cancelled_at.lock().unwrap()
     }
 
     /// Its watcher saw it cancelled, now.
@@ -423,6 +467,8 @@ pub(super) struct TaskGuard {
     ended: AtomicBool,
     /// Its number in [`World::live_paths`].
     number: usize,
+    /// The guard of its service's body.
+    body: bool,
     _live: LiveGuard,
 }
 
@@ -432,6 +478,7 @@ impl TaskGuard {
         service: Arc<SvcState>,
         path: Arc<str>,
         ancestors: Vec<Arc<AtomicUsize>>,
+        body: bool,
     ) -> TaskGuard {
         for s in service.chain() {
             s.futures.fetch_add(1, SeqCst);
@@ -455,6 +502,7 @@ impl TaskGuard {
             will_fail: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             number,
+            body,
             _live: world.live.guard(),
         }
     }
@@ -483,6 +531,8 @@ impl TaskGuard {
             services,
             required,
             at: self.world.now(),
+            floating: false,
+            tentative: None,
         });
     }
 
@@ -521,6 +571,9 @@ impl TaskGuard {
     /// its service is not cancelled.
     pub(super) fn ok(&self, cx: &Context, daemon: bool) -> Result<(), BoxError> {
         self.ended.store(true, SeqCst);
+        if self.body {
+            self.service.body_parked.store(true, SeqCst);
+        }
         if daemon && !cx.is_cancelled() {
             let required = self.world.mode == Mode::Paused;
             self.will_fail.store(required, SeqCst);
@@ -589,6 +642,8 @@ impl TaskGuard {
             services: self.service.ids(),
             required: true,
             at: world.now(),
+            floating: true,
+            tentative: None,
         });
     }
 }
@@ -619,11 +674,19 @@ impl Drop for TaskGuard {
         }
         // A service whose count drops to zero here finishes right after this drop (and after
         // this task's own failure, if any, which cancels its ancestors up to the first
-        // failure boundary).
+        // failure boundary) — or, if its body had returned (parked), when the runtime next
+        // polls that body, later in this instant; and so does every service above it.
         let mut failing = self.will_fail.load(SeqCst);
+        let mut deferred = false;
+        // A tentative exit below: whether the services above see their parent cancelled
+        // at their finish is not known either.
+        let mut uncertain = false;
+        let paused = self.world.mode == Mode::Paused;
         for s in self.service.chain() {
             let last = s.futures.fetch_sub(1, SeqCst) == 1;
             let contained = s.boundary != Boundary::None;
+            let own_body = self.body && std::ptr::eq(s, &*self.service);
+            deferred |= last && !own_body && s.body_parked.load(SeqCst);
             // A pending failure from below cancels `s`'s parent unless `s` is a boundary.
             let parent_stops = failing && !contained;
             if last
@@ -632,16 +695,34 @@ impl Drop for TaskGuard {
                 && let Some(parent) = &s.parent
                 && !parent.is_cancelled()
             {
-                let required = self.world.mode == Mode::Paused;
+                let tentative = (paused && deferred && !uncertain).then(|| Tentative {
+                    service: self.service.chain_arc(s),
+                    parent: Arc::clone(parent),
+                    at: Instant::now(),
+                });
+                let required = paused && !uncertain;
                 // A contained daemon's exit ends it alone: it is in its own outcome.
                 let services = if contained { vec![s.id] } else { parent.ids() };
-                let seen = Seen {
-                    path: s.path.clone(),
-                    kind: FailureKind::DaemonExit,
-                    message: None,
-                };
-                self.expect(Origin::ServiceExit, seen, services, required);
-                failing = required && !contained;
+                self.world.expect(Expected {
+                    origin: Origin::ServiceExit,
+                    seen: Seen {
+                        path: s.path.clone(),
+                        kind: FailureKind::DaemonExit,
+                        message: None,
+                    },
+                    alternatives: Vec::new(),
+                    services,
+                    required,
+                    at: self.world.now(),
+                    floating: deferred,
+                    tentative: tentative.clone(),
+                });
+                if tentative.is_some() {
+                    uncertain = true;
+                    failing = false;
+                } else {
+                    failing = required && !contained;
+                }
                 continue;
             }
             if contained {

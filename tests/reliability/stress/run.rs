@@ -48,7 +48,7 @@ impl StressService {
         must_not_run: bool,
     ) -> StressService {
         let path = state.path.as_str().into();
-        let guard = TaskGuard::new(world, Arc::clone(&state), path, ancestors);
+        let guard = TaskGuard::new(world, Arc::clone(&state), path, ancestors, true);
         StressService {
             world: Arc::clone(world),
             plan,
@@ -99,12 +99,12 @@ impl Service for StressService {
 }
 
 /// The body of `state` (or its contained task) is being made with `cx`: keeps `cx` (whether
-/// it is cancelled), and on the paused clock, for a non-zero grace, starts the watcher that
-/// notes when it is cancelled (it runs in that same instant: virtual time only moves once
-/// every task is idle).
+/// it is cancelled), and on the paused clock starts the watcher that notes when it is
+/// cancelled (it runs in that same instant: virtual time only moves once every task is
+/// idle), for the deadlines of its grace and for the exits of its daemon children.
 fn made(world: &World, state: &Arc<SvcState>, cx: &Context) {
     let _ = state.cx.set(cx.clone());
-    if world.mode == Mode::Paused && !state.grace.is_zero() {
+    if world.mode == Mode::Paused {
         let (cx, state) = (cx.clone(), Arc::clone(state));
         tokio::spawn(async move {
             cx.cancelled().await;
@@ -258,8 +258,13 @@ fn spawn_item(world: &Arc<World>, cx: &Context, item: &Item, parent: &TaskGuard)
                     Some(Arc::clone(&parent.service)),
                 ),
             };
-            let guard =
-                TaskGuard::new(world, Arc::clone(&service), path.into(), parent.for_child());
+            let guard = TaskGuard::new(
+                world,
+                Arc::clone(&service),
+                path.into(),
+                parent.for_child(),
+                false,
+            );
             let (task_world, task_plan) = (Arc::clone(world), Arc::clone(plan));
             let counted_in = Arc::clone(&parent.service);
             let daemon = plan.daemon;
