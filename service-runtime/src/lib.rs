@@ -375,6 +375,7 @@ mod tests;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod idioms;
 
 pub use builder::{
     Boundary, ChildBuilder, Contain, Escalate, RestartingChildBuilder, RestartingTaskBuilder,
