@@ -339,7 +339,7 @@
 //
 //   sync, slots, name, event        primitives: the loom shim, a slab, names, a one-shot flag
 //   error, cause, options, stats,   plain data
-//     restart, spec, output
+//     restart, spec, output, snapshot
 //   tree                            the task tree: reports what happened, calls nothing above
 //   manager                         a service's state: flags, failures, counters; drives the
 //                                   tree and does the work across services it reports
@@ -361,6 +361,7 @@ mod restart;
 mod runner;
 mod serve;
 mod slots;
+mod snapshot;
 mod spec;
 mod stats;
 mod sync;
@@ -389,6 +390,7 @@ pub use options::Options;
 pub use output::IntoTaskResult;
 pub use restart::Restart;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
+pub use snapshot::{Snapshot, TaskKind, TaskSnapshot, TaskState};
 pub use stats::{Stats, TaskStats};
 
 #[cfg(feature = "macros")]

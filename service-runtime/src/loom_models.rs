@@ -21,7 +21,7 @@ use crate::options::Options;
 use crate::serve::Service;
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::tree::{
-    CancelWalk, Released, TaskNode, TaskRef, attach_task, release, release_task, wake_tree,
+    CancelWalk, Released, Status, TaskNode, TaskRef, attach_task, release, release_task, wake_tree,
 };
 use crate::{BoxError, Context, LifecycleError};
 
@@ -58,7 +58,7 @@ impl Tree {
         let mut registered = false;
         block_on(poll_fn(|cx| {
             if !registered {
-                let _ = task.register(cx.waker());
+                let _ = task.register(cx.waker(), Status::default(), 0);
                 registered = true;
             }
             if self.cancelled.load(Ordering::Acquire) {
