@@ -277,7 +277,7 @@ impl Manager {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let node = Node.start().unwrap();
+    /// let node = Node.start();
     /// node.wait_ready().await.unwrap();
     /// let snapshot = node.snapshot();
     /// let gossip = &snapshot.root.children[0];
