@@ -139,3 +139,6 @@ fn state(entry: &Seen<ServiceState>, owner: &ServiceState, service_line: bool) -
         TaskState::WaitingForChildren
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests;
