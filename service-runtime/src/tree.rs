@@ -115,7 +115,7 @@ pub(crate) use cancel::{CancelWalk, find_services, wake_tree};
 #[cfg(test)]
 pub(crate) use release::release_done;
 pub(crate) use release::{leave, release, release_task};
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 pub(crate) use snapshot::held::most as snapshot_held_most;
 pub(crate) use snapshot::{Seen, walk as snapshot_walk};
 pub(crate) use task_ref::TaskRef;
