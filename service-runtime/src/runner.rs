@@ -27,6 +27,12 @@
 //! | `Backoff` | its service is cancelled | `Ended` |
 //! | `Parked` | the service's last task is done | `Done` |
 //!
+//! What a snapshot shows of a task follows these phases: each `Start` tells the tree the
+//! task runs (with its role, restart count and, the first time, its start), under the lock
+//! it takes there anyway to store its waker; a restart with a delay tells it the task backs
+//! off, under the lock it takes for the name it logs. The stop stages are not written: a
+//! snapshot reads them from the service's flags (cancelled, grace over).
+//!
 //! `Ended` and `Done` are final: the tokio task completes. The drop that follows releases the
 //! task from the tree; `Done` means the tree already found the task's node done (one lock
 //! less). Only the backoff has a timer of its own: the grace ends for all the tasks of a

@@ -250,14 +250,21 @@ fn write_line(f: &mut fmt::Formatter<'_>, group: &[&TaskSnapshot]) -> fmt::Resul
     if let [task] = group {
         write!(f, ", {}, {}", task.state, Age(task.age))?;
     } else {
-        for state in TaskState::ALL {
-            let n = group.iter().filter(|task| task.state == state).count();
+        // One pass over the group: thousands of members are common.
+        let mut counts = [0usize; TaskState::ALL.len()];
+        let (mut youngest, mut oldest) = (Duration::MAX, Duration::ZERO);
+        for task in group {
+            if let Some(at) = TaskState::ALL.iter().position(|state| *state == task.state) {
+                counts[at] += 1;
+            }
+            youngest = youngest.min(task.age);
+            oldest = oldest.max(task.age);
+        }
+        for (state, n) in TaskState::ALL.iter().zip(counts) {
             if n > 0 {
                 write!(f, ", {n} {state}")?;
             }
         }
-        let youngest = group.iter().map(|task| task.age).min().unwrap_or_default();
-        let oldest = group.iter().map(|task| task.age).max().unwrap_or_default();
         let (youngest, oldest) = (Age(youngest).to_string(), Age(oldest).to_string());
         if youngest == oldest {
             write!(f, ", {youngest}")?;

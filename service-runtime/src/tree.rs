@@ -17,7 +17,10 @@
 //! starts a child, or when its `Context` is asked for its path ([`TaskRef::make_node`]). Its
 //! entry then holds the node instead; the task keeps the same slot. How a task refers to
 //! its place ([`TaskRef`]) is in the `task_ref` submodule; leaving the tree in `release`;
-//! the cancellation walk in `cancel`.
+//! the cancellation walk in `cancel`; the read-only walk of a snapshot in `snapshot`. Each
+//! entry and node also keeps what its runner last told of its task ([`Status`]: phase,
+//! daemon or body, restarts) and when the task first started, written under the locks a
+//! task takes anyway when it starts and restarts, for snapshots only.
 //!
 //! A node is *done* when its own work — the task's future, or the body — has ended **and**
 //! all its children are done; a leaf is done when its task ends. Doneness propagates upwards

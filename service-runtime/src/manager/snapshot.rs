@@ -30,43 +30,54 @@ use crate::tree::{self, Phase, Seen};
 impl ServiceState {
     /// The live tree of this service (`Manager::snapshot`).
     pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
-        let seen = tree::snapshot_walk(&self.root);
+        let mut seen = tree::snapshot_walk(&self.root);
         let now = Instant::now();
-        // The service each entry belongs to: its own for a root, else its parent's.
-        let mut owners: Vec<Arc<ServiceState>> = Vec::with_capacity(seen.len());
+        // The service each entry belongs to (its own for a root, else its parent's), as an
+        // index into `services`: no reference count touched per task.
+        let mut services: Vec<Arc<ServiceState>> = vec![Arc::clone(self)];
+        let mut owners: Vec<usize> = Vec::with_capacity(seen.len());
         let mut built: Vec<Option<TaskSnapshot>> = Vec::with_capacity(seen.len());
-        for (index, entry) in seen.iter().enumerate() {
-            let owner = match (&entry.service, entry.parent) {
-                (Some(service), _) => Arc::clone(service),
-                (None, None) => Arc::clone(self),
-                (None, Some(parent)) => Arc::clone(&owners[parent]),
+        let mut child_counts = vec![0usize; seen.len()];
+        for parent in seen.iter().filter_map(|entry| entry.parent) {
+            child_counts[parent] += 1;
+        }
+        for (index, entry) in seen.iter_mut().enumerate() {
+            let own_service = entry.service.is_some();
+            let owner = match (entry.service.take(), entry.parent) {
+                (Some(service), _) => {
+                    services.push(service);
+                    services.len() - 1
+                }
+                (None, None) => 0,
+                (None, Some(parent)) => owners[parent],
             };
-            let (kind, contained) = kind(entry, &owner, index == 0);
+            let service = &services[owner];
+            let (kind, contained) = kind(entry, service, index == 0, own_service);
             let service_line = matches!(
                 kind,
                 TaskKind::Body | TaskKind::ChildService | TaskKind::DaemonChildService
             );
-            let started = owner
+            let started = service
                 .born
                 .checked_add(Duration::from_nanos(entry.started))
                 .unwrap_or(now);
             built.push(Some(TaskSnapshot {
                 name: entry.name.to_cow(),
-                path: entry.path.to_string(),
+                path: std::mem::take(&mut entry.path),
                 kind,
                 contained,
-                state: state(entry, &owner, service_line),
+                state: state(entry, service, service_line),
                 restarts: entry.status.restarts(),
                 age: if entry.status.phase() == Phase::Starting {
                     Duration::ZERO
                 } else {
                     now.saturating_duration_since(started)
                 },
-                children: Vec::new(),
+                children: Vec::with_capacity(child_counts[index]),
             }));
             owners.push(owner);
         }
-        drop(owners);
+        drop(services);
         // Children come after their parents, each node's together (the walk appends them
         // as it reads the node): moving them up from the end builds the nesting, each
         // node's children reversed once it is complete.
@@ -89,7 +100,13 @@ impl ServiceState {
 }
 
 /// What an entry is, and whether it is a failure boundary.
-fn kind(entry: &Seen<ServiceState>, owner: &ServiceState, top: bool) -> (TaskKind, bool) {
+/// `own_service`: the entry is a root that carries its service (`owner`).
+fn kind(
+    entry: &Seen<ServiceState>,
+    owner: &ServiceState,
+    top: bool,
+    own_service: bool,
+) -> (TaskKind, bool) {
     let task = if entry.status.is_daemon() {
         TaskKind::Daemon
     } else {
@@ -101,7 +118,7 @@ fn kind(entry: &Seen<ServiceState>, owner: &ServiceState, top: bool) -> (TaskKin
     if !entry.root {
         return (task, false);
     }
-    if entry.service.is_none() {
+    if !own_service {
         // A child service's root attached a moment ago, its state not handed to it yet.
         return (TaskKind::ChildService, false);
     }

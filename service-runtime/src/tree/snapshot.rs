@@ -25,7 +25,7 @@
 use std::sync::{Arc, Weak};
 
 use super::{Child, NodeState, Status, TaskNode};
-use crate::name::{Name, join};
+use crate::name::Name;
 use crate::sync::lock;
 
 /// One task (or a service's root) as a snapshot found it.
@@ -34,7 +34,7 @@ pub(crate) struct Seen<S> {
     /// than its own.
     pub(crate) parent: Option<usize>,
     pub(crate) name: Name,
-    pub(crate) path: Arc<str>,
+    pub(crate) path: String,
     pub(crate) status: Status,
     /// When it first started, as its runner measured it.
     pub(crate) started: u64,
@@ -55,7 +55,7 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
     let mut seen = vec![Seen {
         parent: None,
         name: root.name.clone(),
-        path: Arc::clone(root.path()),
+        path: root.path().to_string(),
         status: Status::default(),
         started: 0,
         own_work_ended: false,
@@ -74,7 +74,8 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
         entry.has_children = !found.children.is_empty();
         // A root's owner: the walk's root carries none (the caller has it).
         entry.service = found.service.take().and_then(|service| service.upgrade());
-        let base = Arc::clone(&seen[index].path);
+        // One copy per node (the list grows below), not one per child.
+        let base = seen[index].path.clone();
         for child in found.children.drain(..) {
             let at = seen.len();
             let (name, path, status, started, root) = match child {
@@ -83,14 +84,14 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
                     status,
                     started,
                 } => {
-                    let path = join(&base, &name);
+                    let path = joined(&base, &name);
                     (name, path, status, started, false)
                 }
                 Found1::Node(child) => {
                     let path = match child.path.get() {
                         // Adopted, or a supervised child: a path of its own.
-                        Some(path) => Arc::clone(path),
-                        None => join(&base, &child.name),
+                        Some(path) => path.to_string(),
+                        None => joined(&base, &child.name),
                     };
                     let (name, root) = (child.name.clone(), child.root);
                     pending.push((at, child));
@@ -113,6 +114,18 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
         drop(node);
     }
     seen
+}
+
+/// `base/name`, or `name` at the top.
+fn joined(base: &str, name: &str) -> String {
+    if base.is_empty() {
+        return name.to_owned();
+    }
+    let mut path = String::with_capacity(base.len() + 1 + name.len());
+    path.push_str(base);
+    path.push('/');
+    path.push_str(name);
+    path
 }
 
 /// What one node's read copied (reused across the nodes of a walk).
