@@ -187,6 +187,31 @@ fn main() {
     }
     rt.block_on(async { tree.stop().await.expect("the idle tree failed") });
 
+    // 1b. One node of 1,000 children: its whole snapshot bounds the time its lock is held
+    // (the copy under the lock is a part of it).
+    let one = Idle {
+        batches: 1,
+        daemons: 1000,
+        running: Arc::new(AtomicUsize::new(0)),
+        all_run: Arc::new(Notify::new()),
+    };
+    let all_run = Arc::clone(&one.all_run);
+    let small = rt.block_on(async {
+        let handle = one.start();
+        all_run.notified().await;
+        handle
+    });
+    let mut small_takes: Vec<f64> = (0..rounds * 100)
+        .map(|_| {
+            let start = Instant::now();
+            let snapshot = black_box(small.snapshot());
+            let took = start.elapsed();
+            drop(snapshot);
+            took.as_secs_f64() * 1e6
+        })
+        .collect();
+    rt.block_on(async { small.stop().await.expect("the small tree failed") });
+
     // 2. The spawn workload alone and with snapshots, interleaved.
     let variants = [Snapshots::None, Snapshots::Loop, Snapshots::Every10ms];
     let mut runs: Vec<Vec<(usize, f64, usize)>> = vec![Vec::new(); variants.len()];
@@ -229,6 +254,10 @@ fn main() {
     println!(
         "print it ({printed_lines} lines): median {:.2} ms",
         median(&mut print_rounds)
+    );
+    println!(
+        "take a snapshot of one node with 1,000 children (bounds one node's lock): median {:.0} µs",
+        median(&mut small_takes)
     );
     let alone: Vec<f64> = runs[0].iter().map(|(_, ms, _)| *ms).collect();
     let alone_median = median(&mut alone.clone());
