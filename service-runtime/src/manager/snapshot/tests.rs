@@ -53,7 +53,7 @@ async fn snapshots_stay_consistent_while_tasks_come_and_go() {
                     for _ in 0..8 {
                         let n = counter.fetch_add(1, Ordering::Relaxed);
                         let _ = cx.run_task(format!("t{n}"), move |cx| async move {
-                            if n % 3 == 0 {
+                            if n.is_multiple_of(3) {
                                 let _ = cx.run_task(format!("t{n}-c"), move |_cx| polls(n));
                             }
                             polls(n).await;
