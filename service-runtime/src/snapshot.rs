@@ -17,7 +17,10 @@ use std::time::Duration;
 ///
 /// From [`Manager::snapshot`](crate::Manager::snapshot). Its `Display` is an indented tree
 /// for people (siblings with the same name and kind collapse into one line with a count);
-/// its fields are for programs.
+/// its fields are for programs. [`Snapshot::iter`], `Display` and dropping it work without
+/// recursion, however deep the tree; the derived `Clone`, `Debug` and `Serialize` recurse
+/// once per level (a chain of tens of thousands of nested tasks needs a larger stack for
+/// them).
 ///
 /// ```text
 /// Node (service, running, 5m03s)

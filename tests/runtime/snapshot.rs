@@ -2,7 +2,8 @@
 //! kind, state, restarts and age — and its `Display`, an indented tree with collapsed
 //! siblings.
 
-use std::future::pending;
+use std::future::{Future, pending};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -143,6 +144,8 @@ async fn a_group_counts_its_states_and_spans_its_ages() {
                 cx.cancelled().await;
                 Ok::<(), BoxError>(())
             })?;
+            // Another daemon: a sibling of another name, on a line of its own.
+            cx.run_daemon_task("stats", |cx| async move { cx.cancelled().await })?;
             Ok(())
         }
     })
@@ -156,11 +159,12 @@ async fn a_group_counts_its_states_and_spans_its_ages() {
         snapshot.to_string(),
         "\
 Host (service, running, 1m30s)
-└─ listen (daemon, running, 1m30s)
-   └─ conn ×4 (task, 2 running, 2 waiting for children, 0ms–1m30s)
-      └─ reader ×4 (task, 4 running, 0ms–1m30s)"
+├─ listen (daemon, running, 1m30s)
+│  └─ conn ×4 (task, 2 running, 2 waiting for children, 0ms–1m30s)
+│     └─ reader ×4 (task, 4 running, 0ms–1m30s)
+└─ stats (daemon, running, 1m30s)"
     );
-    assert_eq!(snapshot.len(), 1 + 1 + 4 + 4);
+    assert_eq!(snapshot.len(), 1 + 2 + 4 + 4);
     node.stop().await.unwrap();
 }
 
@@ -389,5 +393,46 @@ async fn plain_data() {
         TaskKind::DaemonChildService.to_string(),
         "daemon child service"
     );
+    node.stop().await.unwrap();
+}
+
+/// Links of a chain of nested tasks: each starts the next, down to `depth`.
+const DEPTH: usize = 20_000;
+
+fn link(
+    cx: Context,
+    depth: usize,
+    up: Up,
+) -> Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>> {
+    Box::pin(async move {
+        if depth < DEPTH {
+            cx.run_task("link", move |cx| link(cx, depth + 1, up))?;
+        } else {
+            let _ = up.send("deepest");
+        }
+        cx.cancelled().await;
+        Ok(())
+    })
+}
+
+/// A chain of 20,000 nested tasks: taking and dropping its snapshot need no stack per level
+/// (printing is iterative too, but its indentation makes its text quadratic in the depth).
+#[tokio::test]
+async fn a_deep_chain_needs_no_stack() {
+    let (up, mut rx) = mpsc::unbounded_channel();
+    let node = svc("Deep", move |cx| {
+        let up = up.clone();
+        async move {
+            cx.run_task("link", move |cx| link(cx, 1, up))?;
+            Ok(())
+        }
+    })
+    .start();
+    ups(&mut rx, 1).await;
+    let snapshot = node.snapshot();
+    assert_eq!(snapshot.len(), DEPTH + 1);
+    let deepest = snapshot.iter().last().unwrap();
+    assert_eq!(deepest.path.len(), "Deep".len() + DEPTH * "/link".len());
+    drop(snapshot);
     node.stop().await.unwrap();
 }
