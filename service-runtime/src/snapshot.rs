@@ -25,7 +25,7 @@ use std::time::Duration;
 /// ```text
 /// Node (service, running, 5m03s)
 /// ├─ gossip (daemon, running, 5m03s)
-/// │  └─ handle ×3 (task, 2 running, 1 stopping, 1s–4s)
+/// │  └─ handle ×3 (task, 2 running, 1 waiting for children, 1s–4s)
 /// └─ Store (child service, running, 5m03s)
 ///    └─ flush (daemon, backing off, 12s, 2 restarts)
 /// ```
