@@ -325,6 +325,29 @@
 //! events, lifecycle steps `debug`/`trace` events. With no subscriber this costs next to
 //! nothing.
 //!
+//! # The live tree
+//!
+//! [`Manager::snapshot`] is the tree of a running service at one moment: every task and
+//! child service with its path, [`TaskKind`], [`TaskState`] (running, stopping within its
+//! grace, waiting for its children, waiting out a restart backoff), restart count and age,
+//! child services nested with their own tasks. Its `Display` is an indented tree, with
+//! siblings of one name and kind collapsed into a line that counts them — readable for
+//! thousands of connections:
+//!
+//! ```text
+//! Host (service, running, 2h14m)
+//! ├─ acceptor (daemon, running, 2h14m)
+//! │  └─ conn ×998 (contained task, 990 running, 8 stopping, 0ms–1h03m)
+//! │     └─ reader ×998 (task, 998 running, 0ms–1h03m)
+//! └─ Store (child service, running, 2h14m)
+//!    └─ flush (daemon, backing off, 2h14m, 3 restarts)
+//! ```
+//!
+//! A snapshot never shows a task twice nor a child without its parent, and never holds
+//! more than one node's lock while it copies that node's entries: a running program can be
+//! inspected as often as needed (`examples/inspect.rs` prints it on SIGUSR1). With the
+//! `serde` feature, snapshots and [`Stats`] are `Serialize`.
+//!
 //! # Limitations
 //!
 //! Cancellation is cooperative at await points: a task that blocks its thread (a busy loop
@@ -339,7 +362,7 @@
 //
 //   sync, slots, name, event        primitives: the loom shim, a slab, names, a one-shot flag
 //   error, cause, options, stats,   plain data
-//     restart, spec, output
+//     restart, spec, output, snapshot
 //   tree                            the task tree: reports what happened, calls nothing above
 //   manager                         a service's state: flags, failures, counters; drives the
 //                                   tree and does the work across services it reports
@@ -361,6 +384,7 @@ mod restart;
 mod runner;
 mod serve;
 mod slots;
+mod snapshot;
 mod spec;
 mod stats;
 mod sync;
@@ -390,6 +414,7 @@ pub use options::Options;
 pub use output::IntoTaskResult;
 pub use restart::Restart;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
+pub use snapshot::{Snapshot, TaskKind, TaskSnapshot, TaskState};
 pub use stats::{Stats, TaskStats};
 
 #[cfg(feature = "macros")]

@@ -62,6 +62,7 @@ use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, lock};
 use crate::tree::{self, CancelWalk, Released, TaskNode, TaskRef, wake_tree};
 
 mod api;
+mod snapshot;
 
 pub use api::Manager;
 
@@ -116,6 +117,8 @@ pub(crate) struct ServiceState {
     /// Contained children of this service that failed.
     contained_failures: AtomicUsize,
     parent: Mutex<Option<ParentLink>>,
+    /// When this state was made: what its tasks' starts are measured from, for snapshots.
+    born: Instant,
 }
 
 /// Why a service's grace ended before its tasks did.
@@ -221,6 +224,7 @@ impl ServiceState {
             enclosing: None,
             contained_failures: AtomicUsize::new(0),
             parent: Mutex::new(parent),
+            born: Instant::now(),
         })
     }
 
@@ -262,6 +266,12 @@ impl ServiceState {
     /// The service's path: `Node`, or `Node/Store` for its child `Store`.
     pub(crate) fn path(&self) -> &Arc<str> {
         self.root.path()
+    }
+
+    /// Nanoseconds since this service's state was made (saturating): when a task starts,
+    /// for snapshots.
+    pub(crate) fn since_start(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// When cancellation began.

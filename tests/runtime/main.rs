@@ -16,6 +16,7 @@ mod observability;
 mod orphans;
 mod readiness;
 mod run;
+mod snapshot;
 mod stats;
 mod supervision;
 mod tasks;

@@ -241,3 +241,53 @@ impl fmt::Debug for Manager {
             .finish()
     }
 }
+
+impl Manager {
+    /// The live tree of the service at this moment: every task and child service with its
+    /// name, path, kind, state, restart count and age; child services nested with their own.
+    /// Its `Display` is an indented tree a person reads at a glance:
+    ///
+    /// ```text
+    /// Node (service, running, 5m03s)
+    /// ├─ gossip (daemon, running, 5m03s)
+    /// │  └─ conn ×998 (contained task, 990 running, 8 stopping, 1s–4m59s)
+    /// └─ Store (child service, running, 5m03s)
+    ///    └─ flush (daemon, backing off, 12s, 2 restarts)
+    /// ```
+    ///
+    /// A snapshot never shows a task twice, nor a child without its parent, and taking one
+    /// never keeps a task waiting for longer than it takes to copy one node's entries: the
+    /// walk holds one node's lock at a time. It is not one atomic moment across the whole
+    /// tree: a task started under a part already read is missing, one that ended after its
+    /// parent was read is still shown. A finished service's snapshot is its service alone.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use service_runtime::prelude::*;
+    /// use service_runtime::{TaskKind, TaskState};
+    ///
+    /// struct Node;
+    ///
+    /// impl Service for Node {
+    ///     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+    ///         cx.run_daemon_task("gossip", |cx| async move { cx.cancelled().await })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let node = Node.start();
+    /// node.wait_ready().await.unwrap();
+    /// let snapshot = node.snapshot();
+    /// let gossip = &snapshot.root.children[0];
+    /// assert_eq!(gossip.path, "Node/gossip");
+    /// assert_eq!(gossip.state, TaskState::Running);
+    /// println!("{snapshot}");
+    /// node.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn snapshot(&self) -> crate::snapshot::Snapshot {
+        self.state.snapshot()
+    }
+}
