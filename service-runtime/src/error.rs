@@ -23,6 +23,9 @@ pub enum LifecycleError {
     NotRunning,
     /// The parent already has `limit` live children.
     TooManyChildren {
+        /// The path of the parent (`Node/listen`, or `Node` for the body): the task or
+        /// service body whose children are at the limit.
+        parent: String,
         /// [`Options::max_children`](crate::Options::max_children) of the service.
         limit: usize,
         /// Names of the parent's live children with how many of each are live, most common
@@ -47,8 +50,15 @@ impl fmt::Display for LifecycleError {
                 f.write_str("the service was already started: a service runs at most once")
             }
             LifecycleError::NotRunning => f.write_str("the service is not running"),
-            LifecycleError::TooManyChildren { limit, most_common } => {
-                write!(f, "a task tried to start more than {limit} live children")?;
+            LifecycleError::TooManyChildren {
+                parent,
+                limit,
+                most_common,
+            } => {
+                write!(
+                    f,
+                    "`{parent}` cannot start another child: it already has {limit} live children, the limit"
+                )?;
                 for (i, (name, count)) in most_common.iter().enumerate() {
                     let lead = if i == 0 { "; most common: " } else { ", " };
                     write!(f, "{lead}`{name}` ({count})")?;
