@@ -1,0 +1,179 @@
+//! What the runtime tells a person looking into a problem: the task's own error recovered
+//! by type, whichever way it was returned; the name of a parent at its children's limit;
+//! a warning about a service that keeps its parent waiting for its readiness.
+
+use service_runtime::prelude::*;
+use service_tests::{guard, svc};
+
+/// The test's own error type, with a value to check that the very error comes back.
+#[derive(Debug, PartialEq, Eq)]
+struct Refused(u16);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "port {} refused", self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The one failure of a service whose body starts the task `dial` running `body`.
+async fn failure_of<Fut>(body: fn() -> Fut) -> TaskFailure
+where
+    Fut: Future + Send + 'static,
+    Fut::Output: IntoTaskResult,
+{
+    let error = guard(
+        svc("Dialer", move |cx| async move {
+            cx.run_task("dial", move |_cx| body())?;
+            Ok(())
+        })
+        .run(),
+    )
+    .await
+    .unwrap_err();
+    let [failure] = error.failures() else {
+        panic!("one failure expected: {error:?}");
+    };
+    assert_eq!(failure.path(), "Dialer/dial");
+    failure.clone()
+}
+
+/// A task that returned its error as it is gives it back by type; asking for another type
+/// gives nothing.
+#[tokio::test]
+async fn error_returned_directly_is_found_by_type() {
+    let failure = failure_of(|| async { Err::<(), _>(Refused(80)) }).await;
+    assert_eq!(failure.kind(), FailureKind::Error);
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(80)));
+    assert!(failure.downcast_ref::<std::io::Error>().is_none());
+}
+
+/// A task that returned a `BoxError` holding its error gives it back by type.
+#[tokio::test]
+async fn error_in_a_box_is_found_by_type() {
+    let failure = failure_of(|| async { Err::<(), BoxError>(Box::new(Refused(81))) }).await;
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(81)));
+}
+
+/// A task that returned an `anyhow::Error` gives back the error it was made from, with or
+/// without context around it; the `anyhow::Error` itself is there too, and the failure
+/// reads as anyhow's error does.
+#[tokio::test]
+async fn error_inside_anyhow_is_found_by_type() {
+    let failure = failure_of(|| async { Err::<(), _>(anyhow::Error::new(Refused(82))) }).await;
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(82)));
+    assert_eq!(failure.to_string(), "`Dialer/dial` failed: port 82 refused");
+
+    let failure = failure_of(|| async {
+        Err::<(), _>(anyhow::Error::new(Refused(83)).context("dialling the tracker"))
+    })
+    .await;
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(83)));
+    assert_eq!(failure.error().to_string(), "dialling the tracker");
+    assert_eq!(
+        format!("{:#}", failure.error()),
+        "dialling the tracker: port 83 refused"
+    );
+    let whole = failure.as_anyhow().expect("the task's anyhow::Error");
+    assert_eq!(whole.chain().count(), 2);
+    assert!(failure.as_eyre().is_none());
+
+    // A message without an error type inside: nothing to find by an error type.
+    let failure = failure_of(|| async { Err::<(), _>(anyhow::anyhow!("no route")) }).await;
+    assert!(failure.downcast_ref::<Refused>().is_none());
+    assert_eq!(failure.error().to_string(), "no route");
+}
+
+/// A task that returned an `eyre::Report` gives back the error it was made from, with or
+/// without a wrapping message.
+#[tokio::test]
+async fn error_inside_eyre_is_found_by_type() {
+    let failure = failure_of(|| async { Err::<(), _>(eyre::Report::new(Refused(84))) }).await;
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(84)));
+
+    let failure = failure_of(|| async {
+        use eyre::WrapErr;
+        Err::<(), _>(Refused(85)).wrap_err("dialling the tracker")
+    })
+    .await;
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(85)));
+    assert_eq!(failure.error().to_string(), "dialling the tracker");
+    assert!(failure.as_eyre().is_some());
+    assert!(failure.as_anyhow().is_none());
+}
+
+#[service]
+struct Tracker;
+
+#[service]
+impl Tracker {
+    #[task]
+    async fn announce(&self) -> anyhow::Result<()> {
+        Err(anyhow::Error::new(Refused(86)).context("announcing"))
+    }
+}
+
+/// A `#[task]` method returning `anyhow::Result` gives its error back by type too.
+#[tokio::test]
+async fn error_of_a_task_method_is_found_by_type() {
+    let error = guard(Tracker.run()).await.unwrap_err();
+    let [failure] = error.failures() else {
+        panic!("one failure expected: {error:?}");
+    };
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(86)));
+}
+
+/// A task whose restart policy gave up gives back its last error by type, though its
+/// failure notes the restarts.
+#[tokio::test(start_paused = true)]
+async fn error_of_a_task_that_gave_up_is_found_by_type() {
+    let error = guard(
+        svc("Dialer", |cx| async move {
+            cx.task("dial")
+                .restart(Restart::on_failure().max_restarts(1))
+                .spawn(|_cx| async { Err::<(), _>(anyhow::Error::new(Refused(87))) })?;
+            Ok(())
+        })
+        .run(),
+    )
+    .await
+    .unwrap_err();
+    let [failure] = error.failures() else {
+        panic!("one failure expected: {error:?}");
+    };
+    assert!(failure.to_string().contains("gave up"), "{failure}");
+    assert_eq!(failure.downcast_ref::<Refused>(), Some(&Refused(87)));
+    assert!(failure.as_anyhow().is_some());
+}
+
+/// A panic and a daemon's exit are failures without an error of the task's: nothing to
+/// find, whatever the type asked for.
+#[tokio::test]
+async fn panic_and_daemon_exit_have_no_error_of_the_task() {
+    let failure = failure_of(|| async {
+        if true {
+            panic!("port 88 refused");
+        }
+        Err::<(), _>(Refused(88))
+    })
+    .await;
+    assert_eq!(failure.kind(), FailureKind::Panic);
+    assert!(failure.downcast_ref::<Refused>().is_none());
+    assert!(failure.as_anyhow().is_none());
+
+    let error = guard(
+        svc("Dialer", |cx| async move {
+            cx.run_daemon_task("dial", |_cx| async { Ok::<(), Refused>(()) })?;
+            Ok(())
+        })
+        .run(),
+    )
+    .await
+    .unwrap_err();
+    let [failure] = error.failures() else {
+        panic!("one failure expected: {error:?}");
+    };
+    assert_eq!(failure.kind(), FailureKind::DaemonExit);
+    assert!(failure.downcast_ref::<Refused>().is_none());
+}
