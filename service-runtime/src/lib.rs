@@ -323,7 +323,10 @@
 //!
 //! Every task runs in a `tracing` span carrying its service and path; failures are `error`
 //! events, lifecycle steps `debug`/`trace` events. With no subscriber this costs next to
-//! nothing.
+//! nothing. Built with `RUSTFLAGS="--cfg tokio_unstable"` (as tokio-console requires), each
+//! task's tokio task is named by the task's path, so tokio-console shows the tree; without
+//! that flag naming costs nothing, and with it nothing unless a subscriber records tokio's
+//! task spans.
 //!
 //! # Limitations
 //!
