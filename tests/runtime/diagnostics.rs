@@ -2,8 +2,11 @@
 //! by type, whichever way it was returned; the name of a parent at its children's limit;
 //! a warning about a service that keeps its parent waiting for its readiness.
 
+use std::future::pending;
+use std::time::Duration;
+
 use service_runtime::prelude::*;
-use service_tests::{guard, svc};
+use service_tests::{Captured, Log, guard, svc};
 
 /// The test's own error type, with a value to check that the very error comes back.
 #[derive(Debug, PartialEq, Eq)]
@@ -176,4 +179,173 @@ async fn panic_and_daemon_exit_have_no_error_of_the_task() {
     };
     assert_eq!(failure.kind(), FailureKind::DaemonExit);
     assert!(failure.downcast_ref::<Refused>().is_none());
+}
+
+/// Runs `body` to its end on a current-thread runtime of its own (time enabled and paused),
+/// with a subscriber on this thread that captures `warn` and above into the buffer `body`
+/// is given (so it can look mid-run); returns everything captured.
+fn with_warnings<F: Future>(body: impl FnOnce(Captured) -> F) -> String {
+    let captured = Captured::new();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .finish();
+    let seen = captured.clone();
+    tracing::subscriber::with_default(subscriber, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(body(seen))
+    });
+    captured.text()
+}
+
+/// The warnings in `log` about a service that keeps its waiters waiting for its readiness.
+fn stalls(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|line| line.contains("is still not ready"))
+        .collect()
+}
+
+/// A `manual_ready` service that says it is ready after `ready_after`, or never.
+#[service(manual_ready)]
+struct Store {
+    ready_after: Option<Duration>,
+}
+
+#[service]
+impl Store {
+    #[daemon]
+    async fn open(&self, cx: &Context) {
+        if let Some(delay) = self.ready_after {
+            tokio::time::sleep(delay).await;
+            cx.ready();
+        }
+        cx.cancelled().await;
+    }
+}
+
+/// A service whose start-up waits for its child `Store` before it starts `serve`.
+#[service]
+struct Node {
+    ready_after: Option<Duration>,
+    log: Log,
+}
+
+#[service]
+impl Node {
+    #[child]
+    fn store(&self) -> Store {
+        Store::new(self.ready_after)
+    }
+
+    #[task]
+    async fn serve(&self, cx: &Context) {
+        self.log.push("serving");
+        cx.cancelled().await;
+    }
+}
+
+/// A `manual_ready` child that never calls `ready` holds up its parent's start-up: after
+/// 10 s (not before) one warning names it by its path; it is not repeated however long
+/// the parent goes on waiting.
+#[test]
+fn child_that_never_becomes_ready_is_named_after_ten_seconds() {
+    let log = with_warnings(|captured| async move {
+        let handle = Node::new(None, Log::new()).start();
+        tokio::time::sleep(Duration::from_millis(9_900)).await;
+        assert_eq!(stalls(&captured.text()), [] as [&str; 0]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(stalls(&captured.text()).len(), 1);
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert!(handle.service().log.entries().is_empty(), "serve started");
+        assert!(!handle.is_ready());
+        guard(handle.stop()).await.unwrap();
+    });
+    let stalls = stalls(&log);
+    assert_eq!(stalls.len(), 1, "{log}");
+    assert!(stalls[0].contains("WARN"), "{log}");
+    assert!(
+        stalls[0].contains("`Node/Store` is still not ready after 10s"),
+        "{log}"
+    );
+}
+
+/// However many wait for a service's readiness, it is warned about once.
+#[test]
+fn stalled_service_is_warned_about_once_whoever_waits() {
+    let log = with_warnings(|_| async {
+        let mut options = Options::default();
+        options.manual_ready = true;
+        let handle = svc("Slow", |_cx| async { pending().await })
+            .with_options(options)
+            .start();
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let manager = Manager::clone(&handle);
+                tokio::spawn(async move { manager.wait_ready().await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        guard(handle.stop()).await.unwrap();
+        for waiter in waiters {
+            let outcome = guard(waiter).await.unwrap();
+            assert_eq!(
+                outcome.unwrap_err().lifecycle(),
+                Some(&LifecycleError::FinishedBeforeReady)
+            );
+        }
+    });
+    let stalls = stalls(&log);
+    assert_eq!(stalls.len(), 1, "{log}");
+    assert!(stalls[0].contains("service=Slow"), "{log}");
+}
+
+/// A child that becomes ready before 10 s is never warned about, and its parent's start-up
+/// goes on.
+#[test]
+fn child_ready_in_time_is_not_warned_about() {
+    let log = with_warnings(|_| async {
+        let handle = Node::new(Some(Duration::from_secs(9)), Log::new()).start();
+        guard(handle.wait_ready()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        assert_eq!(handle.service().log.entries(), ["serving"]);
+        guard(handle.stop()).await.unwrap();
+    });
+    assert_eq!(stalls(&log), [] as [&str; 0], "{log}");
+}
+
+/// A service that fails, or is stopped, before it is ready and before 10 s is never warned
+/// about: the wait ended with it.
+#[test]
+fn service_that_ends_before_ready_is_not_warned_about() {
+    let log = with_warnings(|_| async {
+        let mut options = Options::default();
+        options.manual_ready = true;
+        let failing = svc("Failing", |cx| async move {
+            cx.run_task("open", |_cx| async {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                Err::<(), _>("no disk")
+            })?;
+            Ok(())
+        })
+        .with_options(options.clone())
+        .start();
+        let stopped = svc("Stopped", |_cx| async { pending().await })
+            .with_options(options)
+            .start();
+        let stopping = Manager::clone(&stopped);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            stopping.cancel();
+        });
+        assert!(guard(failing.wait_ready()).await.is_err());
+        assert!(guard(stopped.wait_ready()).await.is_err());
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    });
+    assert_eq!(stalls(&log), [] as [&str; 0], "{log}");
 }
