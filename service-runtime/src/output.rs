@@ -3,7 +3,8 @@
 use crate::error::BoxError;
 
 /// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
-/// `!`, for a task that never returns).
+/// `!`, for a task that never returns). `E` is `'static`, as the error of a task's
+/// `'static` future always is.
 ///
 /// Implemented for exactly those; you never implement it yourself. The bodies it applies to
 /// are the futures of the closures given to [`Context::run_task`](crate::Context::run_task)
