@@ -314,16 +314,22 @@
 //! ```
 //!
 //! A service is *ready* ([`Manager::is_ready`], [`Manager::wait_ready`]) once its start-up
-//! work is done: when its body returns, or — with [`Options::manual_ready`] — when a task
-//! calls [`Context::ready`]. The DSL waits for each `#[child]` (without a restart policy)
-//! to be ready before starting the work declared after it. [`Manager::cancel_cause`] tells why a service began to stop
+//! work was *started*: when its body returns — its tasks and daemons spawned, not finished
+//! (maybe not even polled yet) — or, with [`Options::manual_ready`], when a task calls
+//! [`Context::ready`], for start-up work a task must finish first (a listener bound). The
+//! DSL waits for each `#[child]` (without a restart policy) to be ready before starting the
+//! work declared after it; a `manual_ready` child still not ready after 10 s of waiting is
+//! named in a `warn`. [`Manager::cancel_cause`] tells why a service began to stop
 //! ([`CancelCause`]); a [`ServiceError`]'s message starts with it.
 //!
 //! # Observability
 //!
 //! Every task runs in a `tracing` span carrying its service and path; failures are `error`
 //! events, lifecycle steps `debug`/`trace` events. With no subscriber this costs next to
-//! nothing.
+//! nothing. Built with `RUSTFLAGS="--cfg tokio_unstable"` (as tokio-console requires), each
+//! task's tokio task is named by the task's path, so tokio-console shows the tree; without
+//! that flag naming costs nothing, and with it nothing unless a subscriber records tokio's
+//! task spans.
 //!
 //! # The live tree
 //!

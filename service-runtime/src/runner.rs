@@ -120,6 +120,7 @@ where
             path = %task.path(&name)
         ),
     };
+    let tokio_name = TokioName::of(&manager, &task, &name, spec.role);
     let supervisor = spec
         .restart
         .filter(|policy| policy.restarts())
@@ -139,9 +140,57 @@ where
     // Without a subscriber that wants the span, spawn the bare future: no span to store and
     // enter on every poll.
     if span.is_disabled() {
-        tokio::spawn(task);
+        tokio_name.spawn(task);
     } else {
-        tokio::spawn(task.instrument(span));
+        tokio_name.spawn(task.instrument(span));
+    }
+}
+
+/// The name of a task's tokio task: nothing, unless built with `--cfg tokio_unstable`.
+#[cfg(not(tokio_unstable))]
+struct TokioName;
+
+#[cfg(not(tokio_unstable))]
+impl TokioName {
+    fn of(_: &Manager, _: &Task, _: &Name, _: Role) -> TokioName {
+        TokioName
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(self, future: F) {
+        tokio::spawn(future);
+    }
+}
+
+/// The name of a task's tokio task, with `--cfg tokio_unstable`: the task's path, so that
+/// tokio-console shows the tree. Tokio only puts the name in its `runtime.spawn` span
+/// (what tokio-console reads), so the path, which a leaf task must build, is only built
+/// when a subscriber wants that span; otherwise naming costs one callsite check.
+#[cfg(tokio_unstable)]
+struct TokioName(Option<Arc<str>>);
+
+#[cfg(tokio_unstable)]
+impl TokioName {
+    fn of(manager: &Manager, task: &Task, name: &Name, role: Role) -> TokioName {
+        let wanted = tracing::enabled!(
+            kind: tracing::metadata::Kind::SPAN,
+            target: "tokio::task",
+            tracing::Level::TRACE
+        );
+        TokioName(wanted.then(|| match role {
+            Role::Body => Arc::clone(manager.state.path()),
+            Role::Task | Role::Daemon => task.path(name),
+        }))
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(self, future: F) {
+        let Some(name) = self.0 else {
+            tokio::spawn(future);
+            return;
+        };
+        // Tokio returns no error here today; if it ever did, the future would be dropped
+        // unpolled, and a task future dropped leaves the tree (`TaskFuture`'s drop), as when
+        // the runtime shuts down.
+        let _ = tokio::task::Builder::new().name(&name).spawn(future);
     }
 }
 
@@ -629,3 +678,6 @@ const _: () = {
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+#[cfg(all(test, tokio_unstable, not(loom)))]
+mod tokio_names;

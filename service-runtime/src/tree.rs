@@ -524,7 +524,8 @@ impl<S> Drop for TaskNode<S> {
 /// that keeps the path the spawning task would have given it.
 ///
 /// Fails with `NotRunning` when the service's whole tree is done, and with
-/// `TooManyChildren` when the parent already has `limit` live children.
+/// `TooManyChildren` (naming the parent's path) when the parent already has `limit` live
+/// children.
 pub(crate) fn attach_task<S>(
     parent: &Arc<TaskNode<S>>,
     name: &Name,
@@ -611,7 +612,12 @@ fn attach<S, R>(
         }
         if state.children.len() >= limit {
             let most_common = most_common_names(&state.children);
-            return Err(LifecycleError::TooManyChildren { limit, most_common });
+            drop(state);
+            return Err(LifecycleError::TooManyChildren {
+                parent: candidate.path().to_string(),
+                limit,
+                most_common,
+            });
         }
         let id = state.next_id;
         // Wraps after 2³² children: a stale reference would need to outlive that many

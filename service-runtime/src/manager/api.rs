@@ -106,17 +106,32 @@ impl Manager {
         self.state.started_event.wait().await;
     }
 
-    /// Whether the service is ready: its start-up work is done (its body returned, or a task
-    /// called [`Context::ready`](crate::Context::ready); with
-    /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter).
+    /// Whether the service is ready: its start-up work was *started*, not finished.
+    ///
+    /// - By default, a service is ready once its body has returned: the tasks and daemons
+    ///   it started have been spawned — not finished, and maybe not even polled once — and
+    ///   (in the DSL) each `#[child]` declared before them was ready. (Or earlier, if a task
+    ///   calls [`Context::ready`](crate::Context::ready) first.)
+    /// - With [`Options::manual_ready`](crate::Options::manual_ready), it is ready only
+    ///   once its body or a task calls [`Context::ready`](crate::Context::ready): readiness
+    ///   then means what that call says (a listener bound, a cache loaded).
+    ///
+    /// A service that was cancelled before it was ready never becomes ready.
     pub fn is_ready(&self) -> bool {
         self.state.ready_event.is_set()
     }
 
-    /// Waits until the service is ready.
+    /// Waits until the service is ready ([`Manager::is_ready`]: its start-up work was
+    /// started — its tasks spawned, not finished — or, with `manual_ready`, it said so).
     ///
     /// Fails at once, with the failures so far, if the service fails before it is ready; and
     /// with its outcome (or `LifecycleError::FinishedBeforeReady`) if it finishes first.
+    ///
+    /// Waiting for a `manual_ready` service that is not ready yet arms a timer: if it is
+    /// still not ready after 10 s, a `warn` names it by its path (once per service,
+    /// however many wait), so that a parent whose start-up waits for a child that never
+    /// calls [`Context::ready`](crate::Context::ready) does not stall silently. The timer
+    /// needs the tokio time driver (`#[tokio::main]` and `#[tokio::test]` enable it).
     ///
     /// # Cancel safety
     /// Cancel safe.
@@ -125,7 +140,7 @@ impl Manager {
         loop {
             tokio::select! {
                 biased;
-                () = state.ready_event.wait() => return Ok(()),
+                () = state.wait_ready_event() => return Ok(()),
                 () = state.finished_event.wait() => {
                     self.outcome()?;
                     return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
