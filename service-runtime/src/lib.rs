@@ -376,6 +376,9 @@ mod tests;
 #[path = "private.rs"]
 pub mod __private;
 
+#[cfg(all(not(loom), feature = "lock-stats"))]
+pub use sync::lock_stats;
+
 pub use builder::{
     Boundary, ChildBuilder, Contain, Escalate, RestartingChildBuilder, RestartingTaskBuilder,
     TaskBuilder,
