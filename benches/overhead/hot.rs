@@ -198,9 +198,9 @@ pub(crate) fn lock_report() -> String {
         );
         let _ = writeln!(
             out,
-            "| run | kind | sections | held in all | held / run's length | longest held | waited in all | longest wait |"
+            "| run | kind | sections | held in all | held / run's length | longest held | held ≥ 1 / 10 / 100 µs / 1 ms | waited in all | longest wait |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
         for label in ["brief", "cancelled"] {
             let mine: Vec<_> = runs.iter().filter(|(l, _, _)| *l == label).collect();
             if mine.is_empty() {
@@ -234,12 +234,16 @@ pub(crate) fn lock_report() -> String {
                     .map(|r| pick(&r.1).max_waited)
                     .max()
                     .unwrap_or_default();
+                let buckets: Vec<String> = (0..4)
+                    .map(|b| format!("{:.0}", med(&|r| pick(&r.1).longer_than[b] as f64)))
+                    .collect();
                 let _ = writeln!(
                     out,
-                    "| {label} | {kind} | {sections:.0} | {:.2} ms | {:.0} % | {:.1} µs | {:.2} ms | {:.1} µs |",
+                    "| {label} | {kind} | {sections:.0} | {:.2} ms | {:.0} % | {:.1} µs | {} | {:.2} ms | {:.1} µs |",
                     held * 1e3,
                     share * 100.0,
                     longest.as_secs_f64() * 1e6,
+                    buckets.join(" / "),
                     waited * 1e3,
                     longest_wait.as_secs_f64() * 1e6,
                 );

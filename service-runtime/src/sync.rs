@@ -49,6 +49,8 @@ pub mod lock_stats {
         max_held_ns: AtomicU64,
         waited_ns: AtomicU64,
         max_waited_ns: AtomicU64,
+        /// Sections held at least 1 µs, 10 µs, 100 µs, 1 ms.
+        longer_than: [AtomicU64; 4],
     }
 
     impl Counters {
@@ -59,6 +61,7 @@ pub mod lock_stats {
                 max_held_ns: AtomicU64::new(0),
                 waited_ns: AtomicU64::new(0),
                 max_waited_ns: AtomicU64::new(0),
+                longer_than: [const { AtomicU64::new(0) }; 4],
             }
         }
 
@@ -71,6 +74,10 @@ pub mod lock_stats {
                 max_held: ns(&self.max_held_ns),
                 waited: ns(&self.waited_ns),
                 max_waited: ns(&self.max_waited_ns),
+                longer_than: self
+                    .longer_than
+                    .each_ref()
+                    .map(|a| a.swap(0, Ordering::Relaxed)),
             }
         }
     }
@@ -91,6 +98,8 @@ pub mod lock_stats {
         pub waited: Duration,
         /// The longest wait.
         pub max_waited: Duration,
+        /// How many sections were held at least 1 µs, 10 µs, 100 µs and 1 ms.
+        pub longer_than: [u64; 4],
     }
 
     /// The tree's node locks, and every other lock of the runtime.
@@ -169,6 +178,16 @@ pub mod lock_stats {
             counters.count.fetch_add(1, Ordering::Relaxed);
             counters.held_ns.fetch_add(held, Ordering::Relaxed);
             counters.max_held_ns.fetch_max(held, Ordering::Relaxed);
+            for (bucket, limit) in counters
+                .longer_than
+                .iter()
+                .zip([1_000, 10_000, 100_000, 1_000_000])
+            {
+                if held < limit {
+                    break;
+                }
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
