@@ -110,7 +110,7 @@ where
             parent: None,
             "task",
             service = %manager.state.path(),
-            path = %task.path(&name)
+            path = %SpanPath(&task, &name)
         ),
     };
     let supervisor = spec
@@ -135,6 +135,16 @@ where
         tokio::spawn(task);
     } else {
         tokio::spawn(task.instrument(span));
+    }
+}
+
+/// A task's path as a span field: written straight into the subscriber's buffer, without
+/// building it (a leaf has no stored path; `TaskRef::path` would allocate one per task).
+struct SpanPath<'a>(&'a Task, &'a Name);
+
+impl std::fmt::Display for SpanPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.write_path(self.1, f)
     }
 }
 
