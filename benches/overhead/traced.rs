@@ -46,7 +46,7 @@ macro_rules! spawn_traced {
         if $crate::traced::on() {
             let $f = tracing::Instrument::instrument(
                 future,
-                tracing::info_span!(parent: None, "task", service = $service, task = $task),
+                tracing::info_span!(parent: None, "task", service = %$service, task = %$task),
             );
             $spawn
         } else {
