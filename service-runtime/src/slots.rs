@@ -1,17 +1,12 @@
 //! [`Slots`]: a set with stable indices and O(1) insert and remove.
-//!
-//! A set can get large — a parent with 100,000 live children — and is used under a lock
-//! (a node's, an event's): no insert may take long. So past [`SEGMENT`] values the entries
-//! are kept in segments of that size that never move, instead of one vector that would copy
-//! all of them (megabytes, under the lock) each time it doubles.
 
 /// A set with stable indices and O(1) insert and remove (a minimal slab). Slot 0 is held
 /// inline — most nodes and events never hold more than one value at a time, and then need
-/// no heap — and the others in segments whose vacant entries form a free list.
+/// no heap — and the others in a vector whose vacant entries form a free list.
 pub(crate) struct Slots<T> {
     first: Option<T>,
-    /// Slots `1..`: slot `i` is entry `i - 1` of `rest`.
-    rest: Segments<T>,
+    /// Slots `1..`: slot `i` is `rest[i - 1]`.
+    rest: Vec<Entry<T>>,
     /// Head of the free list in `rest`, `NONE` when empty. (`u32`s keep a task's node
     /// small; a set never holds anywhere near 2³² values, which would take hundreds of GB.)
     next_free: u32,
@@ -26,86 +21,11 @@ enum Entry<T> {
 
 const NONE: u32 = u32::MAX;
 
-/// Entries per segment: the most an insert ever copies (the first segment grows as a
-/// vector up to this), about 50 kB for a node's children.
-const SEGMENT: usize = 1024;
-
-/// A sequence of entries that only grows at the end: the first [`SEGMENT`] in a vector, the
-/// others in segments of that capacity, allocated full-sized and never moved.
-struct Segments<T> {
-    head: Vec<Entry<T>>,
-    tail: Vec<Vec<Entry<T>>>,
-}
-
-impl<T> Default for Segments<T> {
-    fn default() -> Self {
-        Segments {
-            head: Vec::new(),
-            tail: Vec::new(),
-        }
-    }
-}
-
-impl<T> Segments<T> {
-    fn len(&self) -> usize {
-        // Every segment but the last is full.
-        match self.tail.last() {
-            None => self.head.len(),
-            Some(last) => SEGMENT * self.tail.len() + last.len(),
-        }
-    }
-
-    fn push(&mut self, entry: Entry<T>) {
-        if self.head.len() < SEGMENT {
-            self.head.push(entry);
-            return;
-        }
-        match self.tail.last_mut() {
-            Some(segment) if segment.len() < SEGMENT => segment.push(entry),
-            _ => {
-                let mut segment = Vec::with_capacity(SEGMENT);
-                segment.push(entry);
-                self.tail.push(segment);
-            }
-        }
-    }
-
-    fn get_mut(&mut self, index: usize) -> Option<&mut Entry<T>> {
-        if index < SEGMENT {
-            return self.head.get_mut(index);
-        }
-        let index = index - SEGMENT;
-        self.tail.get_mut(index / SEGMENT)?.get_mut(index % SEGMENT)
-    }
-
-    /// Empties it; keeps the memory of a small set (a node that gains children one at a
-    /// time would reallocate), gives back that of a burst of values.
-    fn clear(&mut self) {
-        if self.head.capacity() > 64 {
-            *self = Segments::default();
-        } else {
-            self.head.clear();
-        }
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Entry<T>> {
-        self.head.iter().chain(self.tail.iter().flatten())
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry<T>> {
-        self.head.iter_mut().chain(self.tail.iter_mut().flatten())
-    }
-
-    fn into_entries(self) -> impl Iterator<Item = Entry<T>> {
-        self.head.into_iter().chain(self.tail.into_iter().flatten())
-    }
-}
-
 impl<T> Default for Slots<T> {
     fn default() -> Self {
         Slots {
             first: None,
-            rest: Segments::default(),
+            rest: Vec::new(),
             next_free: NONE,
             len: 0,
         }
@@ -143,11 +63,7 @@ impl<T> Slots<T> {
             return self.rest.len();
         }
         let index = self.next_free as usize;
-        let entry = self
-            .rest
-            .get_mut(index)
-            .expect("the free list only holds indices of entries");
-        match std::mem::replace(entry, Entry::Occupied(value)) {
+        match std::mem::replace(&mut self.rest[index], Entry::Occupied(value)) {
             Entry::Vacant(next) => self.next_free = next,
             Entry::Occupied(_) => unreachable!("the free list only holds vacant entries"),
         }
@@ -174,7 +90,13 @@ impl<T> Slots<T> {
         self.len -= 1;
         if self.len == 0 {
             self.next_free = NONE;
-            self.rest.clear();
+            if self.rest.capacity() > 64 {
+                // Give the memory of a burst of values back once it is over (small sets
+                // keep theirs: a node that gains children one at a time would reallocate).
+                self.rest = Vec::new();
+            } else {
+                self.rest.clear();
+            }
         }
         Some(value)
     }
@@ -195,7 +117,7 @@ impl<T> Slots<T> {
         self.next_free = NONE;
         self.len = 0;
         let rest = std::mem::take(&mut self.rest)
-            .into_entries()
+            .into_iter()
             .filter_map(|entry| match entry {
                 Entry::Occupied(value) => Some(value),
                 Entry::Vacant(_) => None,
@@ -252,11 +174,11 @@ mod tests {
         assert_eq!(slots.iter().count(), 0);
     }
 
-    /// Past one segment, indices stay stable and the free list reaches into every segment.
+    /// A large set keeps its indices stable, and its free list reaches every part of it.
     #[test]
-    fn large_sets_keep_indices_across_segments() {
+    fn large_sets_keep_indices() {
         let mut slots = Slots::default();
-        let n = 3 * super::SEGMENT + 10;
+        let n = 3000;
         let keys: Vec<usize> = (0..n).map(|i| slots.insert(i)).collect();
         assert_eq!(keys, (0..n).collect::<Vec<_>>());
         for &key in keys.iter().step_by(7) {
