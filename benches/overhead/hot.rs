@@ -198,9 +198,9 @@ pub(crate) fn lock_report() -> String {
         );
         let _ = writeln!(
             out,
-            "| run | kind | sections | held in all | held / run's length | longest held | held ≥ 1 / 10 / 100 µs / 1 ms | waited in all | longest wait |"
+            "| run | kind | sections | held in all | of which in sections < 100 µs | held / run's length | longest held | held ≥ 1 / 10 / 100 µs / 1 ms | waited in all | longest wait |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
         for label in ["brief", "cancelled"] {
             let mine: Vec<_> = runs.iter().filter(|(l, _, _)| *l == label).collect();
             if mine.is_empty() {
@@ -222,6 +222,7 @@ pub(crate) fn lock_report() -> String {
                 };
                 let sections = med(&|r| pick(&r.1).count as f64);
                 let held = med(&|r| pick(&r.1).held.as_secs_f64());
+                let short = med(&|r| pick(&r.1).held_short.as_secs_f64());
                 let share = med(&|r| pick(&r.1).held.as_secs_f64() / r.2.as_secs_f64());
                 let waited = med(&|r| pick(&r.1).waited.as_secs_f64());
                 let longest = mine
@@ -239,8 +240,9 @@ pub(crate) fn lock_report() -> String {
                     .collect();
                 let _ = writeln!(
                     out,
-                    "| {label} | {kind} | {sections:.0} | {:.2} ms | {:.0} % | {:.1} µs | {} | {:.2} ms | {:.1} µs |",
+                    "| {label} | {kind} | {sections:.0} | {:.2} ms | {:.2} ms | {:.0} % | {:.1} µs | {} | {:.2} ms | {:.1} µs |",
                     held * 1e3,
+                    short * 1e3,
                     share * 100.0,
                     longest.as_secs_f64() * 1e6,
                     buckets.join(" / "),

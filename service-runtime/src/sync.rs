@@ -46,6 +46,8 @@ pub mod lock_stats {
     struct Counters {
         count: AtomicU64,
         held_ns: AtomicU64,
+        /// Of `held_ns`, the sections shorter than 100 µs (without the holder's preemptions).
+        held_short_ns: AtomicU64,
         max_held_ns: AtomicU64,
         waited_ns: AtomicU64,
         max_waited_ns: AtomicU64,
@@ -58,6 +60,7 @@ pub mod lock_stats {
             Counters {
                 count: AtomicU64::new(0),
                 held_ns: AtomicU64::new(0),
+                held_short_ns: AtomicU64::new(0),
                 max_held_ns: AtomicU64::new(0),
                 waited_ns: AtomicU64::new(0),
                 max_waited_ns: AtomicU64::new(0),
@@ -71,6 +74,7 @@ pub mod lock_stats {
             Hold {
                 count: self.count.swap(0, Ordering::Relaxed),
                 held: ns(&self.held_ns),
+                held_short: ns(&self.held_short_ns),
                 max_held: ns(&self.max_held_ns),
                 waited: ns(&self.waited_ns),
                 max_waited: ns(&self.max_waited_ns),
@@ -92,6 +96,9 @@ pub mod lock_stats {
         pub count: u64,
         /// Their total length.
         pub held: Duration,
+        /// The total length of those shorter than 100 µs: on a busy machine the longer ones
+        /// are mostly the holder's thread being preempted.
+        pub held_short: Duration,
         /// The longest one.
         pub max_held: Duration,
         /// Total time spent waiting to get in.
@@ -177,6 +184,9 @@ pub mod lock_stats {
             // Relaxed: statistics.
             counters.count.fetch_add(1, Ordering::Relaxed);
             counters.held_ns.fetch_add(held, Ordering::Relaxed);
+            if held < 100_000 {
+                counters.held_short_ns.fetch_add(held, Ordering::Relaxed);
+            }
             counters.max_held_ns.fetch_max(held, Ordering::Relaxed);
             for (bucket, limit) in counters
                 .longer_than
