@@ -294,7 +294,10 @@ impl ServiceState {
         }
         // The first cause wins; it is set before the flag, so whoever sees the flag sees it.
         let _ = self.cause.set(cause);
-        self.cancelled_at();
+        if !self.grace.is_zero() {
+            // The grace's deadline counts from here (a zero grace has none: no clock read).
+            self.cancelled_at();
+        }
         // AcqRel: only one canceller proceeds; the store must precede the walk's locks
         // (tree module docs, "Wake-ups").
         if self.cancelled.swap(true, Ordering::AcqRel) {
