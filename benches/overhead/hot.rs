@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::probe::Probe;
+use crate::traced::spawn_traced;
 
 /// What the children do.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -104,40 +105,50 @@ pub(crate) async fn plain(spawners: usize, children: usize, kind: Children) -> D
     let probe = Arc::new(Probe::new(cancel_at));
     let token = CancellationToken::new();
     let start = Instant::now();
-    let service = tokio::spawn({
-        let token = token.clone();
-        let probe = Arc::clone(&probe);
-        async move {
-            let tracker = TaskTracker::new();
-            for _ in 0..spawners {
-                let parent = tracker.clone();
-                let token = token.clone();
-                let probe = Arc::clone(&probe);
-                tracker.spawn(async move {
-                    for _ in 0..children {
-                        if token.is_cancelled() {
-                            continue;
-                        }
-                        match kind {
-                            Children::Brief => {
-                                parent.spawn(tokio::task::yield_now());
+    let service = spawn_traced!(
+        |f| tokio::spawn(f),
+        {
+            let token = token.clone();
+            let probe = Arc::clone(&probe);
+            async move {
+                tracing::debug!(service = "HotParent", "service started");
+                let tracker = TaskTracker::new();
+                for _ in 0..spawners {
+                    let parent = tracker.clone();
+                    let token = token.clone();
+                    let probe = Arc::clone(&probe);
+                    let spawner = async move {
+                        for _ in 0..children {
+                            if token.is_cancelled() {
+                                continue;
                             }
-                            Children::Idle { .. } => {
-                                let token = token.clone();
-                                let probe = Arc::clone(&probe);
-                                parent.spawn(async move {
-                                    probe.arrive();
-                                    token.run_until_cancelled(pending::<()>()).await;
-                                });
+                            match kind {
+                                Children::Brief => {
+                                    let child = tokio::task::yield_now();
+                                    spawn_traced!(|f| parent.spawn(f), child, "HotParent", "child");
+                                }
+                                Children::Idle { .. } => {
+                                    let token = token.clone();
+                                    let probe = Arc::clone(&probe);
+                                    let child = async move {
+                                        probe.arrive();
+                                        token.run_until_cancelled(pending::<()>()).await;
+                                    };
+                                    spawn_traced!(|f| parent.spawn(f), child, "HotParent", "child");
+                                }
                             }
                         }
-                    }
-                });
+                    };
+                    spawn_traced!(|f| tracker.spawn(f), spawner, "HotParent", "spawner");
+                }
+                tracker.close();
+                tracker.wait().await;
+                tracing::debug!(service = "HotParent", "service finished");
             }
-            tracker.close();
-            tracker.wait().await;
-        }
-    });
+        },
+        "HotParent",
+        "HotParent"
+    );
     if kind == Children::Brief {
         service.await.expect("hot parent (plain) panicked");
         return start.elapsed();
