@@ -12,17 +12,24 @@
 //! cargo bench -p service-benches --bench overhead -- w1 m1        # only some workloads
 //! ```
 //!
-//! Environment: `SERVICE_BENCH_QUICK=1` (one round, one pair each, scaling up to 100k),
-//! `SERVICE_BENCH_ROUNDS=<n>` (rounds; default 9), `SERVICE_BENCH_SIDE=tokio|runtime` (run
-//! one side only and print its medians: for profiling, e.g. under `perf record`).
-//! Workload keys for filtering: `w1`, `w2`, `w3`, `w4`, `w5`, `m1`, `scaling`.
+//! Environment: `SERVICE_BENCH_QUICK=1` (one round, one pair each),
+//! `SERVICE_BENCH_ROUNDS=<n>` (rounds; default 9), `SERVICE_BENCH_SCALE=1` (the scaling
+//! series up to 1M tasks and 111,111 services; default up to 100k and 11,111),
+//! `SERVICE_BENCH_TRACING=info|debug` (a `tracing_subscriber::fmt` subscriber at that level,
+//! writing to a sink, for the whole run), `SERVICE_BENCH_SIDE=tokio|runtime` (run one side
+//! only and print its medians: for profiling, e.g. under `perf record`). Feature
+//! `lock-stats`: the hot parent's runs also report the runtime's lock hold times.
+//! Workload keys for filtering: `w1`, `w2`, `w3`, `w4`, `w5`, `m1`, `hot`, `scaling`.
 
+mod attribution;
 mod conn;
+mod hot;
 mod m1;
 mod plain;
 mod probe;
 mod report;
 mod services;
+mod traced;
 mod workloads;
 
 use std::collections::BTreeMap;
@@ -58,13 +65,17 @@ struct Samples {
 struct Config {
     rounds: usize,
     quick: bool,
+    /// The big sizes of the scaling series too (1M tasks, 111,111 services).
+    scale: bool,
     /// Profiling mode: run only this side (no pairs, no ratios).
     only: Option<Side>,
 }
 
 impl Config {
     fn from_env() -> Config {
-        let quick = std::env::var("SERVICE_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let flag = |name| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
+        let quick = flag("SERVICE_BENCH_QUICK");
+        let scale = flag("SERVICE_BENCH_SCALE");
         let rounds = std::env::var("SERVICE_BENCH_ROUNDS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -77,6 +88,7 @@ impl Config {
         Config {
             rounds,
             quick,
+            scale,
             only,
         }
     }
@@ -98,16 +110,21 @@ fn main() {
         .map(String::as_str)
         .collect();
     let config = Config::from_env();
+    traced::install();
     let workloads: Vec<Workload> = workloads(&config)
         .into_iter()
         .filter(|w| filters.is_empty() || filters.iter().any(|f| w.key.contains(f)))
         .collect();
     let rt = tokio_runtime();
     eprintln!(
-        "service-benches: {}; {} round(s){}",
+        "service-benches: {}; {} round(s){}{}",
         machine(),
         config.rounds,
-        if config.quick { ", quick mode" } else { "" }
+        if config.quick { ", quick mode" } else { "" },
+        match traced::level() {
+            Some(level) => format!(", tracing at {level} (fmt subscriber to a sink)"),
+            None => String::new(),
+        }
     );
 
     // Warm-up: one untimed pair of every cheap workload (allocator, thread pool, code).
@@ -116,7 +133,7 @@ fn main() {
         .filter(|w| w.key != "scaling" && w.key != "m1")
     {
         for side in [Side::Tokio, Side::Runtime] {
-            if config.only.is_none_or(|only| only == side) {
+            if config.only.is_none_or(|only| only == side) && !(w.single && side == Side::Runtime) {
                 (w.run)(&rt, side);
             }
         }
@@ -141,10 +158,10 @@ fn main() {
                 } else {
                     [Side::Runtime, Side::Tokio]
                 };
-                for side in order
-                    .into_iter()
-                    .filter(|side| config.only.is_none_or(|only| only == *side))
-                {
+                for side in order.into_iter().filter(|side| {
+                    config.only.is_none_or(|only| only == *side)
+                        && !(w.single && *side == Side::Runtime)
+                }) {
                     let values = (w.run)(&rt, side);
                     for (mi, v) in values.into_iter().enumerate() {
                         let s = samples.entry(metric_index[wi] + mi).or_default();
@@ -166,4 +183,5 @@ fn main() {
 
     let metrics: Vec<&Metric> = workloads.iter().flat_map(|w| w.metrics.iter()).collect();
     report::print(&config, &metrics, &samples, began, &load_before);
+    print!("{}", hot::lock_report());
 }

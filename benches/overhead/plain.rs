@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::conn::{self, FAIL_EVERY};
 use crate::probe::Probe;
+use crate::traced::spawn_traced;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -28,25 +29,29 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Returns the time from start until the service task is finished.
 pub(crate) async fn w1(batches: usize, leaves: usize) -> Duration {
     let start = Instant::now();
-    let service = tokio::spawn(async move {
+    let service = async move {
+        tracing::debug!(service = "Spawn", "service started");
         let mut set = JoinSet::new();
         for _ in 0..batches {
-            set.spawn(async move {
+            let batch = async move {
                 let mut set = JoinSet::new();
                 for _ in 0..leaves {
-                    set.spawn(tokio::task::yield_now());
+                    spawn_traced!(|f| set.spawn(f), tokio::task::yield_now(), "Spawn", "leaf");
                 }
                 while let Some(leaf) = set.join_next().await {
                     leaf?;
                 }
                 Ok::<(), JoinError>(())
-            });
+            };
+            spawn_traced!(|f| set.spawn(f), batch, "Spawn", "batch");
         }
         while let Some(batch) = set.join_next().await {
             batch??;
         }
+        tracing::debug!(service = "Spawn", "service finished");
         Ok::<(), JoinError>(())
-    });
+    };
+    let service = spawn_traced!(|f| tokio::spawn(f), service, "Spawn", "Spawn");
     service
         .await
         .expect("W1 service panicked")
@@ -62,12 +67,15 @@ pub(crate) async fn idle_daemons(
     token: CancellationToken,
     probe: Arc<Probe>,
 ) {
+    tracing::debug!(service = "IdleDaemons", "service started");
     let tracker = TaskTracker::new();
     for _ in 0..batches {
-        tracker.spawn(idle_batch(daemons, token.clone(), Arc::clone(&probe)));
+        let batch = idle_batch(daemons, token.clone(), Arc::clone(&probe));
+        spawn_traced!(|f| tracker.spawn(f), batch, "IdleDaemons", "batch");
     }
     tracker.close();
     tracker.wait().await;
+    tracing::debug!(service = "IdleDaemons", "service finished");
 }
 
 /// One batch: `daemons` tasks that wait forever (until cancelled); done when they all are.
@@ -76,10 +84,11 @@ async fn idle_batch(daemons: usize, token: CancellationToken, probe: Arc<Probe>)
     for _ in 0..daemons {
         let token = token.clone();
         let probe = Arc::clone(&probe);
-        tracker.spawn(async move {
+        let daemon = async move {
             probe.arrive();
             token.run_until_cancelled(pending::<()>()).await;
-        });
+        };
+        spawn_traced!(|f| tracker.spawn(f), daemon, "IdleDaemons", "daemon");
     }
     tracker.close();
     tracker.wait().await;
@@ -91,12 +100,8 @@ pub(crate) async fn w2(batches: usize, daemons: usize) -> [Duration; 2] {
     let token = CancellationToken::new();
     let probe = Arc::new(Probe::new(batches * daemons));
     let start = Instant::now();
-    let service = tokio::spawn(idle_daemons(
-        batches,
-        daemons,
-        token.clone(),
-        Arc::clone(&probe),
-    ));
+    let service = idle_daemons(batches, daemons, token.clone(), Arc::clone(&probe));
+    let service = spawn_traced!(|f| tokio::spawn(f), service, "IdleDaemons", "IdleDaemons");
     probe.wait().await;
     let started = start.elapsed();
     let cancel = Instant::now();
@@ -115,28 +120,32 @@ fn tree_node(
     probe: Arc<Probe>,
 ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
+        tracing::debug!(service = "Tree", "service started");
         let tracker = TaskTracker::new();
         {
             let token = token.clone();
             let probe = Arc::clone(&probe);
-            tracker.spawn(async move {
+            let daemon = async move {
                 probe.arrive();
                 token.run_until_cancelled(pending::<()>()).await;
-            });
+            };
+            spawn_traced!(|f| tracker.spawn(f), daemon, "Tree", "daemon");
         }
         if depth < max_depth {
             for _ in 0..fanout {
-                tracker.spawn(tree_node(
+                let child = tree_node(
                     depth + 1,
                     max_depth,
                     fanout,
                     token.child_token(),
                     Arc::clone(&probe),
-                ));
+                );
+                spawn_traced!(|f| tracker.spawn(f), child, "Tree", "Tree");
             }
         }
         tracker.close();
         tracker.wait().await;
+        tracing::debug!(service = "Tree", "service finished");
     })
 }
 
@@ -146,13 +155,8 @@ pub(crate) async fn w3(fanout: usize, max_depth: u32, services: usize) -> [Durat
     let token = CancellationToken::new();
     let probe = Arc::new(Probe::new(services));
     let start = Instant::now();
-    let service = tokio::spawn(tree_node(
-        0,
-        max_depth,
-        fanout,
-        token.clone(),
-        Arc::clone(&probe),
-    ));
+    let service = tree_node(0, max_depth, fanout, token.clone(), Arc::clone(&probe));
+    let service = spawn_traced!(|f| tokio::spawn(f), service, "Tree", "Tree");
     probe.wait().await;
     let started = start.elapsed();
     let cancel = Instant::now();
@@ -168,40 +172,50 @@ pub(crate) async fn w4(batches: usize, daemons: usize) -> Duration {
     let token = CancellationToken::new();
     let probe = Arc::new(Probe::new(batches * daemons));
     let trigger = Arc::new(Notify::new());
-    let service = tokio::spawn({
-        let token = token.clone();
-        let probe = Arc::clone(&probe);
-        let trigger = Arc::clone(&trigger);
-        async move {
-            let mut set: JoinSet<Result<(), BoxError>> = JoinSet::new();
-            for _ in 0..batches {
-                let batch = idle_batch(daemons, token.clone(), Arc::clone(&probe));
-                set.spawn(async move {
-                    batch.await;
-                    Ok(())
-                });
-            }
-            set.spawn(async move {
-                trigger.notified().await;
-                Err("boom".into())
-            });
-            let mut failures: Vec<BoxError> = Vec::new();
-            while let Some(ended) = set.join_next().await {
-                match ended {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => {
-                        failures.push(error);
-                        token.cancel();
-                    }
-                    Err(panic) => {
-                        failures.push(Box::new(panic));
-                        token.cancel();
+    let service = spawn_traced!(
+        |f| tokio::spawn(f),
+        {
+            let token = token.clone();
+            let probe = Arc::clone(&probe);
+            let trigger = Arc::clone(&trigger);
+            async move {
+                tracing::debug!(service = "IdleDaemons", "service started");
+                let mut set: JoinSet<Result<(), BoxError>> = JoinSet::new();
+                for _ in 0..batches {
+                    let batch = idle_batch(daemons, token.clone(), Arc::clone(&probe));
+                    let batch = async move {
+                        batch.await;
+                        Ok(())
+                    };
+                    spawn_traced!(|f| set.spawn(f), batch, "IdleDaemons", "batch");
+                }
+                let fail = async move {
+                    trigger.notified().await;
+                    Err("boom".into())
+                };
+                spawn_traced!(|f| set.spawn(f), fail, "IdleDaemons", "fail");
+                let mut failures: Vec<BoxError> = Vec::new();
+                while let Some(ended) = set.join_next().await {
+                    match ended {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => {
+                            tracing::error!(service = "IdleDaemons", %error, "task failed");
+                            failures.push(error);
+                            token.cancel();
+                        }
+                        Err(panic) => {
+                            failures.push(Box::new(panic));
+                            token.cancel();
+                        }
                     }
                 }
+                tracing::debug!(service = "IdleDaemons", "service finished");
+                failures
             }
-            failures
-        }
-    });
+        },
+        "IdleDaemons",
+        "IdleDaemons"
+    );
     probe.wait().await;
     let failed = Instant::now();
     trigger.notify_one();
@@ -223,7 +237,8 @@ pub(crate) async fn w4(batches: usize, daemons: usize) -> Duration {
 pub(crate) async fn w5(connections: usize, live: usize) -> Duration {
     let token = CancellationToken::new();
     let start = Instant::now();
-    let listener = tokio::spawn(listener(connections, live, token));
+    let listener = listener(connections, live, token);
+    let listener = spawn_traced!(|f| tokio::spawn(f), listener, "Listener", "Listener");
     let failures = listener.await.expect("W5 listener panicked");
     let elapsed = start.elapsed();
     assert_eq!(
@@ -244,7 +259,8 @@ async fn listener(connections: usize, live: usize, token: CancellationToken) -> 
         {
             failures += usize::from(failed(ended));
         }
-        set.spawn(connection(id, token.child_token()));
+        let connection = connection(id, token.child_token());
+        spawn_traced!(|f| set.spawn(f), connection, "Listener", "Connection");
     }
     while let Some(ended) = set.join_next().await {
         failures += usize::from(failed(ended));
@@ -268,12 +284,13 @@ fn failed(ended: Result<Result<(), BoxError>, JoinError>) -> bool {
 /// cancelled; the connection is done when that task is, and logs its failure (an error or a
 /// panic of the task) at `error`.
 async fn connection(id: usize, token: CancellationToken) -> Result<(), BoxError> {
-    let exchange = tokio::spawn(async move {
+    let exchange = async move {
         token
             .run_until_cancelled(conn::exchange(id))
             .await
             .unwrap_or(Ok(()))
-    });
+    };
+    let exchange = spawn_traced!(|f| tokio::spawn(f), exchange, "Connection", "exchange");
     let outcome = exchange
         .await
         .map_err(BoxError::from)

@@ -58,10 +58,21 @@ fn fmt_value(metric: &Metric, v: f64) -> String {
 }
 
 fn size_label(n: usize) -> String {
-    if n >= 1_000_000 {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
         format!("{}M", n / 1_000_000)
-    } else {
+    } else if n.is_multiple_of(1000) {
         format!("{}k", n / 1000)
+    } else {
+        // 1,111 services and the like: written out.
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
     }
 }
 
@@ -98,16 +109,17 @@ pub(crate) fn print(
     if let Some(side) = config.only {
         println!("\n{side:?} side only (profiling mode):\n");
         for (i, m) in metrics.iter().enumerate() {
-            let s = &samples[&i];
-            let v = median_of(
-                if side == Side::Tokio {
-                    &s.tokio
-                } else {
-                    &s.runtime
-                },
-                None,
-            );
-            println!("- {}: {}", m.label, fmt_value(m, v));
+            let Some(s) = samples.get(&i) else { continue };
+            let values = if side == Side::Tokio {
+                &s.tokio
+            } else {
+                &s.runtime
+            };
+            if values.is_empty() {
+                // A reference series, run on the plain side only.
+                continue;
+            }
+            println!("- {}: {}", m.label, fmt_value(m, median_of(values, None)));
         }
         return;
     }
@@ -155,7 +167,8 @@ pub(crate) fn print(
         );
     }
 
-    // Scaling: per-task cost by size, for each side, and largest / smallest.
+    // Scaling: per-item cost by size, for each side, and largest / smallest; one table per
+    // set of sizes (tasks, services).
     let mut series: Vec<&'static str> = Vec::new();
     for m in metrics {
         if let Some((name, _)) = m.series
@@ -164,23 +177,38 @@ pub(crate) fn print(
             series.push(name);
         }
     }
-    if !series.is_empty() {
-        let sizes: Vec<usize> = {
-            let mut sizes: Vec<usize> = metrics
+    let sizes_of = |name: &str| -> Vec<usize> {
+        let mut sizes: Vec<usize> = metrics
+            .iter()
+            .filter_map(|m| m.series.filter(|(n, _)| *n == name).map(|(_, size)| size))
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
+    };
+    let mut groups: Vec<(Vec<usize>, Vec<&'static str>)> = Vec::new();
+    for name in series {
+        let sizes = sizes_of(name);
+        match groups.iter_mut().find(|(s, _)| *s == sizes) {
+            Some((_, names)) => names.push(name),
+            None => groups.push((sizes, vec![name])),
+        }
+    }
+    for (sizes, names) in groups {
+        let find = |name: &str, n: usize| {
+            metrics
                 .iter()
-                .filter_map(|m| m.series.map(|(_, n)| n))
-                .collect();
-            sizes.sort_unstable();
-            sizes.dedup();
-            sizes
+                .enumerate()
+                .find(|(_, m)| m.series == Some((name, n)))
         };
+        let per = find(names[0], sizes[0]).map_or("task", |(_, m)| m.per);
         let header: Vec<String> = sizes
             .iter()
-            .map(|&n| format!("{} tasks", size_label(n)))
+            .map(|&n| format!("{} {per}s", size_label(n)))
             .collect();
         let _ = writeln!(
             out,
-            "\nScaling: cost per task (median), and its growth from the smallest to the largest size (target: runtime ≤ 1.5×).\n"
+            "\nScaling: cost per {per} (median), and its growth from the smallest to the largest size.\n"
         );
         let _ = writeln!(
             out,
@@ -188,16 +216,22 @@ pub(crate) fn print(
             header.join(" | ")
         );
         let _ = writeln!(out, "|---|---|{}---|", "---|".repeat(sizes.len()));
-        for name in series {
-            for side in [Side::Tokio, Side::Runtime] {
+        for name in names {
+            // A reference series runs the same code on one side only.
+            let reference = sizes
+                .iter()
+                .filter_map(|&n| find(name, n))
+                .all(|(i, _)| samples[&i].runtime.is_empty());
+            let sides: &[Side] = if reference {
+                &[Side::Tokio]
+            } else {
+                &[Side::Tokio, Side::Runtime]
+            };
+            for &side in sides {
                 let mut cells = Vec::new();
-                let mut per_task = Vec::new();
+                let mut per_item = Vec::new();
                 for &n in &sizes {
-                    let found = metrics
-                        .iter()
-                        .enumerate()
-                        .find(|(_, m)| m.series == Some((name, n)));
-                    match found {
+                    match find(name, n) {
                         Some((i, m)) => {
                             let s = &samples[&i];
                             let v = median_of(
@@ -209,20 +243,20 @@ pub(crate) fn print(
                                 None,
                             );
                             let p = v / m.items as f64;
-                            per_task.push(p);
+                            per_item.push(p);
                             cells.push(fmt_per_task(p));
                         }
                         None => cells.push("—".to_owned()),
                     }
                 }
-                let growth = match (per_task.first(), per_task.last()) {
+                let growth = match (per_item.first(), per_item.last()) {
                     (Some(first), Some(last)) => format!("{:.2}×", last / first),
                     _ => "—".to_owned(),
                 };
-                let side = if side == Side::Tokio {
-                    "plain tokio"
-                } else {
-                    "service-runtime"
+                let side = match (reference, side) {
+                    (true, _) => "reference",
+                    (false, Side::Tokio) => "plain tokio",
+                    (false, Side::Runtime) => "service-runtime",
                 };
                 let _ = writeln!(
                     out,
@@ -230,16 +264,15 @@ pub(crate) fn print(
                     cells.join(" | ")
                 );
             }
+            if reference {
+                continue;
+            }
             // The runtime's cost relative to tokio's at each size: flat means no path of the
             // runtime grows faster than tokio's own.
             let mut cells = Vec::new();
             let mut ratios = Vec::new();
             for &n in &sizes {
-                match metrics
-                    .iter()
-                    .enumerate()
-                    .find(|(_, m)| m.series == Some((name, n)))
-                {
+                match find(name, n) {
                     Some((i, _)) => {
                         let s = &samples[&i];
                         let ratio = median_of(&s.runtime, None) / median_of(&s.tokio, None);

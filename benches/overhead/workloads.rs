@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use tokio::runtime::Runtime;
 
-use crate::{Config, Side, m1, plain, services};
+use crate::hot::{self, Children};
+use crate::{Config, Side, attribution, m1, plain, services};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unit {
@@ -26,10 +27,17 @@ pub(crate) struct Metric {
     pub(crate) series: Option<(&'static str, usize)>,
 }
 
+/// The hot parent's size: spawners, and children each starts.
+pub(crate) const HOT_SPAWNERS: usize = 100;
+pub(crate) const HOT_CHILDREN: usize = 1000;
+
 pub(crate) type RunFn = Box<dyn Fn(&Runtime, Side) -> Vec<f64>>;
 
 pub(crate) struct Workload {
     pub(crate) key: &'static str,
+    /// Runs the same code for both sides (a reference series): run once per pair, as the
+    /// plain side.
+    pub(crate) single: bool,
     /// Pairs per round.
     pub(crate) reps: usize,
     pub(crate) metrics: Vec<Metric>,
@@ -63,6 +71,7 @@ const W5_LIVE: usize = 100;
 pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
     let mut list = vec![
         Workload {
+            single: false,
             key: "w1",
             reps: config.reps(6),
             metrics: vec![metric(
@@ -79,6 +88,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             }),
         },
         Workload {
+            single: false,
             key: "w2",
             reps: config.reps(20),
             metrics: vec![
@@ -104,21 +114,28 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             }),
         },
         Workload {
+            single: false,
             key: "w3",
             reps: config.reps(20),
             metrics: vec![
-                metric(
-                    "W3 tree: 1,111 services (fan-out 10, depth 3), start → every daemon runs",
-                    Unit::Seconds,
-                    1111,
-                    Some(1.5),
-                ),
-                metric(
-                    "W3 tree: cancel root → finished",
-                    Unit::Seconds,
-                    1111,
-                    Some(1.5),
-                ),
+                Metric {
+                    per: "service",
+                    ..metric(
+                        "W3 tree: 1,111 services (fan-out 10, depth 3), start → every daemon runs",
+                        Unit::Seconds,
+                        1111,
+                        Some(1.5),
+                    )
+                },
+                Metric {
+                    per: "service",
+                    ..metric(
+                        "W3 tree: cancel root → finished",
+                        Unit::Seconds,
+                        1111,
+                        Some(1.5),
+                    )
+                },
             ],
             run: Box::new(|rt, side| {
                 let [started, cancelled] = match side {
@@ -129,6 +146,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             }),
         },
         Workload {
+            single: false,
             key: "w4",
             reps: config.reps(20),
             metrics: vec![metric(
@@ -145,6 +163,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             }),
         },
         Workload {
+            single: false,
             key: "w5",
             reps: config.reps(10),
             metrics: vec![Metric {
@@ -165,6 +184,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             }),
         },
         Workload {
+            single: false,
             key: "m1",
             reps: config.reps(2),
             metrics: vec![metric(
@@ -175,11 +195,51 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             )],
             run: Box::new(|_rt, side| vec![m1::bytes_per_daemon(side, 100_000)]),
         },
+        Workload {
+            single: false,
+            key: "hot",
+            reps: config.reps(6),
+            metrics: vec![
+                metric(
+                    "Hot parent: 100 spawners × 1,000 children into one service, start → finished",
+                    Unit::Seconds,
+                    HOT_SPAWNERS * HOT_CHILDREN,
+                    None,
+                ),
+                metric(
+                    "Hot parent, cancelled while the spawners spawn (at 50,000 children running), \
+                     cancel → finished",
+                    Unit::Seconds,
+                    HOT_SPAWNERS * HOT_CHILDREN / 2,
+                    None,
+                ),
+            ],
+            run: Box::new(|rt, side| {
+                let idle = Children::Idle {
+                    cancel_at: HOT_SPAWNERS * HOT_CHILDREN / 2,
+                };
+                let (n, m) = (HOT_SPAWNERS, HOT_CHILDREN);
+                match side {
+                    Side::Tokio => vec![
+                        secs(rt.block_on(hot::plain(n, m, Children::Brief))),
+                        secs(rt.block_on(hot::plain(n, m, idle))),
+                    ],
+                    Side::Runtime => vec![
+                        secs(hot::measured("brief", || {
+                            rt.block_on(hot::runtime(n, m, Children::Brief))
+                        })),
+                        secs(hot::measured("cancelled", || {
+                            rt.block_on(hot::runtime(n, m, idle))
+                        })),
+                    ],
+                }
+            }),
+        },
     ];
-    let sizes: &[usize] = if config.quick {
-        &[10_000, 100_000]
-    } else {
+    let sizes: &[usize] = if config.scale {
         &[10_000, 100_000, 1_000_000]
+    } else {
+        &[10_000, 100_000]
     };
     for &n in sizes {
         // Fewer pairs for the big sizes: their samples are long, hence steadier.
@@ -192,6 +252,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
         });
         let batches = n / 1000;
         list.push(Workload {
+            single: false,
             key: "scaling",
             reps,
             metrics: vec![Metric {
@@ -210,6 +271,7 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
             }),
         });
         list.push(Workload {
+            single: false,
             key: "scaling",
             reps,
             metrics: vec![
@@ -234,6 +296,75 @@ pub(crate) fn workloads(config: &Config) -> Vec<Workload> {
                 let [started, cancelled] = match side {
                     Side::Tokio => rt.block_on(plain::w2(batches, 1000)),
                     Side::Runtime => rt.block_on(services::w2(batches, 1000)),
+                };
+                vec![secs(started), secs(cancelled)]
+            }),
+        });
+        list.push(Workload {
+            single: true,
+            key: "scaling",
+            reps,
+            metrics: vec![
+                Metric {
+                    label: format!("tokio alone, {n} tasks"),
+                    unit: Unit::Seconds,
+                    items: n,
+                    per: "task",
+                    target: None,
+                    series: Some((attribution::TOKIO_ALONE, n)),
+                },
+                Metric {
+                    label: format!("allocator alone, {n} blocks"),
+                    unit: Unit::Seconds,
+                    items: n,
+                    per: "task",
+                    target: None,
+                    series: Some((attribution::ALLOCATOR_ALONE, n)),
+                },
+            ],
+            run: Box::new(move |rt, _side| {
+                vec![
+                    secs(rt.block_on(attribution::tokio_alone(batches, 1000))),
+                    secs(attribution::allocator_alone(n)),
+                ]
+            }),
+        });
+    }
+    // W3 trees of 1,111, 11,111 (and 111,111) child services: depth 3, 4 (and 5).
+    let depths: &[u32] = if config.scale { &[3, 4, 5] } else { &[3, 4] };
+    for &depth in depths {
+        let count: usize = (0..=depth).map(|d| 10usize.pow(d)).sum();
+        let reps = config.reps(match depth {
+            0..=3 => 10,
+            4 => 4,
+            _ => 2,
+        });
+        list.push(Workload {
+            single: false,
+            key: "scaling",
+            reps,
+            metrics: vec![
+                Metric {
+                    label: format!("scaling W3 start-up, {count} services"),
+                    unit: Unit::Seconds,
+                    items: count,
+                    per: "service",
+                    target: None,
+                    series: Some(("W3 start-up (start → every daemon runs)", count)),
+                },
+                Metric {
+                    label: format!("scaling W3 cancel, {count} services"),
+                    unit: Unit::Seconds,
+                    items: count,
+                    per: "service",
+                    target: None,
+                    series: Some(("W3 cancel (cancel root → finished)", count)),
+                },
+            ],
+            run: Box::new(move |rt, side| {
+                let [started, cancelled] = match side {
+                    Side::Tokio => rt.block_on(plain::w3(10, depth, count)),
+                    Side::Runtime => rt.block_on(services::w3(10, depth, count)),
                 };
                 vec![secs(started), secs(cancelled)]
             }),

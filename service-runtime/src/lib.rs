@@ -407,6 +407,9 @@ mod tests;
 pub mod __private;
 pub mod idioms;
 
+#[cfg(all(not(loom), feature = "lock-stats"))]
+pub use sync::lock_stats;
+
 pub use builder::{
     Boundary, ChildBuilder, Contain, Escalate, RestartingChildBuilder, RestartingTaskBuilder,
     TaskBuilder,

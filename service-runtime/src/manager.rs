@@ -157,7 +157,9 @@ pub(crate) enum Start {
 
 /// Checks that `name` can be a segment of a path: it has no `/`.
 pub(crate) fn check_name(name: &str) -> Result<(), LifecycleError> {
-    if name.contains('/') {
+    // Bytes: `/` is ASCII, never part of another character, and a byte scan of a short name
+    // is a few instructions where the `char` search sets up a `memchr`.
+    if name.as_bytes().contains(&b'/') {
         return Err(LifecycleError::InvalidName {
             name: name.to_owned(),
         });
@@ -310,7 +312,10 @@ impl ServiceState {
         }
         // The first cause wins; it is set before the flag, so whoever sees the flag sees it.
         let _ = self.cause.set(cause);
-        self.cancelled_at();
+        if !self.grace.is_zero() {
+            // The grace's deadline counts from here (a zero grace has none: no clock read).
+            self.cancelled_at();
+        }
         // AcqRel: only one canceller proceeds; the store must precede the walk's locks
         // (tree module docs, "Wake-ups").
         if self.cancelled.swap(true, Ordering::AcqRel) {

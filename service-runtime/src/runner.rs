@@ -117,7 +117,7 @@ where
             parent: None,
             "task",
             service = %manager.state.path(),
-            path = %task.path(&name)
+            path = %SpanPath(&task, &name)
         ),
     };
     let tokio_name = TokioName::of(&manager, &task, &name, spec.role);
@@ -191,6 +191,16 @@ impl TokioName {
         // unpolled, and a task future dropped leaves the tree (`TaskFuture`'s drop), as when
         // the runtime shuts down.
         let _ = tokio::task::Builder::new().name(&name).spawn(future);
+    }
+}
+
+/// A task's path as a span field: written straight into the subscriber's buffer, without
+/// building it (a leaf has no stored path; `TaskRef::path` would allocate one per task).
+struct SpanPath<'a>(&'a Task, &'a Name);
+
+impl std::fmt::Display for SpanPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.write_path(self.1, f)
     }
 }
 

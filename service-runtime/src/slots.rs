@@ -174,6 +174,33 @@ mod tests {
         assert_eq!(slots.iter().count(), 0);
     }
 
+    /// A large set keeps its indices stable, and its free list reaches every part of it.
+    #[test]
+    fn large_sets_keep_indices() {
+        let mut slots = Slots::default();
+        let n = 3000;
+        let keys: Vec<usize> = (0..n).map(|i| slots.insert(i)).collect();
+        assert_eq!(keys, (0..n).collect::<Vec<_>>());
+        for &key in keys.iter().step_by(7) {
+            assert_eq!(slots.remove(key), Some(key));
+        }
+        for &key in keys.iter().skip(1).step_by(7) {
+            assert_eq!(slots.get_mut(key).copied(), Some(key));
+        }
+        // The freed slots are used again before the set grows.
+        let freed = keys.iter().step_by(7).count();
+        let mut again: Vec<usize> = (0..freed).map(|i| slots.insert(n + i)).collect();
+        again.sort_unstable();
+        assert_eq!(again, keys.iter().step_by(7).copied().collect::<Vec<_>>());
+        assert_eq!(slots.next_slot(), n);
+        assert_eq!(slots.iter().count(), n);
+        let mut drained: Vec<usize> = slots.drain().collect();
+        drained.sort_unstable();
+        assert_eq!(drained.len(), n);
+        assert!(slots.is_empty());
+        assert_eq!(slots.insert(0), 0);
+    }
+
     #[test]
     fn inline_slot_is_reused_and_drain_takes_all() {
         let mut slots = Slots::default();
