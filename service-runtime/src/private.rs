@@ -40,10 +40,11 @@
 //! named that way on stable Rust, nor passed to a function without an "unreachable call"
 //! warning: its future goes through [`never_returns`] instead.
 
+use std::borrow::Cow;
 use std::fmt::{self, Debug};
 use std::future::Future;
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 // Only the public API: the macros' support is built on what any user could write.
@@ -397,6 +398,113 @@ impl Debug for ChildReadiness {
 /// Drops the handle of contained work that the body started: dropping it never cancels the
 /// work, and its failure is logged and counted by the runtime.
 fn drop_handle(_: TaskHandle) {}
+
+/// The arguments of a `#[service] async fn`, kept by its struct until its only run moves
+/// them into the function: a service runs at most once, so they need not be `Clone`.
+pub struct Args<T>(Mutex<Option<T>>);
+
+impl<T> Args<T> {
+    /// The arguments given to `new`.
+    pub fn new(args: T) -> Self {
+        Args(Mutex::new(Some(args)))
+    }
+
+    /// The arguments, the first time; `None` after that.
+    pub fn take(&self) -> Option<T> {
+        // A panic cannot happen while the lock is held: poisoning is ignored.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl<T> Debug for Args<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Args")
+    }
+}
+
+/// The error of a `#[service] async fn`'s `serve` called a second time on the same value
+/// (the runtime never does: a service runs at most once), its arguments moved into the
+/// first run.
+pub fn already_run() -> BoxError {
+    Box::new(LifecycleError::AlreadyStarted)
+}
+
+/// A service name made at run time: `#[service(name = <expr>)]`.
+#[diagnostic::on_unimplemented(
+    message = "`name = ..` needs a `String`, a `&'static str` or a `Cow<'static, str>`, not `{Self}`",
+    label = "the service's name",
+    note = "make the name with `format!`, like `name = format!(\"conn-{{}}\", self.id)`"
+)]
+pub trait ServiceName {
+    /// The name.
+    fn into_name(self) -> Cow<'static, str>;
+}
+
+impl ServiceName for &'static str {
+    fn into_name(self) -> Cow<'static, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl ServiceName for String {
+    fn into_name(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl ServiceName for Cow<'static, str> {
+    fn into_name(self) -> Cow<'static, str> {
+        self
+    }
+}
+
+/// `#[service(name = <expr>)]`.
+pub fn service_name(name: impl ServiceName) -> Cow<'static, str> {
+    name.into_name()
+}
+
+/// A grace period chosen at run time: `#[service(grace = <expr>)]`.
+#[diagnostic::on_unimplemented(
+    message = "`grace = ..` needs a `Duration` or an `Option<Duration>`, not `{Self}`",
+    label = "the service's grace period",
+    note = "`None` inherits the parent's grace; a literal grace is a string with a unit, like `grace = \"2s\"`"
+)]
+pub trait Grace {
+    /// The grace, `None` to inherit the parent's.
+    fn into_grace(self) -> Option<Duration>;
+}
+
+impl Grace for Duration {
+    fn into_grace(self) -> Option<Duration> {
+        Some(self)
+    }
+}
+
+impl Grace for &Duration {
+    fn into_grace(self) -> Option<Duration> {
+        Some(*self)
+    }
+}
+
+impl Grace for Option<Duration> {
+    fn into_grace(self) -> Option<Duration> {
+        self
+    }
+}
+
+impl Grace for &Option<Duration> {
+    fn into_grace(self) -> Option<Duration> {
+        *self
+    }
+}
+
+/// `#[service(grace = <expr>)]`.
+pub fn set_grace_to(options: &mut Options, grace: impl Grace) {
+    options.grace = grace.into_grace();
+}
 
 /// `#[service(grace = "..")]`, in milliseconds.
 pub fn set_grace(options: &mut Options, millis: u64) {
