@@ -325,9 +325,9 @@ impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
         let factory = move || factory(&service);
         let builder = self.builder(factory).restart(self.restart);
         if self.contained {
-            builder.contained().spawn().map(drop_handle)
+            builder.contained().spawn().map(drop)
         } else {
-            builder.spawn()
+            builder.spawn().map(drop)
         }
     }
 }

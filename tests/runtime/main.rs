@@ -15,6 +15,7 @@ mod limits;
 mod observability;
 mod orphans;
 mod readiness;
+mod restarting;
 mod run;
 mod stats;
 mod supervision;
