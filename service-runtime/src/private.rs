@@ -49,8 +49,8 @@ use std::time::Duration;
 
 // Only the public API: the macros' support is built on what any user could write.
 use crate::{
-    BoxError, ChildBuilder, Context, IntoTaskResult, LifecycleError, Manager, Options, Restart,
-    Service, ServiceError, TaskBuilder, TaskHandle,
+    BoxError, ChildBuilder, Context, IntoTaskResult, LifecycleError, Options, Restart,
+    RestartingHandle, Service, ServiceError, ServiceHandle, TaskBuilder, TaskHandle,
 };
 
 /// Implemented by `#[service] struct` (and the struct of `#[service] async fn`).
@@ -284,11 +284,12 @@ where
 
 impl<'a, S: ?Sized> Work<'a, S, Child, NoRestart> {
     /// Starts the child service that `factory(service)` builds, and returns its
-    /// [`ChildReadiness`], which the work declared after the child waits for.
+    /// [`ChildReadiness`], which the work declared after the child waits for, and which
+    /// then gives the child's handle to the methods that take it.
     ///
     /// # Errors
     /// As [`ChildBuilder::spawn`].
-    pub fn spawn<C: Service, F>(self, factory: F) -> Result<ChildReadiness, LifecycleError>
+    pub fn spawn<C: Service, F>(self, factory: F) -> Result<ChildReadiness<C>, LifecycleError>
     where
         F: FnOnce(&'a S) -> C,
     {
@@ -301,7 +302,7 @@ impl<'a, S: ?Sized> Work<'a, S, Child, NoRestart> {
         };
         Ok(ChildReadiness {
             parent: self.cx.clone(),
-            child: child.manager().clone(),
+            child,
             contained: self.contained,
         })
     }
@@ -311,11 +312,12 @@ impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
     /// Starts the child service that `factory(service)` builds, supervised: each restart
     /// runs a fresh instance from `factory`. There is no [`ChildReadiness`]: a restarting
     /// child's readiness is a moving target, and the work declared after it does not wait.
-    /// A contained child's supervising task's handle is dropped (see the module docs).
+    /// Its [`RestartingHandle`] is returned for the methods that take it, and dropped
+    /// otherwise (which never stops the child).
     ///
     /// # Errors
     /// As [`RestartingChildBuilder::spawn`](crate::RestartingChildBuilder::spawn).
-    pub fn spawn<C: Service, F>(self, factory: F) -> Result<(), LifecycleError>
+    pub fn spawn<C: Service, F>(self, factory: F) -> Result<RestartingHandle<C>, LifecycleError>
     where
         F: Fn(&S) -> C + Send + Sync + 'static,
     {
@@ -325,9 +327,9 @@ impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
         let factory = move || factory(&service);
         let builder = self.builder(factory).restart(self.restart);
         if self.contained {
-            builder.contained().spawn().map(drop)
+            builder.contained().spawn()
         } else {
-            builder.spawn().map(drop)
+            builder.spawn()
         }
     }
 }
@@ -355,20 +357,20 @@ impl<S: ?Sized, K: Debug, R: Debug> Debug for Work<'_, S, K, R> {
 ///   child that never called `ready`, or one cancelled with its parent): go on while the
 ///   parent runs, as there is nothing left to wait for; stop once the parent is cancelled.
 #[must_use = "the work declared after a child waits for its readiness"]
-pub struct ChildReadiness {
+pub struct ChildReadiness<C> {
     parent: Context,
-    child: Manager,
+    child: ServiceHandle<C>,
     /// The child is a failure boundary (`#[child(contained)]`).
     contained: bool,
 }
 
-impl ChildReadiness {
+impl<C> ChildReadiness<C> {
     /// Waits until the child is ready, failed or finished: [`ControlFlow::Continue`] to go
     /// on starting the work declared after it, [`ControlFlow::Break`] to stop.
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn wait(self) -> ControlFlow<()> {
+    pub async fn wait(&self) -> ControlFlow<()> {
         match self.child.wait_ready().await {
             Ok(()) => ControlFlow::Continue(()),
             Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady))
@@ -384,9 +386,14 @@ impl ChildReadiness {
             Err(_) => ControlFlow::Break(()),
         }
     }
+
+    /// The child's handle, for the methods declared after it that take it.
+    pub fn into_handle(self) -> ServiceHandle<C> {
+        self.child
+    }
 }
 
-impl Debug for ChildReadiness {
+impl<C> Debug for ChildReadiness<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildReadiness")
             .field("child", &self.child.name())

@@ -7,6 +7,7 @@ mod failures;
 mod forms;
 mod functions;
 mod generics;
+mod handles;
 mod instances;
 mod lints;
 mod options;
