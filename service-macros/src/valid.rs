@@ -267,26 +267,31 @@ fn handle_param(method: &WorkMethod, param: &Param, children: &Children<'_>, err
              work starts in declaration order; move `#[child] fn {name}` above `{this}`"
         )
     } else {
+        let (takes, otherwise) = if method.kind.is_task() {
+            (
+                "a task method takes the receiver, optionally `cx: &Context`,",
+                "read other inputs from the service's fields",
+            )
+        } else {
+            (
+                "a `#[child]` method takes `&self`",
+                "build the child from the service's fields",
+            )
+        };
         let above = if children.above.is_empty() {
-            String::from("this service declares no `#[child]` above it")
+            String::new()
         } else {
             let names: Vec<String> = children
                 .above
                 .iter()
                 .map(|name| format!("`{name}`"))
                 .collect();
-            format!("the children declared above it are {}", names.join(", "))
-        };
-        let besides = if method.kind.is_task() {
-            "the receiver and `cx: &Context`"
-        } else {
-            "`&self`"
+            format!(" (declared above: {})", names.join(", "))
         };
         format!(
-            "`{name}` is not a child of this service: besides {besides}, `{}` methods take only the handles \
-             of `#[child]` children declared above them, named after their methods, like \
-             `store: &ServiceHandle<Store>` ({above}); read other inputs from the service's fields",
-            method.kind.attr()
+            "`{name}` is not a child declared above `{this}`: {takes} and the handles of children \
+             declared above it{above}, each named after its `#[child]` method, like \
+             `store: &ServiceHandle<Store>`; {otherwise}"
         )
     };
     errors.spanned(name, message);
