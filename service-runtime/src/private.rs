@@ -27,12 +27,19 @@
 //!   waits for before starting the work declared after the child, and which says to stop if
 //!   the child failed (unless it is contained: its failure is its own, and the body goes
 //!   on). A restarting child is not waited for, and a restarting task's body is called
-//!   again for each restart. Contained work's handle (a [`TaskHandle`], or the child's
-//!   [`ServiceHandle`](crate::ServiceHandle)) is dropped: the DSL has no place to return it,
-//!   dropping it does not cancel the work, and the runtime logs and counts the work's
-//!   failure. A new key of the attributes is a method of [`Work`], applied where `Work`
-//!   makes the runtime's builder ([`TaskBuilder`], [`ChildBuilder`]).
-//! - `#[service] async fn f` generates the struct and its [`Service`] impl directly.
+//!   again for each restart. When a method declared after a child takes its handle, the
+//!   body keeps it in a local (`ChildReadiness::into_handle`, or the [`RestartingHandle`]
+//!   a restarting child's `spawn` returns) and the closures of those methods own clones of
+//!   it; otherwise it is dropped, which never stops the child. A contained task's
+//!   [`TaskHandle`] is dropped: dropping it does not cancel the work, and the runtime logs
+//!   and counts the work's failure. A new key of the attributes is a method of [`Work`],
+//!   applied where `Work` makes the runtime's builder ([`TaskBuilder`], [`ChildBuilder`]).
+//! - `#[service] async fn f` generates the struct and its [`Service`] impl directly; the
+//!   struct keeps the function's arguments in an [`Args`], which `serve` takes them from.
+//! - A run-time `name = <expr>` goes through [`service_name`] ([`ServiceName`] says which
+//!   types a name may have), `grace = <expr>` through [`set_grace_to`] ([`Grace`]),
+//!   `max_children = <expr>` through [`set_max_children`]; `options = <expr>` is the value
+//!   the keys are applied to.
 //!
 //! Task outputs are converted with [`IntoTaskResult`], naming the method's return type
 //! (`<R as IntoTaskResult>::into_task_result(..)`) so that a wrong one is reported there,
