@@ -451,8 +451,8 @@ fn check_fn(input: &FnInput, errors: &mut Errors) {
             Type::Reference(_) => errors.spanned(
                 &param.arg.ty,
                 format!(
-                    "a `#[service]` function cannot take references: its parameters are stored in `{struct_name}` \
-                     and cloned for each run; take an owned type (such as `String` or `Arc<T>`)"
+                    "a `#[service]` function cannot take references: its arguments are kept by `{struct_name}` \
+                     until the service runs; take an owned type (such as `String` or `Arc<T>`)"
                 ),
             ),
             Type::ImplTrait(_) => errors.spanned(

@@ -348,6 +348,69 @@ mod tests {
     }
 
     #[test]
+    fn child_handles_are_kept_only_when_taken() {
+        let item = quote! {
+            impl Node {
+                #[child] fn a(&self) -> Store { Store::new() }
+                #[child(restart = "on-failure")] fn b(&self, a: ServiceHandle<Store>) -> Store { Store::new() }
+                #[child] fn c(&self) -> Store { Store::new() }
+                #[task] async fn d(&self, cx: &Context, b: &RestartingHandle<Store>, a: &ServiceHandle<Store>) {}
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        let text = tokens.to_string();
+        assert!(text.contains("let __child_a ="), "{text}");
+        assert!(text.contains("let __child_b ="), "{text}");
+        assert!(!text.contains("__child_c"), "{text}");
+        assert_eq!(text.matches("into_handle").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn every_mistake_in_handle_parameters_is_reported() {
+        let item = quote! {
+            impl Node {
+                #[task] async fn early(&self, store: &ServiceHandle<Store>) {}
+                #[child] fn store(&self, store: &ServiceHandle<Store>, cx: &Context) -> Store { Store::new() }
+                #[task] async fn late(&self, cx: &Context, again: Context, stroe: &ServiceHandle<Store>, (a, b): (u8, u8)) {}
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        // `early`: a child declared below; `store`: its own handle, a context; `late`: a
+        // second context, an unknown child, a pattern.
+        assert_eq!(errors(&tokens), 6, "{tokens}");
+    }
+
+    #[test]
+    fn run_time_options() {
+        let item = quote!(
+            struct Node {
+                id: u32,
+            }
+        );
+        let tokens = expand(
+            quote!(name = format!("n-{}", self.id), grace = self.grace, options = self.base()),
+            item,
+        );
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        let text = tokens.to_string();
+        assert!(text.contains("service_name (format !"), "{text}");
+        assert!(text.contains("set_grace_to (& mut __options , self . grace)"), "{text}");
+        assert!(!text.contains("__name"), "{text}");
+
+        let item = quote!(
+            async fn conn(id: u32, stream: Stream) {}
+        );
+        let tokens = expand(quote!(name = format!("c-{id}")), item);
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        let text = tokens.to_string();
+        // Evaluated once, in `new`, and kept; there are no options to keep.
+        assert!(text.contains("__name : :: std :: borrow :: Cow"), "{text}");
+        assert!(!text.contains("__options :"), "{text}");
+        assert!(text.contains("__args"), "{text}");
+    }
+
+    #[test]
     fn every_mistake_in_a_function_is_reported() {
         let item = quote! {
             fn heartbeat(&self, (a, b): (u32, u32), name: &str, cx: &Context) -> &str {}
