@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use service_runtime::RestartingHandle;
 use service_runtime::prelude::*;
-use service_tests::guard;
+use service_tests::{guard, stays_pending};
 use tokio::sync::{Notify, mpsc};
 
 /// A child with state that its parent's tasks read through `call`.
@@ -203,5 +203,53 @@ async fn a_restarting_childs_handle_follows_its_instance() {
         (1, "Reader/Cache".to_owned())
     );
     assert_eq!(runs.load(Ordering::SeqCst), 2);
+    guard(handle.stop()).await.unwrap();
+}
+
+/// A child that is ready only once it is told to be.
+#[service(manual_ready)]
+struct Slow {
+    go: Arc<Notify>,
+}
+
+#[service]
+impl Slow {
+    #[task]
+    async fn warm_up(&self, cx: &Context) {
+        self.go.notified().await;
+        cx.ready();
+        cx.cancelled().await;
+    }
+}
+
+#[service]
+struct Waiter {
+    go: Arc<Notify>,
+    out: mpsc::UnboundedSender<bool>,
+}
+
+#[service]
+impl Waiter {
+    #[child]
+    fn slow(&self) -> Slow {
+        Slow::new(Arc::clone(&self.go))
+    }
+
+    #[task]
+    async fn check(&self, slow: &ServiceHandle<Slow>) {
+        self.out.send(slow.is_ready()).unwrap();
+    }
+}
+
+/// A method that takes a child's handle starts once the child is ready, as all work
+/// declared after a child does.
+#[tokio::test]
+async fn a_handle_is_taken_once_its_child_is_ready() {
+    let go = Arc::new(Notify::new());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let handle = Waiter::new(Arc::clone(&go), tx).start();
+    assert!(stays_pending(rx.recv()).await);
+    go.notify_one();
+    assert!(guard(rx.recv()).await.unwrap());
     guard(handle.stop()).await.unwrap();
 }

@@ -389,13 +389,20 @@ mod tests {
             }
         );
         let tokens = expand(
-            quote!(name = format!("n-{}", self.id), grace = self.grace, options = self.base()),
+            quote!(
+                name = format!("n-{}", self.id),
+                grace = self.grace,
+                options = self.base()
+            ),
             item,
         );
         assert_eq!(errors(&tokens), 0, "{tokens}");
         let text = tokens.to_string();
         assert!(text.contains("service_name (format !"), "{text}");
-        assert!(text.contains("set_grace_to (& mut __options , self . grace)"), "{text}");
+        assert!(
+            text.contains("set_grace_to (& mut __options , self . grace)"),
+            "{text}"
+        );
         assert!(!text.contains("__name"), "{text}");
 
         let item = quote!(
