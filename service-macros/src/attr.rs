@@ -3,6 +3,11 @@
 //!
 //! Parsing recovers after a bad option (it skips to the next `,`) so that every mistake in
 //! one attribute is reported in the same compile.
+//!
+//! `name`, `grace` and `max_children` take a literal, checked here, or any other expression,
+//! evaluated at run time (`name = format!("conn-{}", self.id)`, `grace = self.grace`): a
+//! literal of the wrong kind is an error here, an expression of the wrong type is rustc's
+//! (spanned at the expression, with the messages of the runtime's `__private` traits).
 
 mod work;
 
@@ -21,19 +26,39 @@ mod kw {
     syn::custom_keyword!(max_children);
     syn::custom_keyword!(manual_ready);
     syn::custom_keyword!(no_new);
+    syn::custom_keyword!(options);
 }
 
-const OPTIONS: &str = "`name`, `grace`, `max_children`, `manual_ready`, `no_new`";
+const OPTIONS: &str = "`name`, `grace`, `max_children`, `manual_ready`, `options`, `no_new`";
+
+/// The value of an option: a literal, checked at compile time, or an expression evaluated
+/// at run time.
+pub(crate) enum Value<T> {
+    Lit(T),
+    Expr(Box<Expr>),
+}
+
+impl<T> Value<T> {
+    /// The expression, if the value is one.
+    pub(crate) fn expr(&self) -> Option<&Expr> {
+        match self {
+            Value::Lit(_) => None,
+            Value::Expr(expr) => Some(expr),
+        }
+    }
+}
 
 /// The options of `#[service(..)]`, each set at most once.
 #[derive(Default)]
 pub(crate) struct ServiceArgs {
-    /// `name = ".."`: the service's name.
-    pub(crate) name: Option<LitStr>,
-    /// `grace = ".."`, in milliseconds.
-    pub(crate) grace: Option<u64>,
-    /// `max_children = N`.
-    pub(crate) max_children: Option<usize>,
+    /// `name = ".."` or `name = <expr>`: the service's name.
+    pub(crate) name: Option<Value<LitStr>>,
+    /// `grace = ".."` (in milliseconds) or `grace = <expr>`.
+    pub(crate) grace: Option<Value<u64>>,
+    /// `max_children = N` or `max_children = <expr>`.
+    pub(crate) max_children: Option<Value<usize>>,
+    /// `options = <expr>`: the `Options` the other keys start from.
+    pub(crate) options: Option<Box<Expr>>,
     /// `manual_ready`: the service says itself when it is ready (`Options::manual_ready`).
     pub(crate) manual_ready: Option<kw::manual_ready>,
     /// `no_new`: do not generate `new`; the keyword, for errors where it does not apply.
@@ -52,41 +77,112 @@ impl ServiceArgs {
 
     /// Whether any option that changes `Service::options` is set.
     pub(crate) fn has_options(&self) -> bool {
-        self.grace.is_some() || self.max_children.is_some() || self.manual_ready.is_some()
+        self.grace.is_some()
+            || self.max_children.is_some()
+            || self.manual_ready.is_some()
+            || self.options.is_some()
+    }
+
+    /// The run-time expressions among the options that change `Service::options`.
+    pub(crate) fn option_exprs(&self) -> impl Iterator<Item = &Expr> {
+        let grace = self.grace.as_ref().and_then(Value::expr);
+        let max_children = self.max_children.as_ref().and_then(Value::expr);
+        grace
+            .into_iter()
+            .chain(max_children)
+            .chain(self.options.as_deref())
     }
 
     fn parse_one(&mut self, input: ParseStream<'_>, errors: &mut Errors) -> syn::Result<()> {
         let lookahead = input.lookahead1();
         if lookahead.peek(kw::name) {
             let keyword: kw::name = input.parse()?;
-            let value = string_value(input, "name = \"Node\"")?;
-            if value.value().is_empty() {
-                errors.spanned(&value, "the service name cannot be empty");
-            } else if value.value().contains('/') {
-                errors.spanned(
-                    &value,
-                    "the service name cannot contain `/`: it separates the segments of task paths",
-                );
-            }
+            let value = match option_value(input, "name = \"node\"")? {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(value),
+                    ..
+                }) => {
+                    if value.value().is_empty() {
+                        errors.spanned(&value, "the service name cannot be empty");
+                    } else if value.value().contains('/') {
+                        errors.spanned(
+                            &value,
+                            "the service name cannot contain `/`: it separates the segments of task paths",
+                        );
+                    }
+                    Value::Lit(value)
+                }
+                Expr::Lit(other) => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected a string, like `name = \"node\"`, or an expression that makes \
+                         the name at run time, like `name = format!(\"conn-{}\", self.id)`",
+                    ));
+                }
+                expr => Value::Expr(Box::new(expr)),
+            };
             set_once(&mut self.name, keyword, "name", value, errors);
         } else if lookahead.peek(kw::grace) {
             let keyword: kw::grace = input.parse()?;
-            let millis = duration_value(input, "grace = \"2s\"")?;
-            set_once(&mut self.grace, keyword, "grace", millis, errors);
+            let value = match option_value(input, "grace = \"2s\"")? {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(value),
+                    ..
+                }) => Value::Lit(
+                    parse_duration(&value.value())
+                        .map_err(|message| syn::Error::new_spanned(&value, message))?,
+                ),
+                Expr::Lit(other) => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected a string with a unit, like `grace = \"2s\"`, or an expression \
+                         of type `Duration` for a grace chosen at run time, like `grace = self.grace`",
+                    ));
+                }
+                expr => Value::Expr(Box::new(expr)),
+            };
+            set_once(&mut self.grace, keyword, "grace", value, errors);
         } else if lookahead.peek(kw::max_children) {
             let keyword: kw::max_children = input.parse()?;
-            let value = int_value(input, "max_children = 100")?;
-            let limit = value.base10_parse::<usize>()?;
-            if limit == 0 {
-                errors.spanned(&value, "`max_children` must be at least 1");
-            }
+            let value = match option_value(input, "max_children = 100")? {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(value),
+                    ..
+                }) => {
+                    let limit = value.base10_parse::<usize>()?;
+                    if limit == 0 {
+                        errors.spanned(&value, "`max_children` must be at least 1");
+                    }
+                    Value::Lit(limit)
+                }
+                Expr::Lit(other) => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected an integer, like `max_children = 100`, or an expression of type \
+                         `usize`, like `max_children = self.limit`",
+                    ));
+                }
+                expr => Value::Expr(Box::new(expr)),
+            };
             set_once(
                 &mut self.max_children,
                 keyword,
                 "max_children",
-                limit,
+                value,
                 errors,
             );
+        } else if lookahead.peek(kw::options) {
+            let keyword: kw::options = input.parse()?;
+            let value = match option_value(input, "options = self.options.clone()")? {
+                Expr::Lit(other) => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected an expression of type `Options`, like `options = self.options.clone()`",
+                    ));
+                }
+                expr => Box::new(expr),
+            };
+            set_once(&mut self.options, keyword, "options", value, errors);
         } else if lookahead.peek(kw::manual_ready) {
             let keyword: kw::manual_ready = input.parse()?;
             no_value(input, "manual_ready")?;
@@ -198,12 +294,6 @@ fn int_value(input: ParseStream<'_>, example: &str) -> syn::Result<LitInt> {
     }
 }
 
-/// `= "<duration>"`, in milliseconds.
-fn duration_value(input: ParseStream<'_>, example: &str) -> syn::Result<u64> {
-    let value = string_value(input, example)?;
-    parse_duration(&value.value()).map_err(|message| syn::Error::new_spanned(&value, message))
-}
-
 fn option_value(input: ParseStream<'_>, example: &str) -> syn::Result<Expr> {
     if !input.peek(Token![=]) {
         return Err(input.error(format!("expected `=` and a value, like `{example}`")));
@@ -310,9 +400,10 @@ mod tests {
             no_new,
         ));
         assert_eq!(errors, 0);
-        assert_eq!(args.name.as_ref().unwrap().value(), "Node");
-        assert_eq!(args.grace, Some(2_000));
-        assert_eq!(args.max_children, Some(10));
+        assert!(matches!(&args.name, Some(Value::Lit(name)) if name.value() == "Node"));
+        assert!(matches!(args.grace, Some(Value::Lit(2_000))));
+        assert!(matches!(args.max_children, Some(Value::Lit(10))));
+        assert_eq!(args.option_exprs().count(), 0);
         assert!(args.manual_ready.is_some());
         assert!(args.no_new.is_some());
         assert!(args.has_options());
@@ -335,7 +426,36 @@ mod tests {
         // unknown, not a string, empty name, zero, duplicate grace, no_new value,
         // manual_ready value, duplicate manual_ready
         assert_eq!(errors, 8);
-        assert_eq!(args.grace, Some(1_000));
+        assert!(matches!(args.grace, Some(Value::Lit(1_000))));
+    }
+
+    #[test]
+    fn run_time_values() {
+        let (args, errors) = parse(quote!(
+            name = format!("conn-{}", self.id),
+            grace = self.grace,
+            max_children = self.limit(),
+            options = self.options.clone(),
+        ));
+        assert_eq!(errors, 0);
+        assert!(args.name.as_ref().and_then(Value::expr).is_some());
+        assert_eq!(args.option_exprs().count(), 3);
+        assert!(args.has_options());
+    }
+
+    #[test]
+    fn literals_of_the_wrong_kind() {
+        let (args, errors) = parse(quote!(
+            name = 5,
+            grace = 2,
+            max_children = "10",
+            options = true,
+            options = self.options(),
+        ));
+        // four literals of the wrong kind; the second `options` is the first valid one
+        assert_eq!(errors, 4);
+        assert!(args.name.is_none() && args.grace.is_none() && args.max_children.is_none());
+        assert!(args.options.is_some());
     }
 
     #[test]

@@ -83,10 +83,33 @@ use proc_macro::TokenStream;
 /// | option | meaning | default |
 /// |---|---|---|
 /// | `name = "node"` | the name in task paths, logs and errors (no `/`) | the type's name, as `Service::name` |
-/// | `grace = "2s"` | `Options::grace`: `<n>ms`, `<n>s` or `<n>m` | zero |
+/// | `grace = "2s"` | `Options::grace`: `<n>ms`, `<n>s` or `<n>m` | `None`: the parent's grace |
 /// | `max_children = 100` | `Options::max_children` | 1000 |
 /// | `manual_ready` | `Options::manual_ready`: the service is ready when its body or a task calls `cx.ready()`, not when its start-up work is done | off |
+/// | `options = <expr>` | the `Options` that the other keys change, made at run time | `Options::default()` |
 /// | `no_new` | do not generate `new` (write your own) | `new` is generated |
+///
+/// ## Per instance, at run time
+///
+/// `name`, `grace` and `max_children` also take an expression, evaluated with `self` in
+/// scope each time the runtime asks (`Service::name`, `Service::options`), so that each
+/// instance has its own — a connection named after its peer, a grace from the command line:
+///
+/// ```ignore
+/// #[service(name = format!("conn-{}", self.id), grace = self.grace, max_children = self.limit)]
+/// struct Connection {
+///     id: u64,
+///     grace: Duration,   // or `Option<Duration>`, `None` inheriting the parent's
+///     limit: usize,
+/// }
+/// ```
+///
+/// A name is a `String`, a `&'static str` or a `Cow<'static, str>` (a `/` in it would make
+/// paths ambiguous); a grace a `Duration` or an `Option<Duration>`; `max_children` a `usize`;
+/// `options = <expr>` an `Options`. An expression of another type is a compile error at
+/// the expression. A literal (`name = "node"`, `grace = "2s"`) is checked at compile time and
+/// costs nothing at run time; an expression costs what it computes (a `format!` allocates
+/// once per call).
 ///
 /// # On the struct's inherent `impl` block
 ///
@@ -132,19 +155,40 @@ use proc_macro::TokenStream;
 /// Heartbeat::new(Duration::from_secs(1)).run().await?;
 /// ```
 ///
-/// generates `pub struct Heartbeat { period: Duration }` (the function's name in
-/// `UpperCamelCase`, its visibility and doc comments), `Heartbeat::new(period)`, and a
-/// `Service` impl whose body calls the function. The function is kept as written.
+/// generates `pub struct Heartbeat` (the function's name in `UpperCamelCase`, its
+/// visibility and doc comments), `Heartbeat::new(period)`, and a `Service` impl whose body
+/// calls the function. The function is kept as written.
 ///
 /// - Its first parameter may be the service's `Context`, as `&Context` or `Context`.
-/// - The other parameters become the struct's fields. Each run gets a clone of them (the
-///   service is shared behind an `Arc`), so they must be `Clone`, owned (no references;
-///   wrap shared state in an `Arc`) and named by plain identifiers.
+/// - The other parameters are the arguments of `new`. The struct keeps them until the
+///   service runs, and then moves them into the function: a service runs once, so they need
+///   not be `Clone` (nor `Sync`), and the function may consume them — a service that owns a
+///   `TcpStream` takes it as `stream: TcpStream`. They must be owned (no references; wrap
+///   shared state in an `Arc`) and named by plain identifiers.
 /// - It returns `()` or `Result<(), E>` with `E: Into<BoxError>`, or `!` if it never returns.
 /// - Type parameters are allowed (they must be `Send + Sync + 'static`); lifetime
 ///   parameters are not.
 /// - The options are those of the struct form, except `no_new`; with `manual_ready`, the
-///   function calls `cx.ready()` itself once it is ready.
+///   function calls `cx.ready()` itself once it is ready. A `name` or option given as an
+///   expression sees the arguments by reference instead of `self`, and is evaluated once, in
+///   `new` (kept in a hidden field; nothing is kept for literals):
+///
+/// ```ignore
+/// #[service(name = format!("conn-{peer}"))]
+/// async fn connection(cx: &Context, stream: TcpStream, peer: SocketAddr) -> std::io::Result<()> {
+///     echo(stream, cx).await
+/// }
+///
+/// // In the acceptor: a failure boundary per connection, `Host/acceptor/conn-10.0.0.7:50312`.
+/// cx.child(move || Connection::new(stream, peer)).contained().spawn()?;
+/// ```
+///
+/// A restarting child's factory is called again for each restart, so each call must make
+/// fresh arguments: `cx.child(move || Poller::new(url.clone())).restart(..)`. A resource
+/// moved into the factory (`move || Connection::new(stream, peer)`) cannot be made twice:
+/// rustc then reports that the closure is `FnOnce` because it moves `stream`, the
+/// requirement to be `Fn` coming from `.restart(..)`. Such a child is contained instead of
+/// restarted, or its factory opens the resource anew.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::service(args.into(), item.into()).into()
@@ -164,9 +208,11 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - It is `async`, not `unsafe`, and generic over lifetimes only.
 /// - Its receiver is `&self` or `self: Arc<Self>` (tasks share the service, so not
 ///   `&mut self` or `self`).
-/// - It may take one more parameter, the task's own `Context`, as `&Context` or `Context`
-///   (the type is recognised by its name, `Context` or `service_runtime::Context`). Work
-///   started through it is the task's children.
+/// - It may take the task's own `Context`, as `&Context` or `Context` (the type is
+///   recognised by its name, `Context` or `service_runtime::Context`). Work started through
+///   it is the task's children.
+/// - It may take the handles of the `#[child]` children declared above it, each as a
+///   parameter named after the child's method: see [child handles](macro@child#handles).
 /// - It returns `()` or `Result<(), E>` with `E: Into<BoxError>` (`anyhow::Error`,
 ///   `std::io::Error`, ..), or `!` if it never returns. An error fails the service, with
 ///   the task's path (`Node/announce`).
@@ -256,11 +302,49 @@ pub fn daemon(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// - It is not `async`: it builds the child, the runtime starts it.
-/// - Its receiver is `&self`, and it takes no other parameter.
+/// - Its receiver is `&self`; it may take the [handles](#handles) of the children declared
+///   above it, and nothing else.
 /// - It returns a type that implements `Service` (or `impl Service`).
 ///
 /// The child's failures are failures of its parent too, with the child's name in the
 /// path: `Node/Store/flush`.
+///
+/// # Handles
+///
+/// A method declared after a child takes its handle as a parameter named after the
+/// child's method — a task or daemon (besides its `Context`), or the factory of another
+/// child:
+///
+/// ```ignore
+/// #[child]
+/// fn store(&self) -> Store { .. }
+///
+/// #[child]                                   // the API child talks to the store
+/// fn api(&self, store: ServiceHandle<Store>) -> Api { Api::new(store) }
+///
+/// #[daemon]
+/// async fn report(&self, cx: &Context, store: &ServiceHandle<Store>) -> anyhow::Result<()> {
+///     let keys = store.call(|store| async move { store.len() }).await?;
+///     tracing::info!(keys, tasks = store.stats().tasks.total_count);
+///     Ok(())
+/// }
+/// ```
+///
+/// - The handle is a `ServiceHandle<Store>` (`call`, `stats`, `wait_finished`, ..), by
+///   reference or by value (a clone; `&Manager` works too, by deref). The methods that take
+///   it start after the child, so it is always there: no `Option`, nothing to wait for.
+/// - A restarting child's is a `RestartingHandle<Store>`, which follows the instance running
+///   now across restarts (`current()`, `wait_instance()`, `restarts()`, ..).
+/// - A contained child's handle has its failure: `store.wait_finished()` returns it.
+/// - A method that restarts gets the same handle each time.
+/// - Only the handles some method takes are kept, each for the time the methods that take
+///   it hold it (a clone per task start: two reference counts); the others are dropped as
+///   before, which never stops a child. To reach a child from outside the service, keep its
+///   handle yourself, from a task, in a field such as a `OnceLock`.
+///
+/// Naming a child declared below the method, or something that is not a child, is a compile
+/// error that says which children are declared above. A `#[cfg]` on a child must be on the
+/// methods that take its handle too.
 ///
 /// # Readiness
 ///

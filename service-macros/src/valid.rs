@@ -4,6 +4,7 @@
 
 use proc_macro2::{Span, TokenTree};
 use quote::{ToTokens, quote};
+use syn::ext::IdentExt;
 use syn::{GenericParam, Generics, Item, Signature, Type};
 
 use crate::ast::{self, FnInput, ImplInput, Input, Param, Pass, Receiver, StructInput, WorkMethod};
@@ -86,12 +87,33 @@ fn check_impl(input: &ImplInput, errors: &mut Errors) {
              annotate the methods that make up the service, like `#[task] async fn run(&self) { .. }`",
         );
     }
+    let children: Vec<String> = input
+        .methods
+        .iter()
+        .filter(|method| !method.kind.is_task())
+        .map(|method| method.sig.ident.unraw().to_string())
+        .collect();
+    let mut declared = 0;
     for method in &input.methods {
-        check_method(method, errors);
+        let children = Children {
+            above: &children[..declared],
+            all: &children,
+        };
+        check_method(method, &children, errors);
+        if !method.kind.is_task() {
+            declared += 1;
+        }
     }
 }
 
-fn check_method(method: &WorkMethod, errors: &mut Errors) {
+/// The `#[child]` methods of an impl block, by name: those declared above the method being
+/// checked (whose handles it may take), and all of them.
+struct Children<'a> {
+    above: &'a [String],
+    all: &'a [String],
+}
+
+fn check_method(method: &WorkMethod, children: &Children<'_>, errors: &mut Errors) {
     let attr = method.kind.attr();
     for extra in &method.extra {
         errors.spanned(
@@ -103,13 +125,13 @@ fn check_method(method: &WorkMethod, errors: &mut Errors) {
     not_unsafe_nor_generic(sig, attr, errors);
     restart_keys(&method.restart, errors);
     if method.kind.is_task() {
-        check_task(method, errors);
+        check_task(method, children, errors);
     } else {
-        check_child(method, errors);
+        check_child(method, children, errors);
     }
 }
 
-fn check_task(method: &WorkMethod, errors: &mut Errors) {
+fn check_task(method: &WorkMethod, children: &Children<'_>, errors: &mut Errors) {
     let sig = &method.sig;
     let attr = method.kind.attr();
     if sig.asyncness.is_none() {
@@ -144,27 +166,24 @@ fn check_task(method: &WorkMethod, errors: &mut Errors) {
             format!("`{attr}` methods need a receiver; add {receivers} as the first parameter"),
         ),
     }
-    let mut params = method.params.iter();
-    if let Some(first) = params.next() {
-        context_param(
-            first,
-            "a task method takes only its context besides the receiver",
-            errors,
-        );
-    }
-    let extra: Vec<&Param> = params.collect();
-    if !extra.is_empty() {
-        let extra = extra.iter().map(|param| &param.arg);
-        errors.spanned(
-            quote!(#(#extra)*),
-            "too many parameters: a task method takes the receiver and, optionally, `cx: &Context`; \
-             read other inputs from the service's fields",
-        );
+    let mut context = None;
+    for param in &method.params {
+        if param.context.is_none() {
+            handle_param(method, param, children, errors);
+        } else if context.is_some() {
+            errors.spanned(
+                &param.arg,
+                "a task method takes its `Context` once; remove this parameter",
+            );
+        } else {
+            context_param(param, "", errors);
+            context = Some(param);
+        }
     }
     task_return_type(sig, &format!("`{attr}` methods"), errors);
 }
 
-fn check_child(method: &WorkMethod, errors: &mut Errors) {
+fn check_child(method: &WorkMethod, children: &Children<'_>, errors: &mut Errors) {
     let sig = &method.sig;
     let attr = method.kind.attr();
     if let Some(asyncness) = sig.asyncness {
@@ -186,12 +205,18 @@ fn check_child(method: &WorkMethod, errors: &mut Errors) {
             format!("`{attr}` methods need a receiver; add `&self` as the only parameter"),
         ),
     }
-    if !method.params.is_empty() {
-        let params = method.params.iter().map(|param| &param.arg);
-        errors.spanned(
-            quote!(#(#params)*),
-            format!("`{attr}` methods take no parameters besides `&self`; build the child from the service's fields"),
-        );
+    for param in &method.params {
+        if param.context.is_some() {
+            errors.spanned(
+                &param.arg,
+                format!(
+                    "`{attr}` methods take no `Context`: they build the child, which the runtime then starts; \
+                     remove this parameter"
+                ),
+            );
+        } else {
+            handle_param(method, param, children, errors);
+        }
     }
     if let Some(ty) = ast::return_type(sig)
         && method.restart.restarting().is_some()
@@ -214,6 +239,62 @@ fn check_child(method: &WorkMethod, errors: &mut Errors) {
             syn::ReturnType::Default => errors.at(sig.paren_token.span.close(), message),
         }
     }
+}
+
+/// A parameter of `method` besides the receiver and the context: the handle of a child
+/// declared above it, named after the child's method.
+fn handle_param(method: &WorkMethod, param: &Param, children: &Children<'_>, errors: &mut Errors) {
+    let this = method.sig.ident.unraw().to_string();
+    let Some(name) = param.name() else {
+        errors.spanned(
+            &param.arg.pat,
+            "expected a parameter name: besides the receiver and the context, a method takes \
+             the handles of `#[child]` children, each named after its child's method",
+        );
+        return;
+    };
+    let name_text = name.unraw().to_string();
+    if children.above.contains(&name_text) {
+        return;
+    }
+    let message = if name_text == this && !method.kind.is_task() {
+        format!(
+            "a `#[child]` method cannot take the handle of its own child, which it builds; remove `{name}`"
+        )
+    } else if children.all.contains(&name_text) {
+        format!(
+            "the child `{name}` is declared after `{this}`, so it is not started yet when `{this}` is: \
+             work starts in declaration order; move `#[child] fn {name}` above `{this}`"
+        )
+    } else {
+        let (takes, otherwise) = if method.kind.is_task() {
+            (
+                "a task method takes the receiver, optionally `cx: &Context`,",
+                "read other inputs from the service's fields",
+            )
+        } else {
+            (
+                "a `#[child]` method takes `&self`",
+                "build the child from the service's fields",
+            )
+        };
+        let above = if children.above.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = children
+                .above
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect();
+            format!(" (declared above: {})", names.join(", "))
+        };
+        format!(
+            "`{name}` is not a child declared above `{this}`: {takes} and the handles of children \
+             declared above it{above}, each named after its `#[child]` method, like \
+             `store: &ServiceHandle<Store>`; {otherwise}"
+        )
+    };
+    errors.spanned(name, message);
 }
 
 /// Whether `ty` is an `impl Trait` that captures the lifetime of `&self` (edition 2024
@@ -370,8 +451,8 @@ fn check_fn(input: &FnInput, errors: &mut Errors) {
             Type::Reference(_) => errors.spanned(
                 &param.arg.ty,
                 format!(
-                    "a `#[service]` function cannot take references: its parameters are stored in `{struct_name}` \
-                     and cloned for each run; take an owned type (such as `String` or `Arc<T>`)"
+                    "a `#[service]` function cannot take references: its arguments are kept by `{struct_name}` \
+                     until the service runs; take an owned type (such as `String` or `Arc<T>`)"
                 ),
             ),
             Type::ImplTrait(_) => errors.spanned(

@@ -5,7 +5,8 @@
 //! Each builder fills one [`Spec`] that the spawn path carries to the runner. Whether the
 //! work is a failure boundary is also in its type ([`Escalate`], the default, or
 //! [`Contain`]): it decides what `spawn` returns — nothing for work whose failures are its
-//! service's, a [`TaskHandle`] to learn how contained work ended.
+//! service's, a [`TaskHandle`] to learn how contained work ended. A restarting child service
+//! returns a [`RestartingHandle`] either way: it follows the instance running now.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -15,14 +16,14 @@ use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::{BoxError, LifecycleError};
-use crate::handle::{ServiceHandle, TaskHandle};
+use crate::handle::{RestartingHandle, ServiceHandle, Supervision, TaskHandle};
 use crate::manager::ChildKind;
+use crate::name::Name;
 use crate::output::IntoTaskResult;
 use crate::restart::Restart;
-use crate::runner::{ChildFailed, OneShot, Repeating};
+use crate::runner::{ChildFailed, Maker, OneShot, Repeating};
 use crate::serve::Service;
 use crate::spec::{Role, Spec};
-use crate::sync::{Mutex, lock};
 
 /// The default boundary of a builder: the work's failures are its service's failures.
 #[derive(Debug, Clone, Copy)]
@@ -307,32 +308,18 @@ where
         self
     }
 
-    /// The supervising task's name and the futures it runs: each starts an instance (the
+    /// The supervising task's name, and its maker: each future starts an instance (the
     /// first, then fresh ones from the factory) and waits for it.
-    fn supervisor(
-        self,
-    ) -> (
-        &'a Context,
-        Cow<'static, str>,
-        Spec,
-        impl Fn(Context) -> ChildRun + Send + 'static,
-    ) {
+    fn supervisor(self) -> (&'a Context, Cow<'static, str>, Spec, Supervising<F, C>) {
         let ChildBuilder {
             cx, factory, spec, ..
         } = self.inner;
         let first = factory();
         let name = first.name();
-        let first = Mutex::new(Some(first));
-        let factory = Arc::new(factory);
-        let make = move |cx: Context| {
-            let service = lock(&first).take().unwrap_or_else(|| factory());
-            Box::pin(async move {
-                let child = cx.spawn_child(service, ChildKind::Supervised)?;
-                child
-                    .wait_finished()
-                    .await
-                    .map_err(|e| Box::new(ChildFailed(e)) as BoxError)
-            }) as ChildRun
+        let make = Supervising {
+            first: Some(first),
+            factory,
+            shared: Supervision::new(),
         };
         (cx, name, spec, make)
     }
@@ -344,11 +331,19 @@ where
     C: Service,
 {
     /// Starts the child service, supervised by a task of the same name and path that
-    /// restarts it by the policy. Its failures reach the parent only when the policy gives
-    /// up (noting the restarts).
-    pub fn spawn(self) -> Result<(), LifecycleError> {
+    /// restarts it by the policy, and returns a handle that follows its current instance.
+    /// Its failures reach the parent only when the policy gives up (noting the restarts).
+    ///
+    /// While the service is being cancelled nothing is started, and the handle is finished
+    /// already.
+    pub fn spawn(self) -> Result<RestartingHandle<C>, LifecycleError> {
         let (cx, name, spec, make) = self.supervisor();
-        cx.spawn_task(name, spec, Repeating(make))
+        let shared = Arc::clone(&make.shared);
+        let path = cx.child_path(&name);
+        let name = Name::from(name);
+        let service = cx.manager.clone();
+        cx.spawn_task(name.to_cow(), spec, make)?;
+        Ok(RestartingHandle::escalated(shared, name, path, service))
     }
 }
 
@@ -359,10 +354,51 @@ where
 {
     /// Starts the child service as [`RestartingChildBuilder::spawn`] does, its supervising
     /// task a failure boundary: when the policy gives up, the child's failures end that task
-    /// alone, and its handle (returned here) has them.
-    pub fn spawn(self) -> Result<TaskHandle, LifecycleError> {
+    /// alone, and the handle returned here has them
+    /// ([`RestartingHandle::wait_finished`]).
+    pub fn spawn(self) -> Result<RestartingHandle<C>, LifecycleError> {
         let (cx, name, spec, make) = self.supervisor();
-        cx.spawn_contained(name, spec, Repeating(make))
+        let shared = Arc::clone(&make.shared);
+        let boundary = cx.spawn_contained(name, spec, make)?;
+        Ok(RestartingHandle::contained(shared, boundary))
+    }
+}
+
+/// The maker of a supervising task: each of its futures starts an instance of the child and
+/// waits for it. It makes none once the child's handle stopped it, and its drop tells the
+/// handles that no instance will start any more.
+struct Supervising<F, C> {
+    /// The first instance, made by `spawn` for its name.
+    first: Option<C>,
+    factory: F,
+    shared: Arc<Supervision<C>>,
+}
+
+impl<F, C> Maker<ChildRun> for Supervising<F, C>
+where
+    F: Fn() -> C,
+    C: Service,
+{
+    fn make(&mut self, cx: Context) -> Option<ChildRun> {
+        if self.shared.is_stopped() {
+            return None;
+        }
+        let service = self.first.take().unwrap_or_else(|| (self.factory)());
+        let shared = Arc::clone(&self.shared);
+        Some(Box::pin(async move {
+            let child = cx.spawn_child(service, ChildKind::Supervised)?;
+            shared.started(&child);
+            child
+                .wait_finished()
+                .await
+                .map_err(|e| Box::new(ChildFailed(e)) as BoxError)
+        }))
+    }
+}
+
+impl<F, C> Drop for Supervising<F, C> {
+    fn drop(&mut self) {
+        self.shared.end();
     }
 }
 

@@ -182,6 +182,11 @@ impl Context {
         self.node().path()
     }
 
+    /// The path a child named `name` of this task has.
+    pub(crate) fn child_path(&self, name: &str) -> Arc<str> {
+        crate::name::join(&self.task.path(&self.name), name)
+    }
+
     /// Whether work named `name` may start now: `Ok(true)` to start it, `Ok(false)` while
     /// the service is being cancelled (report success, start nothing).
     fn admit(&self, name: &str) -> Result<bool, LifecycleError> {

@@ -417,7 +417,7 @@ pub use builder::{
 pub use cause::CancelCause;
 pub use context::Context;
 pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, TaskFailure};
-pub use handle::{ServiceHandle, TaskHandle};
+pub use handle::{RestartingHandle, ServiceHandle, TaskHandle};
 pub use manager::Manager;
 pub use options::Options;
 pub use output::IntoTaskResult;
@@ -433,8 +433,8 @@ pub use service_macros::{child, daemon, service, task};
 pub mod prelude {
     pub use crate::{
         BoxError, CancelCause, Context, FailureKind, Failures, IntoTaskResult, LifecycleError,
-        Manager, Options, Restart, Service, ServiceError, ServiceExt, ServiceHandle, Stats,
-        TaskFailure, TaskHandle, TaskStats, background, shutdown_signal,
+        Manager, Options, Restart, RestartingHandle, Service, ServiceError, ServiceExt,
+        ServiceHandle, Stats, TaskFailure, TaskHandle, TaskStats, background, shutdown_signal,
     };
 
     #[cfg(feature = "macros")]

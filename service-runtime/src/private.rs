@@ -27,12 +27,19 @@
 //!   waits for before starting the work declared after the child, and which says to stop if
 //!   the child failed (unless it is contained: its failure is its own, and the body goes
 //!   on). A restarting child is not waited for, and a restarting task's body is called
-//!   again for each restart. Contained work's handle (a [`TaskHandle`], or the child's
-//!   [`ServiceHandle`](crate::ServiceHandle)) is dropped: the DSL has no place to return it,
-//!   dropping it does not cancel the work, and the runtime logs and counts the work's
-//!   failure. A new key of the attributes is a method of [`Work`], applied where `Work`
-//!   makes the runtime's builder ([`TaskBuilder`], [`ChildBuilder`]).
-//! - `#[service] async fn f` generates the struct and its [`Service`] impl directly.
+//!   again for each restart. When a method declared after a child takes its handle, the
+//!   body keeps it in a local (`ChildReadiness::into_handle`, or the [`RestartingHandle`]
+//!   a restarting child's `spawn` returns) and the closures of those methods own clones of
+//!   it; otherwise it is dropped, which never stops the child. A contained task's
+//!   [`TaskHandle`] is dropped: dropping it does not cancel the work, and the runtime logs
+//!   and counts the work's failure. A new key of the attributes is a method of [`Work`],
+//!   applied where `Work` makes the runtime's builder ([`TaskBuilder`], [`ChildBuilder`]).
+//! - `#[service] async fn f` generates the struct and its [`Service`] impl directly; the
+//!   struct keeps the function's arguments in an [`Args`], which `serve` takes them from.
+//! - A run-time `name = <expr>` goes through [`service_name`] ([`ServiceName`] says which
+//!   types a name may have), `grace = <expr>` through [`set_grace_to`] ([`Grace`]),
+//!   `max_children = <expr>` through [`set_max_children`]; `options = <expr>` is the value
+//!   the keys are applied to.
 //!
 //! Task outputs are converted with [`IntoTaskResult`], naming the method's return type
 //! (`<R as IntoTaskResult>::into_task_result(..)`) so that a wrong one is reported there,
@@ -40,16 +47,17 @@
 //! named that way on stable Rust, nor passed to a function without an "unreachable call"
 //! warning: its future goes through [`never_returns`] instead.
 
+use std::borrow::Cow;
 use std::fmt::{self, Debug};
 use std::future::Future;
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 // Only the public API: the macros' support is built on what any user could write.
 use crate::{
-    BoxError, ChildBuilder, Context, IntoTaskResult, LifecycleError, Manager, Options, Restart,
-    Service, ServiceError, TaskBuilder, TaskHandle,
+    BoxError, ChildBuilder, Context, IntoTaskResult, LifecycleError, Options, Restart,
+    RestartingHandle, Service, ServiceError, ServiceHandle, TaskBuilder, TaskHandle,
 };
 
 /// Implemented by `#[service] struct` (and the struct of `#[service] async fn`).
@@ -283,11 +291,12 @@ where
 
 impl<'a, S: ?Sized> Work<'a, S, Child, NoRestart> {
     /// Starts the child service that `factory(service)` builds, and returns its
-    /// [`ChildReadiness`], which the work declared after the child waits for.
+    /// [`ChildReadiness`], which the work declared after the child waits for, and which
+    /// then gives the child's handle to the methods that take it.
     ///
     /// # Errors
     /// As [`ChildBuilder::spawn`].
-    pub fn spawn<C: Service, F>(self, factory: F) -> Result<ChildReadiness, LifecycleError>
+    pub fn spawn<C: Service, F>(self, factory: F) -> Result<ChildReadiness<C>, LifecycleError>
     where
         F: FnOnce(&'a S) -> C,
     {
@@ -300,7 +309,7 @@ impl<'a, S: ?Sized> Work<'a, S, Child, NoRestart> {
         };
         Ok(ChildReadiness {
             parent: self.cx.clone(),
-            child: child.manager().clone(),
+            child,
             contained: self.contained,
         })
     }
@@ -310,11 +319,12 @@ impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
     /// Starts the child service that `factory(service)` builds, supervised: each restart
     /// runs a fresh instance from `factory`. There is no [`ChildReadiness`]: a restarting
     /// child's readiness is a moving target, and the work declared after it does not wait.
-    /// A contained child's supervising task's handle is dropped (see the module docs).
+    /// Its [`RestartingHandle`] is returned for the methods that take it, and dropped
+    /// otherwise (which never stops the child).
     ///
     /// # Errors
     /// As [`RestartingChildBuilder::spawn`](crate::RestartingChildBuilder::spawn).
-    pub fn spawn<C: Service, F>(self, factory: F) -> Result<(), LifecycleError>
+    pub fn spawn<C: Service, F>(self, factory: F) -> Result<RestartingHandle<C>, LifecycleError>
     where
         F: Fn(&S) -> C + Send + Sync + 'static,
     {
@@ -324,7 +334,7 @@ impl<S: ?Sized + Send + Sync + 'static> Work<'_, S, Child, Restart> {
         let factory = move || factory(&service);
         let builder = self.builder(factory).restart(self.restart);
         if self.contained {
-            builder.contained().spawn().map(drop_handle)
+            builder.contained().spawn()
         } else {
             builder.spawn()
         }
@@ -354,20 +364,20 @@ impl<S: ?Sized, K: Debug, R: Debug> Debug for Work<'_, S, K, R> {
 ///   child that never called `ready`, or one cancelled with its parent): go on while the
 ///   parent runs, as there is nothing left to wait for; stop once the parent is cancelled.
 #[must_use = "the work declared after a child waits for its readiness"]
-pub struct ChildReadiness {
+pub struct ChildReadiness<C> {
     parent: Context,
-    child: Manager,
+    child: ServiceHandle<C>,
     /// The child is a failure boundary (`#[child(contained)]`).
     contained: bool,
 }
 
-impl ChildReadiness {
+impl<C> ChildReadiness<C> {
     /// Waits until the child is ready, failed or finished: [`ControlFlow::Continue`] to go
     /// on starting the work declared after it, [`ControlFlow::Break`] to stop.
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn wait(self) -> ControlFlow<()> {
+    pub async fn wait(&self) -> ControlFlow<()> {
         match self.child.wait_ready().await {
             Ok(()) => ControlFlow::Continue(()),
             Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady))
@@ -383,9 +393,14 @@ impl ChildReadiness {
             Err(_) => ControlFlow::Break(()),
         }
     }
+
+    /// The child's handle, for the methods declared after it that take it.
+    pub fn into_handle(self) -> ServiceHandle<C> {
+        self.child
+    }
 }
 
-impl Debug for ChildReadiness {
+impl<C> Debug for ChildReadiness<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChildReadiness")
             .field("child", &self.child.name())
@@ -397,6 +412,113 @@ impl Debug for ChildReadiness {
 /// Drops the handle of contained work that the body started: dropping it never cancels the
 /// work, and its failure is logged and counted by the runtime.
 fn drop_handle(_: TaskHandle) {}
+
+/// The arguments of a `#[service] async fn`, kept by its struct until its only run moves
+/// them into the function: a service runs at most once, so they need not be `Clone`.
+pub struct Args<T>(Mutex<Option<T>>);
+
+impl<T> Args<T> {
+    /// The arguments given to `new`.
+    pub fn new(args: T) -> Self {
+        Args(Mutex::new(Some(args)))
+    }
+
+    /// The arguments, the first time; `None` after that.
+    pub fn take(&self) -> Option<T> {
+        // A panic cannot happen while the lock is held: poisoning is ignored.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl<T> Debug for Args<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Args")
+    }
+}
+
+/// The error of a `#[service] async fn`'s `serve` called a second time on the same value
+/// (the runtime never does: a service runs at most once), its arguments moved into the
+/// first run.
+pub fn already_run() -> BoxError {
+    Box::new(LifecycleError::AlreadyStarted)
+}
+
+/// A service name made at run time: `#[service(name = <expr>)]`.
+#[diagnostic::on_unimplemented(
+    message = "`name = ..` needs a `String`, a `&'static str` or a `Cow<'static, str>`, not `{Self}`",
+    label = "the service's name",
+    note = "make the name with `format!`, like `name = format!(\"conn-{{}}\", self.id)`"
+)]
+pub trait ServiceName {
+    /// The name.
+    fn into_name(self) -> Cow<'static, str>;
+}
+
+impl ServiceName for &'static str {
+    fn into_name(self) -> Cow<'static, str> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl ServiceName for String {
+    fn into_name(self) -> Cow<'static, str> {
+        Cow::Owned(self)
+    }
+}
+
+impl ServiceName for Cow<'static, str> {
+    fn into_name(self) -> Cow<'static, str> {
+        self
+    }
+}
+
+/// `#[service(name = <expr>)]`.
+pub fn service_name(name: impl ServiceName) -> Cow<'static, str> {
+    name.into_name()
+}
+
+/// A grace period chosen at run time: `#[service(grace = <expr>)]`.
+#[diagnostic::on_unimplemented(
+    message = "`grace = ..` needs a `Duration` or an `Option<Duration>`, not `{Self}`",
+    label = "the service's grace period",
+    note = "`None` inherits the parent's grace; a literal grace is a string with a unit, like `grace = \"2s\"`"
+)]
+pub trait Grace {
+    /// The grace, `None` to inherit the parent's.
+    fn into_grace(self) -> Option<Duration>;
+}
+
+impl Grace for Duration {
+    fn into_grace(self) -> Option<Duration> {
+        Some(self)
+    }
+}
+
+impl Grace for &Duration {
+    fn into_grace(self) -> Option<Duration> {
+        Some(*self)
+    }
+}
+
+impl Grace for Option<Duration> {
+    fn into_grace(self) -> Option<Duration> {
+        self
+    }
+}
+
+impl Grace for &Option<Duration> {
+    fn into_grace(self) -> Option<Duration> {
+        *self
+    }
+}
+
+/// `#[service(grace = <expr>)]`.
+pub fn set_grace_to(options: &mut Options, grace: impl Grace) {
+    options.grace = grace.into_grace();
+}
 
 /// `#[service(grace = "..")]`, in milliseconds.
 pub fn set_grace(options: &mut Options, millis: u64) {

@@ -82,8 +82,7 @@ async fn an_error_of_the_function_is_a_failure() {
     assert_eq!(failure.error().to_string(), "broken");
 }
 
-/// Each run gets its own copy of the arguments, so a service function can be a child
-/// service started by a `#[child]` method.
+/// A service function can be a child service, built by a `#[child]` method.
 #[service]
 struct Parent {
     out: mpsc::UnboundedSender<String>,

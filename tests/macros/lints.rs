@@ -200,8 +200,83 @@ async fn bare() {
     tokio::task::yield_now().await;
 }
 
+/// Run-time name and options, and methods that take the handles of children.
+#[service(
+    name = ::std::format!("wired-{}", self.id),
+    options = service_runtime::Options::default(),
+    grace = self.grace,
+    max_children = self.limit
+)]
+struct Wired {
+    id: u32,
+    grace: ::core::option::Option<::core::time::Duration>,
+    limit: usize,
+}
+
+#[service]
+impl Wired {
+    #[child]
+    fn unit(&self) -> Unit {
+        Unit::new(6)
+    }
+
+    #[child(restart = "on-failure")]
+    fn tuple(&self, unit: &service_runtime::ServiceHandle<Unit>) -> Tuple<u8> {
+        Tuple::new(u8::from(unit.is_running()))
+    }
+
+    #[child(contained)]
+    fn opaque(&self, unit: service_runtime::ServiceHandle<Unit>) -> impl service_runtime::Service {
+        let finished = unit.is_finished();
+        drop(unit);
+        Unit::new(u8::from(finished))
+    }
+
+    #[daemon]
+    async fn watch(
+        &self,
+        tuple: &service_runtime::RestartingHandle<Tuple<u8>>,
+        cx: &service_runtime::Context,
+        unit: service_runtime::ServiceHandle<Unit>,
+    ) {
+        let _ = (tuple.restarts(), unit.stats());
+        cx.cancelled().await;
+    }
+
+    #[task(restart = "on-failure")]
+    async fn poll(self: ::std::sync::Arc<Self>, unit: &service_runtime::ServiceHandle<Unit>) {
+        let _ = (self.id, unit.name());
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A service function named and configured from its arguments, which it owns.
+#[service(name = ::std::format!("conn-{id}"), grace = grace, max_children = *limit)]
+async fn connection(
+    cx: &service_runtime::Context,
+    id: u32,
+    grace: ::core::time::Duration,
+    limit: usize,
+    socket: ::std::vec::Vec<u8>,
+) {
+    let _ = (cx.path(), id, grace, limit);
+    drop(socket);
+    tokio::task::yield_now().await;
+}
+
 #[tokio::test]
 async fn lint_clean_services_run() {
+    let wired = service_runtime::ServiceExt::start(Wired::new(
+        1,
+        ::core::option::Option::Some(::core::time::Duration::ZERO),
+        10,
+    ));
+    assert_eq!(wired.name(), "wired-1");
+    wired.wait_started().await;
+    wired.stop().await.unwrap();
+    let connection = Connection::new(2, ::core::time::Duration::ZERO, 3, ::std::vec::Vec::new());
+    assert_eq!(service_runtime::Service::name(&connection), "conn-2");
+    service_runtime::ServiceExt::run(connection).await.unwrap();
     let handle = service_runtime::ServiceExt::start(Node::new(1, 2, 3, 4, 5, 6, 7, 8));
     handle.wait_started().await;
     assert_eq!(handle.name(), "lint-node");

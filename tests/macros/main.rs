@@ -7,6 +7,8 @@ mod failures;
 mod forms;
 mod functions;
 mod generics;
+mod handles;
+mod instances;
 mod lints;
 mod options;
 mod order;

@@ -176,7 +176,7 @@ async fn a_contained_daemon_that_quits_ends_itself() {
 /// last failure with the restarts noted.
 #[tokio::test(start_paused = true)]
 async fn a_contained_supervisor_that_gives_up_ends_alone() {
-    let (sent, received) = handles::<(TaskHandle, TaskHandle)>();
+    let (sent, received) = handles::<(TaskHandle, _)>();
     let node = svc("Host", move |cx| {
         let sent = Arc::clone(&sent);
         async move {

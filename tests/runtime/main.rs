@@ -16,6 +16,7 @@ mod limits;
 mod observability;
 mod orphans;
 mod readiness;
+mod restarting;
 mod run;
 mod snapshot;
 mod stats;

@@ -235,7 +235,8 @@ async fn child_services_restart_from_their_factory() {
                 })
             })
             .restart(Restart::on_failure().max_restarts(2))
-            .spawn();
+            .spawn()
+            .map(drop);
         async move { Ok(result?) }
     })
     .start();

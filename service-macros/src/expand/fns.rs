@@ -1,10 +1,18 @@
 //! `#[service] async fn heartbeat(cx: &Context, period: Duration)`: the function, and a
-//! struct `Heartbeat { period }` whose `Service` impl calls it.
+//! struct `Heartbeat` whose `Service` impl calls it.
+//!
+//! The struct keeps the arguments given to `new` in one take-once slot
+//! (`__private::Args<(Duration,)>`), and `serve` moves them into the call: a service runs at
+//! most once, so its arguments need not be `Clone` and the function may consume them (a
+//! `TcpStream`). A run-time `name = ..` or option is evaluated once, in `new`, with the
+//! arguments in scope by reference, and kept in a hidden field (`__name`, `__options`) only
+//! then.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
 use syn::parse_quote;
 
+use super::Stored;
 use crate::ast::{self, FnInput, Pass};
 
 /// The expansion of a valid `#[service] async fn`.
@@ -16,16 +24,21 @@ pub(crate) fn expand(input: &FnInput) -> TokenStream {
         Some(_) => Some(quote!(&__cx)),
         None => None,
     };
-    // Each run gets its own copy of the parameters: the service is shared (`Arc<Self>`).
-    // The type is named so that a parameter that is not `Clone` is reported at its type.
-    let field_args = input.fields().iter().filter_map(|param| {
-        let (name, ty) = (param.name()?, &param.arg.ty);
-        Some(quote!(<#ty as ::core::clone::Clone>::clone(&self.#name)))
-    });
-    let args = cx_arg.into_iter().chain(field_args);
+    let locals: Vec<_> = (0..field_count(input))
+        .map(|i| format_ident!("__arg{i}"))
+        .collect();
+    let args = cx_arg
+        .into_iter()
+        .chain(locals.iter().map(|local| quote!(#local)));
     let result = super::task_result(ast::return_type(&item.sig), &quote!(#function(#(#args),*)));
     let body = quote! {
-        async move { #result }
+        let __args = self.__args.take();
+        async move {
+            let ::core::option::Option::Some((#(#locals,)*)) = __args else {
+                return ::core::result::Result::Err(::service_runtime::__private::already_run());
+            };
+            #result
+        }
     };
     let generated = service_struct(input, &body);
     let mut item = item.clone();
@@ -36,6 +49,15 @@ pub(crate) fn expand(input: &FnInput) -> TokenStream {
         #item
         #generated
     }
+}
+
+/// How many parameters become arguments kept by the struct.
+fn field_count(input: &FnInput) -> usize {
+    input
+        .fields()
+        .iter()
+        .filter(|param| param.name().is_some())
+        .count()
 }
 
 /// The struct, its `new`, `Debug` and `Service` impls, with `serve` returning `body`
@@ -67,6 +89,41 @@ pub(crate) fn service_struct(input: &FnInput, body: &TokenStream) -> TokenStream
         .zip(&tys)
         .map(|(name, ty)| quote!(#name: #ty))
         .collect();
+
+    // Run-time name and options: evaluated here, seeing the arguments by reference.
+    let stored = Stored {
+        name: super::name_expr(&input.args).is_some(),
+        options: input.args.option_exprs().next().is_some(),
+    };
+    let borrow = quote! {
+        #[allow(unused_variables, reason = "the expression may use any of the arguments")]
+        let (#(#names,)*) = (#(&#names,)*);
+    };
+    let name_field = stored.name.then(|| {
+        let name = super::name_expr(&input.args);
+        (
+            quote!(__name: ::std::borrow::Cow<'static, str>,),
+            quote!(let __name = { #borrow #name };),
+            quote!(__name,),
+        )
+    });
+    let options_field = stored.options.then(|| {
+        let options = super::options_expr(&input.args);
+        (
+            quote!(__options: ::service_runtime::Options,),
+            quote!(let __options = { #borrow #options };),
+            quote!(__options,),
+        )
+    });
+    let (extra_fields, extra_lets, extra_inits): (Vec<_>, Vec<_>, Vec<_>) = name_field
+        .into_iter()
+        .chain(options_field)
+        .fold((vec![], vec![], vec![]), |mut acc, (field, value, init)| {
+            acc.0.push(field);
+            acc.1.push(value);
+            acc.2.push(init);
+            acc
+        });
     let doc = format!(
         "Creates the service [`{ident}`], which runs `{}` with these arguments.",
         item.sig.ident
@@ -76,17 +133,24 @@ pub(crate) fn service_struct(input: &FnInput, body: &TokenStream) -> TokenStream
         &ident,
         generics,
         &params,
-        &quote!(Self { #(#names),* }),
+        &quote! {
+            #(#extra_lets)*
+            Self {
+                __args: ::service_runtime::__private::Args::new((#(#names,)*)),
+                #(#extra_inits)*
+            }
+        },
         &doc,
     );
     let name = ident.to_string();
-    let service_fns = super::service_fns(&input.args, &ident, generics);
+    let service_fns = super::service_fns(&input.args, &ident, generics, stored);
     quote! {
         #(#cfgs)*
         #(#docs)*
         #default_doc
         #vis struct #ident #generics #where_clause {
-            #(#names: #tys,)*
+            __args: ::service_runtime::__private::Args<(#(#tys,)*)>,
+            #(#extra_fields)*
         }
 
         #(#cfgs)*

@@ -19,8 +19,72 @@ use crate::attr::{Policy, RestartArgs};
 
 /// The expansion of a valid `#[service] impl`.
 pub(crate) fn expand(input: &ImplInput) -> TokenStream {
-    let starts = input.methods.iter().map(start);
+    // The children whose handles some method takes: only those are kept in a local.
+    let taken: Vec<String> = input
+        .methods
+        .iter()
+        .flat_map(handles)
+        .map(|handle| handle.child.to_string())
+        .collect();
+    let starts = input.methods.iter().map(|method| {
+        let kept = !method.kind.is_task() && taken.contains(&method.sig.ident.unraw().to_string());
+        start(method, kept)
+    });
     with_body(input, &quote!(#(#starts)*))
+}
+
+/// A parameter that takes a child's handle.
+struct Handle<'a> {
+    /// The child's method's name.
+    child: Ident,
+    /// The local that holds the handle in `start_work`: `__child_store`.
+    local: Ident,
+    /// The parameter's type, `&ServiceHandle<Store>` or `ServiceHandle<Store>`.
+    ty: &'a Type,
+}
+
+impl Handle<'_> {
+    /// The argument for the parameter, spanned at its type so that a wrong one is reported
+    /// there: a reference to `local`, or `local` itself (a clone of the handle).
+    fn arg(&self, clone: bool) -> TokenStream {
+        let local = &self.local;
+        let by_ref = matches!(ast::unwrap_group(self.ty), Type::Reference(_));
+        match (by_ref, clone) {
+            (true, _) => quote_spanned!(self.ty.span()=> &#local),
+            (false, true) => quote_spanned!(self.ty.span()=> ::core::clone::Clone::clone(&#local)),
+            (false, false) => quote_spanned!(self.ty.span()=> #local),
+        }
+    }
+}
+
+/// The handle parameters of `method`: those that are not its context (validation made sure
+/// that each is named after a child declared above it).
+fn handles(method: &WorkMethod) -> Vec<Handle<'_>> {
+    method
+        .params
+        .iter()
+        .filter(|param| param.context.is_none())
+        .filter_map(|param| {
+            let child = param.name()?.unraw();
+            Some(Handle {
+                local: local(&child),
+                child,
+                ty: &param.arg.ty,
+            })
+        })
+        .collect()
+}
+
+/// The local that holds the handle of the child `child`.
+fn local(child: &Ident) -> Ident {
+    format_ident!("__child_{}", child)
+}
+
+/// `let local = local.clone();` for each handle: what a closure that must be `'static`
+/// captures, or what each of its calls moves into its future.
+fn clones(handles: &[Handle<'_>]) -> TokenStream {
+    let locals = handles.iter().map(|handle| &handle.local);
+    quote!(#(let #locals = ::core::clone::Clone::clone(&#locals);)*)
 }
 
 /// The impl block, its `ServiceImpl` marker and a `ServiceBody` whose `start_work` runs
@@ -94,8 +158,9 @@ pub(crate) fn emitted_impl(input: &ImplInput) -> ItemImpl {
 }
 
 /// The statement that starts `method`: one chain of `__private::Work` calls, with a call
-/// for each key of its attribute.
-fn start(method: &WorkMethod) -> TokenStream {
+/// for each key of its attribute. A child is `kept` when a method declared after it takes
+/// its handle: the handle is then bound to its local.
+fn start(method: &WorkMethod, kept: bool) -> TokenStream {
     let cfgs = &method.cfgs;
     let policy = policy(&method.restart);
     let restarting = policy.is_some();
@@ -103,12 +168,16 @@ fn start(method: &WorkMethod) -> TokenStream {
     let contained = method.contained.then(|| quote!(.contained()));
     let restart = policy.map(|policy| quote!(.restart(#policy)));
     let keys = quote!(#daemon #contained #restart);
-    let statement = if method.kind.is_task() {
-        start_task(method, &keys)
+    let statements = if method.kind.is_task() {
+        vec![start_task(method, &keys)]
     } else {
-        start_child(method, &keys, restarting)
+        start_child(method, &keys, restarting, kept)
     };
-    quote!(#(#cfgs)* #statement)
+    // Each statement has the method's `#[cfg]`s: a kept handle's `let` is one of them.
+    let statements = statements
+        .iter()
+        .map(|statement| quote!(#(#cfgs)* #statement));
+    quote!(#(#statements)*)
 }
 
 fn start_task(method: &WorkMethod, keys: &TokenStream) -> TokenStream {
@@ -119,7 +188,12 @@ fn start_task(method: &WorkMethod, keys: &TokenStream) -> TokenStream {
     }
 }
 
-fn start_child(method: &WorkMethod, keys: &TokenStream, restarting: bool) -> TokenStream {
+fn start_child(
+    method: &WorkMethod,
+    keys: &TokenStream,
+    restarting: bool,
+    kept: bool,
+) -> Vec<TokenStream> {
     let call = call(method);
     // Naming the return type makes "not a service" an error at the return type; `spawn` is
     // spanned there too, or rustc would also point at the whole `#[service]` for the call.
@@ -129,22 +203,44 @@ fn start_child(method: &WorkMethod, keys: &TokenStream, restarting: bool) -> Tok
         }
         _ => quote!(spawn),
     };
+    let handles = handles(method);
+    let factory = if handles.is_empty() {
+        quote!(|__service| #call(__service))
+    } else if restarting {
+        // Called again for each restart, so it owns clones of the handles it passes.
+        let captured = clones(&handles);
+        let args = handles.iter().map(|handle| handle.arg(true));
+        quote!({ #captured move |__service| #call(__service, #(#args),*) })
+    } else {
+        let args = handles.iter().map(|handle| handle.arg(true));
+        quote!(|__service| #call(__service, #(#args),*))
+    };
     let start = quote! {
         ::service_runtime::__private::Work::child(&__cx, &__service) #keys
-            .#spawn(|__service| #call(__service))?
+            .#spawn(#factory)?
     };
-    if restarting {
+    let local = local(&method.sig.ident.unraw());
+    match (restarting, kept) {
         // Restarts make a restarting child's readiness a moving target: nothing waits.
-        quote!(#start;)
-    } else {
+        (true, false) => vec![quote!(#start;)],
+        (true, true) => vec![quote!(let #local = #start;)],
         // The work declared after the child starts once it is ready; if the child fails
         // first, its failure is the service's already, and the body stops here (a contained
         // child's failure is its own: the body goes on, as `ChildReadiness::wait` decides).
-        quote! {
+        (false, false) => vec![quote! {
             if #start.wait().await.is_break() {
                 return ::core::result::Result::Ok(());
             }
-        }
+        }],
+        (false, true) => vec![
+            quote!(let #local = #start;),
+            quote! {
+                if #local.wait().await.is_break() {
+                    return ::core::result::Result::Ok(());
+                }
+            },
+            quote!(let #local = #local.into_handle();),
+        ],
     }
 }
 
@@ -155,26 +251,50 @@ fn call(method: &WorkMethod) -> TokenStream {
 }
 
 /// The body of a task: a closure of the service and the task's context that calls the
-/// method and converts its output.
+/// method and converts its output. The closure is `'static` and called again for each
+/// restart: it owns clones of the handles the method takes, and each call moves clones of
+/// those into its future.
 fn task_body(method: &WorkMethod) -> TokenStream {
-    let mut args = vec![if let Receiver::Arc = method.receiver {
+    let receiver = if let Receiver::Arc = method.receiver {
         quote!(__service)
     } else {
         quote!(&__service)
-    }];
+    };
+    let handles = handles(method);
     let mut cx_pattern = quote!(_);
-    if let Some(param) = method.params.first() {
-        cx_pattern = quote!(__cx);
+    let args = method.params.iter().map(|param| {
         let ty = &param.arg.ty;
-        args.push(if param.context == Some(Pass::Value) {
-            quote_spanned!(ty.span()=> __cx)
-        } else {
-            quote_spanned!(ty.span()=> &__cx)
-        });
-    }
+        match param.context {
+            Some(Pass::Value) => {
+                cx_pattern = quote!(__cx);
+                quote_spanned!(ty.span()=> __cx)
+            }
+            Some(_) => {
+                cx_pattern = quote!(__cx);
+                quote_spanned!(ty.span()=> &__cx)
+            }
+            None => handles
+                .iter()
+                .find(|handle| std::ptr::eq(handle.ty, ty.as_ref()))
+                .map(|handle| handle.arg(false))
+                .unwrap_or_default(),
+        }
+    });
+    let args: Vec<TokenStream> = std::iter::once(receiver).chain(args).collect();
     let call = call(method);
     let result = super::task_result(ast::return_type(&method.sig), &quote!(#call(#(#args),*)));
-    quote!(|__service, #cx_pattern| async move { #result })
+    if handles.is_empty() {
+        quote!(|__service, #cx_pattern| async move { #result })
+    } else {
+        let captured = clones(&handles);
+        quote!({
+            #captured
+            move |__service, #cx_pattern| {
+                #captured
+                async move { #result }
+            }
+        })
+    }
 }
 
 /// The `Restart` that the restart keys describe, if they restart anything.

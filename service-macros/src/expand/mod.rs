@@ -15,7 +15,7 @@ use syn::ext::IdentExt;
 use syn::{Attribute, Generics, Ident, Item, Type, Visibility};
 
 use crate::ast::{self, Input};
-use crate::attr::ServiceArgs;
+use crate::attr::{ServiceArgs, Value};
 use crate::ctxt::Errors;
 use crate::{fallback, valid};
 
@@ -97,41 +97,101 @@ pub(crate) fn struct_name(function: &Ident) -> Ident {
 /// default name is the type's name without its module path: for a type without generic
 /// parameters it is written out here, saving the default's allocation; a generic type
 /// keeps the default, which includes the type arguments (`Node<Json>`), as it would by hand.
-fn service_fns(args: &ServiceArgs, type_name: &Ident, generics: &Generics) -> TokenStream {
+///
+/// A run-time name or option is evaluated in `name()` / `options()`, with `self` in scope,
+/// unless `stored` says it was evaluated once already and kept in the hidden fields
+/// `__name` / `__options` (a function service's, see `fns`).
+fn service_fns(
+    args: &ServiceArgs,
+    type_name: &Ident,
+    generics: &Generics,
+    stored: Stored,
+) -> TokenStream {
     let generic =
         generics.type_params().next().is_some() || generics.const_params().next().is_some();
     let name = match &args.name {
-        Some(name) => Some(name.value()),
-        None => (!generic).then(|| type_name.unraw().to_string()),
+        Some(Value::Lit(name)) => Some(quote!(::std::borrow::Cow::Borrowed(#name))),
+        Some(Value::Expr(_)) if stored.name => {
+            Some(quote!(::core::clone::Clone::clone(&self.__name)))
+        }
+        Some(Value::Expr(_)) => name_expr(args),
+        None => (!generic).then(|| {
+            let name = type_name.unraw().to_string();
+            quote!(::std::borrow::Cow::Borrowed(#name))
+        }),
     };
     let name = name.map(|name| {
         quote! {
             fn name(&self) -> ::std::borrow::Cow<'static, str> {
-                ::std::borrow::Cow::Borrowed(#name)
+                #name
             }
         }
     });
-    let options = args.has_options().then(|| {
-        let grace = args.grace.map(
-            |millis| quote!(::service_runtime::__private::set_grace(&mut __options, #millis);),
-        );
-        let max_children = args.max_children.map(
-            |limit| quote!(::service_runtime::__private::set_max_children(&mut __options, #limit);),
-        );
-        let manual_ready = args
-            .manual_ready
-            .map(|_| quote!(::service_runtime::__private::set_manual_ready(&mut __options);));
+    let options = if stored.options {
+        Some(quote!(::core::clone::Clone::clone(&self.__options)))
+    } else {
+        options_expr(args)
+    };
+    let options = options.map(|options| {
         quote! {
             fn options(&self) -> ::service_runtime::Options {
-                let mut __options = ::service_runtime::Options::default();
-                #grace
-                #max_children
-                #manual_ready
-                __options
+                #options
             }
         }
     });
     quote!(#name #options)
+}
+
+/// Which run-time values a function service evaluated in `new` and keeps in hidden fields.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Stored {
+    /// `__name: Cow<'static, str>`.
+    pub(crate) name: bool,
+    /// `__options: Options`.
+    pub(crate) options: bool,
+}
+
+/// The name `name = <expr>` makes, if the name is an expression.
+fn name_expr(args: &ServiceArgs) -> Option<TokenStream> {
+    let expr = args.name.as_ref()?.expr()?;
+    Some(quote!(::service_runtime::__private::service_name(#expr)))
+}
+
+/// The `Options` the options describe, if any differs from the default: `options = ..` (or
+/// the default), then each key.
+fn options_expr(args: &ServiceArgs) -> Option<TokenStream> {
+    if !args.has_options() {
+        return None;
+    }
+    let base = args.options.as_ref().map_or_else(
+        || quote!(::service_runtime::Options::default()),
+        |expr| quote!(#expr),
+    );
+    let grace = args.grace.as_ref().map(|grace| match grace {
+        Value::Lit(millis) => {
+            quote!(::service_runtime::__private::set_grace(&mut __options, #millis);)
+        }
+        Value::Expr(expr) => {
+            quote!(::service_runtime::__private::set_grace_to(&mut __options, #expr);)
+        }
+    });
+    let max_children = args.max_children.as_ref().map(|limit| {
+        let limit = match limit {
+            Value::Lit(limit) => quote!(#limit),
+            Value::Expr(expr) => quote!(#expr),
+        };
+        quote!(::service_runtime::__private::set_max_children(&mut __options, #limit);)
+    });
+    let manual_ready = args
+        .manual_ready
+        .map(|_| quote!(::service_runtime::__private::set_manual_ready(&mut __options);));
+    Some(quote! {{
+        let mut __options: ::service_runtime::Options = #base;
+        #grace
+        #max_children
+        #manual_ready
+        __options
+    }})
 }
 
 /// The expression that awaits `call`, the future of a task method or `#[service]` function
@@ -285,6 +345,76 @@ mod tests {
         // `a`: two keys without a policy; `b`: a key with "never"; `c`: the policy only;
         // `d`: borrows `self`.
         assert_eq!(errors(&tokens), 5, "{tokens}");
+    }
+
+    #[test]
+    fn child_handles_are_kept_only_when_taken() {
+        let item = quote! {
+            impl Node {
+                #[child] fn a(&self) -> Store { Store::new() }
+                #[child(restart = "on-failure")] fn b(&self, a: ServiceHandle<Store>) -> Store { Store::new() }
+                #[child] fn c(&self) -> Store { Store::new() }
+                #[task] async fn d(&self, cx: &Context, b: &RestartingHandle<Store>, a: &ServiceHandle<Store>) {}
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        let text = tokens.to_string();
+        assert!(text.contains("let __child_a ="), "{text}");
+        assert!(text.contains("let __child_b ="), "{text}");
+        assert!(!text.contains("__child_c"), "{text}");
+        assert_eq!(text.matches("into_handle").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn every_mistake_in_handle_parameters_is_reported() {
+        let item = quote! {
+            impl Node {
+                #[task] async fn early(&self, store: &ServiceHandle<Store>) {}
+                #[child] fn store(&self, store: &ServiceHandle<Store>, cx: &Context) -> Store { Store::new() }
+                #[task] async fn late(&self, cx: &Context, again: Context, stroe: &ServiceHandle<Store>, (a, b): (u8, u8)) {}
+            }
+        };
+        let tokens = expand(TokenStream::new(), item);
+        // `early`: a child declared below; `store`: its own handle, a context; `late`: a
+        // second context, an unknown child, a pattern.
+        assert_eq!(errors(&tokens), 6, "{tokens}");
+    }
+
+    #[test]
+    fn run_time_options() {
+        let item = quote!(
+            struct Node {
+                id: u32,
+            }
+        );
+        let tokens = expand(
+            quote!(
+                name = format!("n-{}", self.id),
+                grace = self.grace,
+                options = self.base()
+            ),
+            item,
+        );
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        let text = tokens.to_string();
+        assert!(text.contains("service_name (format !"), "{text}");
+        assert!(
+            text.contains("set_grace_to (& mut __options , self . grace)"),
+            "{text}"
+        );
+        assert!(!text.contains("__name"), "{text}");
+
+        let item = quote!(
+            async fn conn(id: u32, stream: Stream) {}
+        );
+        let tokens = expand(quote!(name = format!("c-{id}")), item);
+        assert_eq!(errors(&tokens), 0, "{tokens}");
+        let text = tokens.to_string();
+        // Evaluated once, in `new`, and kept; there are no options to keep.
+        assert!(text.contains("__name : :: std :: borrow :: Cow"), "{text}");
+        assert!(!text.contains("__options :"), "{text}");
+        assert!(text.contains("__args"), "{text}");
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub(crate) fn expand(input: &StructInput) -> TokenStream {
     let assert_impl = (!generic).then(
         || quote!(const _: () = ::service_runtime::__private::assert_service_impl::<#ident>();),
     );
-    let service_fns = super::service_fns(&input.args, ident, &item.generics);
+    let service_fns =
+        super::service_fns(&input.args, ident, &item.generics, super::Stored::default());
     let constructor = input.args.no_new.is_none().then(|| constructor(item));
     quote! {
         #item
