@@ -17,14 +17,16 @@
 //! `kill -USR1 <pid>` (the pid is logged at start); Ctrl-C stops it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use service_examples::{WithOptions, announce, echo_connection};
+use service_examples::{announce, echo_connection};
 use service_runtime::prelude::*;
 use tokio::net::TcpListener;
 
-#[service]
+#[service(grace = self.grace)] // the grace comes from the command line
 struct Inspect {
     listener: TcpListener,
+    grace: Duration,
 }
 
 #[service]
@@ -79,8 +81,5 @@ impl Inspect {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    service_examples::run_echo_server(|listener, args| {
-        WithOptions::grace(Inspect::new(listener), args.grace)
-    })
-    .await
+    service_examples::run_echo_server(|listener, args| Inspect::new(listener, args.grace)).await
 }

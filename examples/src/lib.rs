@@ -3,12 +3,10 @@
 //! error exits. Each example is a `[[example]]` target of this package; see their own
 //! headers.
 
-use std::borrow::Cow;
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::Duration;
 
-use service_runtime::{BoxError, Context, Options, Service, ServiceExt};
+use service_runtime::{Context, Service, ServiceExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -53,46 +51,6 @@ impl Args {
             }
         }
         Ok(parsed)
-    }
-}
-
-/// A service run with [`Options`] chosen at run time, such as a grace period from the
-/// command line: `#[service(grace = "2s")]` fixes options at compile time. Same name, same
-/// body; only [`Service::options`] differs.
-#[derive(Debug)]
-pub struct WithOptions<S> {
-    service: Arc<S>,
-    options: Options,
-}
-
-impl<S: Service> WithOptions<S> {
-    /// `service`, run with `options`.
-    pub fn new(service: S, options: Options) -> Self {
-        WithOptions {
-            service: Arc::new(service),
-            options,
-        }
-    }
-
-    /// `service` with its own options, but `grace` as its grace period.
-    pub fn grace(service: S, grace: Duration) -> Self {
-        let mut options = service.options();
-        options.grace = Some(grace);
-        WithOptions::new(service, options)
-    }
-}
-
-impl<S: Service> Service for WithOptions<S> {
-    async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
-        Arc::clone(&self.service).serve(cx).await
-    }
-
-    fn name(&self) -> Cow<'static, str> {
-        self.service.name()
-    }
-
-    fn options(&self) -> Options {
-        self.options.clone()
     }
 }
 

@@ -85,7 +85,7 @@ use proc_macro::TokenStream;
 /// | `name = "node"` | the name in task paths, logs and errors (no `/`) | the type's name, as `Service::name` |
 /// | `grace = "2s"` | `Options::grace`: `<n>ms`, `<n>s` or `<n>m` | `None`: the parent's grace |
 /// | `max_children = 100` | `Options::max_children` | 1000 |
-/// | `manual_ready` | `Options::manual_ready`: the service is ready when its body or a task calls `cx.ready()`, not when its start-up work is done | off |
+/// | `manual_ready` | `Options::manual_ready`: the service is ready when its body or a task calls `cx.ready()`, not when its body returns (by default, ready means its children are ready and its tasks and daemons were started, not finished) | off |
 /// | `options = <expr>` | the `Options` that the other keys change, made at run time | `Options::default()` |
 /// | `no_new` | do not generate `new` (write your own) | `new` is generated |
 ///
