@@ -14,6 +14,7 @@ mod lifecycle;
 mod limits;
 mod observability;
 mod orphans;
+mod outside;
 mod readiness;
 mod restarting;
 mod run;
