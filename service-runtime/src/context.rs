@@ -167,7 +167,7 @@ impl Context {
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub fn cancelled_owned(&self) -> impl Future<Output = ()> + Send + 'static {
+    pub fn cancelled_owned(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
         let state = Arc::clone(&self.manager.state);
         async move { state.cancel_event.wait().await }
     }

@@ -10,6 +10,7 @@ mod daemons;
 mod edges;
 mod errors;
 mod external;
+mod interop;
 mod lifecycle;
 mod limits;
 mod observability;
