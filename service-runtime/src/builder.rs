@@ -110,6 +110,7 @@ pub struct TaskBuilder<'a, B = Escalate> {
 }
 
 impl<'a> TaskBuilder<'a> {
+    #[inline]
     pub(crate) fn new(owner: Owner<'a>, name: Cow<'static, str>) -> Self {
         TaskBuilder {
             owner,
@@ -241,6 +242,7 @@ pub struct ChildBuilder<'a, F, B = Escalate> {
 }
 
 impl<'a, F> ChildBuilder<'a, F> {
+    #[inline]
     pub(crate) fn new(owner: Owner<'a>, factory: F) -> Self {
         ChildBuilder {
             owner,
