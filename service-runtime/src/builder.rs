@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::error::{BoxError, LifecycleError};
 use crate::handle::{RestartingHandle, ServiceHandle, Supervision, TaskHandle};
-use crate::manager::ChildKind;
+use crate::manager::{ChildKind, Manager};
 use crate::name::Name;
 use crate::output::IntoTaskResult;
 use crate::restart::Restart;
@@ -55,6 +55,28 @@ impl Boundary for Contain {
     const CONTAINED: bool = true;
 }
 
+/// The `Context` a builder starts work from: the caller's (`cx.task(..)`), or for work
+/// started from outside ([`Manager::task`](crate::Manager::task)), one of its own, the body's.
+pub(crate) enum Owner<'a> {
+    Borrowed(&'a Context),
+    /// The body's `Context`, made for a caller outside the service: the service must have
+    /// started for it to start work.
+    Outside(Context),
+}
+
+impl Owner<'_> {
+    /// The `Context` to start the work from; `NotRunning` from outside a service that has
+    /// not started yet (its body is not running: nothing may run before it).
+    #[inline]
+    fn context(&self) -> Result<&Context, LifecycleError> {
+        match self {
+            Owner::Borrowed(cx) => Ok(cx),
+            Owner::Outside(cx) if cx.manager.is_started() => Ok(cx),
+            Owner::Outside(_) => Err(LifecycleError::NotRunning),
+        }
+    }
+}
+
 /// A task about to be started; from [`Context::task`].
 ///
 /// ```
@@ -81,16 +103,17 @@ impl Boundary for Contain {
 /// ```
 #[must_use = "a task builder does nothing until `spawn` is called"]
 pub struct TaskBuilder<'a, B = Escalate> {
-    cx: &'a Context,
+    owner: Owner<'a>,
     name: Cow<'static, str>,
     spec: Spec,
     boundary: PhantomData<B>,
 }
 
 impl<'a> TaskBuilder<'a> {
-    pub(crate) fn new(cx: &'a Context, name: Cow<'static, str>) -> Self {
+    #[inline]
+    pub(crate) fn new(owner: Owner<'a>, name: Cow<'static, str>) -> Self {
         TaskBuilder {
-            cx,
+            owner,
             name,
             spec: Spec::task(),
             boundary: PhantomData,
@@ -103,7 +126,7 @@ impl<'a> TaskBuilder<'a> {
     /// [`TaskHandle`], which has the failure. It is still cancelled with its service.
     pub fn contained(self) -> TaskBuilder<'a, Contain> {
         TaskBuilder {
-            cx: self.cx,
+            owner: self.owner,
             name: self.name,
             spec: self.spec,
             boundary: PhantomData,
@@ -133,7 +156,8 @@ impl TaskBuilder<'_> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        self.cx.spawn_task(self.name, self.spec, OneShot(Some(f)))
+        let cx = self.owner.context()?;
+        cx.spawn_task(self.name, self.spec, OneShot(Some(f)))
     }
 }
 
@@ -146,8 +170,8 @@ impl TaskBuilder<'_, Contain> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        self.cx
-            .spawn_contained(self.name, self.spec, OneShot(Some(f)))
+        let cx = self.owner.context()?;
+        cx.spawn_contained(self.name, self.spec, OneShot(Some(f)))
     }
 }
 
@@ -185,8 +209,10 @@ impl RestartingTaskBuilder<'_> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        let TaskBuilder { cx, name, spec, .. } = self.inner;
-        cx.spawn_task(name, spec, Repeating(f))
+        let TaskBuilder {
+            owner, name, spec, ..
+        } = self.inner;
+        owner.context()?.spawn_task(name, spec, Repeating(f))
     }
 }
 
@@ -199,24 +225,27 @@ impl RestartingTaskBuilder<'_, Contain> {
         Fut: Future + Send + 'static,
         Fut::Output: IntoTaskResult,
     {
-        let TaskBuilder { cx, name, spec, .. } = self.inner;
-        cx.spawn_contained(name, spec, Repeating(f))
+        let TaskBuilder {
+            owner, name, spec, ..
+        } = self.inner;
+        owner.context()?.spawn_contained(name, spec, Repeating(f))
     }
 }
 
 /// A child service about to be started; from [`Context::child`].
 #[must_use = "a child builder does nothing until `spawn` is called"]
 pub struct ChildBuilder<'a, F, B = Escalate> {
-    cx: &'a Context,
+    owner: Owner<'a>,
     factory: F,
     spec: Spec,
     boundary: PhantomData<B>,
 }
 
 impl<'a, F> ChildBuilder<'a, F> {
-    pub(crate) fn new(cx: &'a Context, factory: F) -> Self {
+    #[inline]
+    pub(crate) fn new(owner: Owner<'a>, factory: F) -> Self {
         ChildBuilder {
-            cx,
+            owner,
             factory,
             spec: Spec::task(),
             boundary: PhantomData,
@@ -234,7 +263,7 @@ where
     /// has it (`wait_finished`). It is still cancelled with its parent.
     pub fn contained(self) -> ChildBuilder<'a, F, Contain> {
         ChildBuilder {
-            cx: self.cx,
+            owner: self.owner,
             factory: self.factory,
             spec: self.spec,
             boundary: PhantomData,
@@ -269,7 +298,8 @@ where
             (false, true) => ChildKind::Daemon,
             (false, false) => ChildKind::Plain,
         };
-        self.cx.spawn_child((self.factory)(), kind)
+        let cx = self.owner.context()?;
+        cx.spawn_child(self.factory, kind)
     }
 }
 
@@ -308,12 +338,19 @@ where
         self
     }
 
-    /// The supervising task's name, and its maker: each future starts an instance (the
-    /// first, then fresh ones from the factory) and waits for it.
-    fn supervisor(self) -> (&'a Context, Cow<'static, str>, Spec, Supervising<F, C>) {
+    /// The context to start the supervising task from, and the task's name, spec and maker.
+    #[allow(clippy::type_complexity)]
+    fn supervisor(
+        self,
+    ) -> Result<(Owner<'a>, Cow<'static, str>, Spec, Supervising<F, C>), LifecycleError> {
         let ChildBuilder {
-            cx, factory, spec, ..
+            owner,
+            factory,
+            spec,
+            ..
         } = self.inner;
+        // Refused before the factory runs, when it can be said at once.
+        owner.context()?.check_open()?;
         let first = factory();
         let name = first.name();
         let make = Supervising {
@@ -321,7 +358,7 @@ where
             factory,
             shared: Supervision::new(),
         };
-        (cx, name, spec, make)
+        Ok((owner, name, spec, make))
     }
 }
 
@@ -337,7 +374,8 @@ where
     /// While the service is being cancelled nothing is started, and the handle is finished
     /// already.
     pub fn spawn(self) -> Result<RestartingHandle<C>, LifecycleError> {
-        let (cx, name, spec, make) = self.supervisor();
+        let (owner, name, spec, make) = self.supervisor()?;
+        let cx = owner.context()?;
         let shared = Arc::clone(&make.shared);
         let path = cx.child_path(&name);
         let name = Name::from(name);
@@ -357,9 +395,9 @@ where
     /// alone, and the handle returned here has them
     /// ([`RestartingHandle::wait_finished`]).
     pub fn spawn(self) -> Result<RestartingHandle<C>, LifecycleError> {
-        let (cx, name, spec, make) = self.supervisor();
+        let (owner, name, spec, make) = self.supervisor()?;
         let shared = Arc::clone(&make.shared);
-        let boundary = cx.spawn_contained(name, spec, make)?;
+        let boundary = owner.context()?.spawn_contained(name, spec, make)?;
         Ok(RestartingHandle::contained(shared, boundary))
     }
 }
@@ -386,7 +424,7 @@ where
         let service = self.first.take().unwrap_or_else(|| (self.factory)());
         let shared = Arc::clone(&self.shared);
         Some(Box::pin(async move {
-            let child = cx.spawn_child(service, ChildKind::Supervised)?;
+            let child = cx.spawn_child(|| service, ChildKind::Supervised)?;
             shared.started(&child);
             child
                 .wait_finished()
@@ -404,6 +442,112 @@ impl<F, C> Drop for Supervising<F, C> {
 
 /// The future of one run of a supervised child service: it ends with the child.
 type ChildRun = std::pin::Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+
+/// Starting work from outside a service: from a [`ServiceHandle`] (it derefs to
+/// `Manager`), an accept loop, a callback, another service. The contract is
+/// [`Context`]'s, the new work a root task of the service (a child of its body, so it is
+/// cancelled with the service, which does not finish before it).
+///
+/// Besides `Context`'s outcomes, starting fails with `NotRunning` before the service has
+/// started and once it is finished — also once its body has returned and its last task is
+/// done, even if the service has yet to say it is finished: work is attached to a service
+/// that is still running, or refused, never lost.
+impl Manager {
+    /// Starts a task of this service named `name` running `f(cx)`, as
+    /// [`Context::run_task`] does in its body.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use service_runtime::prelude::*;
+    /// # struct Server;
+    /// # impl Service for Server {
+    /// #     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+    /// #         cx.cancelled().await;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let server = Server.start();
+    /// // An accept loop elsewhere hands each connection to the service.
+    /// server.run_task("conn", |cx| async move {
+    ///     cx.cancelled().await; // serve it until the service stops
+    /// })?;
+    /// server.stop().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn run_task<F, Fut>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> Result<(), LifecycleError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        self.task(name).spawn(f)
+    }
+
+    /// Starts a daemon task of this service, as [`Context::run_daemon_task`] does.
+    pub fn run_daemon_task<F, Fut>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        f: F,
+    ) -> Result<(), LifecycleError>
+    where
+        F: FnOnce(Context) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoTaskResult,
+    {
+        self.task(name).daemon().spawn(f)
+    }
+
+    /// Starts `service` as a child service of this one, as
+    /// [`Context::run_child_service`] does.
+    pub fn run_child_service<C: Service>(
+        &self,
+        service: C,
+    ) -> Result<ServiceHandle<C>, LifecycleError> {
+        self.child(|| service).spawn()
+    }
+
+    /// A builder for a task of this service named `name`, as [`Context::task`]: daemon,
+    /// restart, contained, then `spawn`.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use service_runtime::prelude::*;
+    /// # struct Server;
+    /// # impl Service for Server {
+    /// #     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+    /// #         cx.cancelled().await;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), BoxError> {
+    /// let server = Server.start();
+    /// // A failure boundary: a bad connection ends alone; its handle says how.
+    /// let conn = server
+    ///     .task("conn-17")
+    ///     .contained()
+    ///     .spawn(|_cx| async { Err::<(), _>("the peer sent garbage") })?;
+    /// assert!(conn.wait_finished().await.is_err());
+    /// server.stop().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn task(&self, name: impl Into<Cow<'static, str>>) -> TaskBuilder<'static> {
+        TaskBuilder::new(Owner::Outside(Context::of_body(self)), name.into())
+    }
+
+    /// A builder for a child service of this one made by `factory`, as [`Context::child`].
+    pub fn child<F>(&self, factory: F) -> ChildBuilder<'static, F> {
+        ChildBuilder::new(Owner::Outside(Context::of_body(self)), factory)
+    }
+}
 
 impl<B> fmt::Debug for TaskBuilder<'_, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

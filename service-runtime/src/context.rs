@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
-use crate::builder::{ChildBuilder, TaskBuilder};
+use crate::builder::{ChildBuilder, Owner, TaskBuilder};
 use crate::cause::CancelCause;
 use crate::error::LifecycleError;
 use crate::handle::{ServiceHandle, TaskHandle};
@@ -40,6 +40,14 @@ impl Context {
             name,
             node: OnceLock::new(),
         }
+    }
+
+    /// A `Context` of the body of `manager`'s service, for work started from outside
+    /// ([`Manager::task`]): the work it starts hangs under the body's node, the root.
+    pub(crate) fn of_body(manager: &Manager) -> Context {
+        let root = Arc::clone(&manager.state.root);
+        let name = root.name().clone();
+        Context::new(manager.clone(), Task::to_node(root), name)
     }
 
     /// The task's node (a leaf becomes one).
@@ -114,7 +122,7 @@ impl Context {
     /// [`TaskBuilder::restart`], then `spawn`. `run_task` and `run_daemon_task` are
     /// shorthands for it.
     pub fn task(&self, name: impl Into<Cow<'static, str>>) -> TaskBuilder<'_> {
-        TaskBuilder::new(self, name.into())
+        TaskBuilder::new(Owner::Borrowed(self), name.into())
     }
 
     /// A builder for a child service made by `factory`: [`ChildBuilder::daemon`],
@@ -123,7 +131,7 @@ impl Context {
     // No bound on `F` here: the closure's kind (`FnOnce` or `Fn`) is then inferred from its
     // body, so the same closure works with and without a restart policy.
     pub fn child<F>(&self, factory: F) -> ChildBuilder<'_, F> {
-        ChildBuilder::new(self, factory)
+        ChildBuilder::new(Owner::Borrowed(self), factory)
     }
 
     /// Resolves when this task is asked to stop: when its service is cancelled (by
@@ -133,6 +141,97 @@ impl Context {
     /// Cancel safe.
     pub async fn cancelled(&self) {
         self.manager.state.cancel_event.wait().await;
+    }
+
+    /// [`Context::cancelled`] as a future that owns what it needs: `Send + 'static`, for APIs
+    /// that take a shutdown signal and keep it, such as axum's `with_graceful_shutdown`,
+    /// tonic's `serve_with_shutdown` or hyper-util's graceful shutdown. It resolves when
+    /// this task is asked to stop (inside a contained task too, as `cancelled` does).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use service_runtime::prelude::*;
+    /// # struct Api;
+    /// # impl Service for Api {
+    /// async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+    ///     let shutdown = cx.cancelled_owned();
+    ///     // A server would keep `shutdown`: `axum::serve(listener, app)
+    ///     //     .with_graceful_shutdown(cx.cancelled_owned())`.
+    ///     let server = tokio::spawn(shutdown);
+    ///     cx.cancel();
+    ///     server.await?;
+    ///     Ok(())
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub fn cancelled_owned(&self) -> impl Future<Output = ()> + Send + 'static + use<> {
+        let state = Arc::clone(&self.manager.state);
+        async move { state.cancel_event.wait().await }
+    }
+
+    /// Runs `fut` until this task is asked to stop: `Some` with its output if it completes
+    /// first, `None` (and `fut` dropped) once the task is asked to stop.
+    ///
+    /// As tokio-util's `CancellationToken::run_until_cancelled`: if the task is asked to
+    /// stop already, `fut` is never polled; after that, when both are ready at one poll,
+    /// `fut`'s output wins (it is polled first).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use service_runtime::prelude::*;
+    /// # struct Poller;
+    /// # impl Service for Poller {
+    /// async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+    ///     let tick = tokio::time::sleep(std::time::Duration::from_secs(1));
+    ///     match cx.run_until_cancelled(tick).await {
+    ///         Some(()) => { /* a second passed */ }
+    ///         None => { /* asked to stop first */ }
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe if `fut` is.
+    pub async fn run_until_cancelled<F: Future>(&self, fut: F) -> Option<F::Output> {
+        if self.manager.state.is_cancelled() {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            output = fut => Some(output),
+            () = self.cancelled() => None,
+        }
+    }
+
+    /// A tokio-util [`CancellationToken`](tokio_util::sync::CancellationToken) cancelled
+    /// when this task is asked to stop (as [`Context::cancelled`]; already cancelled if it
+    /// is). For code that takes a token: `TaskTracker`s, libraries, `select!` loops.
+    ///
+    /// Each call returns a token of its own: cancelling it cancels nothing of this
+    /// service, nor any other token. A service pays nothing for this until a task asks.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use service_runtime::prelude::*;
+    /// # struct Worker;
+    /// # impl Service for Worker {
+    /// async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+    ///     // A library that stops when its token is cancelled.
+    ///     let token = cx.cancellation_token();
+    ///     let library = tokio::spawn(async move { token.cancelled().await });
+    ///     cx.cancel();
+    ///     library.await?;
+    ///     Ok(())
+    /// }
+    /// # }
+    /// ```
+    pub fn cancellation_token(&self) -> tokio_util::sync::CancellationToken {
+        self.manager.state.cancellation_token()
     }
 
     /// Marks the service ready ([`Manager::is_ready`]). With
@@ -185,6 +284,19 @@ impl Context {
     /// The path a child named `name` of this task has.
     pub(crate) fn child_path(&self, name: &str) -> Arc<str> {
         crate::name::join(&self.task.path(&self.name), name)
+    }
+
+    /// Fails as starting anything from here fails at once: `NoRuntime` outside a tokio
+    /// runtime, `NotRunning` once the service is finished.
+    pub(crate) fn check_open(&self) -> Result<(), LifecycleError> {
+        if !manager::in_runtime() {
+            // A `Context` carried out of the runtime (to a plain thread, say).
+            return Err(LifecycleError::NoRuntime);
+        }
+        if self.manager.is_finished() {
+            return Err(LifecycleError::NotRunning);
+        }
+        Ok(())
     }
 
     /// Whether work named `name` may start now: `Ok(true)` to start it, `Ok(false)` while
@@ -269,27 +381,24 @@ impl Context {
         Ok(TaskHandle::new(manager))
     }
 
-    /// Starts `service` as a child of this task, tied to it as `kind` says. A supervised
-    /// child is the one child of a supervising task (restart policy): it takes that task's
-    /// path, and its failures go to the supervisor instead of straight to the ancestors.
+    /// Starts the service `make` makes as a child of this task, tied to it as `kind` says
+    /// (`make` is not called when that fails at once). A supervised child is the one child
+    /// of a supervising task (restart policy): it takes that task's path, and its failures
+    /// go to the supervisor instead of straight to the ancestors.
     pub(crate) fn spawn_child<C: Service>(
         &self,
-        service: C,
+        make: impl FnOnce() -> C,
         kind: ChildKind,
     ) -> Result<ServiceHandle<C>, LifecycleError> {
         let supervised = kind == ChildKind::Supervised;
-        if !manager::in_runtime() {
-            return Err(LifecycleError::NoRuntime);
-        }
+        self.check_open()?;
         let parent = &self.manager.state;
         if parent.is_cancelled() {
-            if self.manager.is_finished() {
-                return Err(LifecycleError::NotRunning);
-            }
-            let handle = ServiceHandle::new(service);
+            let handle = ServiceHandle::new(make());
             handle.manager().cancel_with(CancelCause::Parent);
             return Ok(handle);
         }
+        let service = make();
         let name = service.name();
         manager::check_name(&name)?;
         let path = supervised.then(|| self.task.path(&self.name));

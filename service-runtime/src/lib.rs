@@ -270,6 +270,17 @@
 //! [`TaskFailure`] (`task_name`, `path`, [`FailureKind`], `error`); misuse of the API is a
 //! [`LifecycleError`]. Panics in tasks are caught and reported; the process goes on.
 //!
+//! # Working with the tokio ecosystem
+//!
+//! [`Context::cancelled_owned`] is a `Send + 'static` shutdown signal for servers (axum's
+//! `with_graceful_shutdown`, tonic's `serve_with_shutdown`, hyper-util);
+//! [`Context::run_until_cancelled`] runs a future until the task is asked to stop;
+//! [`Context::cancellation_token`] is a tokio-util `CancellationToken` cancelled with the
+//! task. Work can be started from outside a service through its [`Manager`]
+//! ([`Manager::run_task`], [`Manager::task`], [`Manager::child`], ...): a root task of the
+//! service, with `Context`'s contract. A restarting child's [`RestartingHandle`] follows
+//! the instance running now.
+//!
 //! # Supervision, readiness, and why a service stopped
 //!
 //! A task or child service can be restarted by a [`Restart`] policy instead of failing its

@@ -52,6 +52,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::cause::CancelCause;
 use crate::error::{Failures, LifecycleError, ServiceError, ServicePath, TaskFailure};
@@ -84,6 +85,9 @@ pub(crate) struct ServiceState {
     /// wait on.
     pub(crate) cancel_event: Event,
     cancelled_at: OnceLock<Instant>,
+    /// Made the first time a task asks for a `CancellationToken`, and cancelled with this
+    /// service ([`ServiceState::cancellation_token`]): nothing when none is asked for.
+    token: OnceLock<CancellationToken>,
     cause: OnceLock<CancelCause>,
     /// The grace of this service's tasks: its own, or its parent's when it chose none.
     pub(crate) grace: Duration,
@@ -213,6 +217,7 @@ impl ServiceState {
             cancelled: AtomicBool::new(false),
             cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
+            token: OnceLock::new(),
             cause: OnceLock::new(),
             grace,
             grace_over: Event::default(),
@@ -294,6 +299,20 @@ impl ServiceState {
         self.cancelled.load(Ordering::Acquire)
     }
 
+    /// A token cancelled when this service is (already cancelled if it is): a child of the
+    /// service's one token, so cancelling it cancels nothing else.
+    pub(crate) fn cancellation_token(&self) -> CancellationToken {
+        let token = self.token.get_or_init(CancellationToken::new);
+        // A read-modify-write, not a load: if it reads `false`, it comes before the
+        // canceller's swap in the flag's order and synchronises with it, so the canceller's
+        // `token.get()` after its swap sees the token made above and cancels it. Otherwise
+        // the flag is set, and the token is cancelled here (cancelling twice is harmless).
+        if self.cancelled.fetch_or(false, Ordering::AcqRel) {
+            token.cancel();
+        }
+        token.child_token()
+    }
+
     /// Cancels this service for `cause` and, through its tree, every child service below it
     /// (for `Parent`).
     pub(crate) fn cancel(self: &Arc<Self>, cause: CancelCause) {
@@ -322,6 +341,9 @@ impl ServiceState {
             return;
         }
         self.cancel_event.set();
+        if let Some(token) = self.token.get() {
+            token.cancel();
+        }
         tracing::debug!(service = %self.path(), "service cancelled");
         wake_tree(&self.root, walk);
         self.start_grace_timer();

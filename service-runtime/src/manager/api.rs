@@ -1,5 +1,9 @@
 //! [`Manager`]: the untyped, public view of a service — its flags, its outcome, the means
 //! to stop it — over the [`ServiceState`] its clones share.
+//!
+//! The methods that start work from outside the service (`Manager::run_task`, `task`,
+//! `child`, ...) are in the `builder` module: they are made of the builders, which sit above
+//! this layer.
 
 use std::fmt;
 use std::sync::Arc;
