@@ -344,8 +344,8 @@
 //   manager                         a service's state: flags, failures, counters; drives the
 //                                   tree and does the work across services it reports
 //   runner, context                 a task's life; the inside view, which spawns through it
-//   builder, handle, serve,         the public entry points, and the macros' support
-//     __private
+//   builder, handle, serve, ops,    the public entry points (ops: the status, the drain,
+//     __private                     systemd's notifications), and the macros' support
 
 mod builder;
 mod cause;
@@ -355,6 +355,7 @@ mod event;
 mod handle;
 mod manager;
 mod name;
+mod ops;
 mod options;
 mod output;
 mod restart;
@@ -385,6 +386,7 @@ pub use context::Context;
 pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, TaskFailure};
 pub use handle::{ServiceHandle, TaskHandle};
 pub use manager::Manager;
+pub use ops::Status;
 pub use options::Options;
 pub use output::IntoTaskResult;
 pub use restart::Restart;
@@ -398,7 +400,7 @@ pub use service_macros::{child, daemon, service, task};
 pub mod prelude {
     pub use crate::{
         BoxError, CancelCause, Context, FailureKind, Failures, IntoTaskResult, LifecycleError,
-        Manager, Options, Restart, Service, ServiceError, ServiceExt, ServiceHandle, Stats,
+        Manager, Options, Restart, Service, ServiceError, ServiceExt, ServiceHandle, Stats, Status,
         TaskFailure, TaskHandle, TaskStats, background, shutdown_signal,
     };
 

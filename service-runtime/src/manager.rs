@@ -116,6 +116,9 @@ pub(crate) struct ServiceState {
     /// Contained children of this service that failed.
     contained_failures: AtomicUsize,
     parent: Mutex<Option<ParentLink>>,
+    /// Set once, when a shutdown with a drain begins (`Manager::shutdown`, in `ops`): the
+    /// service reports not ready from then on.
+    pub(crate) draining: AtomicBool,
 }
 
 /// Why a service's grace ended before its tasks did.
@@ -221,6 +224,7 @@ impl ServiceState {
             enclosing: None,
             contained_failures: AtomicUsize::new(0),
             parent: Mutex::new(parent),
+            draining: AtomicBool::new(false),
         })
     }
 

@@ -108,9 +108,14 @@ impl Manager {
 
     /// Whether the service is ready: its start-up work is done (its body returned, or a task
     /// called [`Context::ready`](crate::Context::ready); with
-    /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter).
+    /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter) and it has
+    /// not begun to stop — neither draining ([`Options::drain`](crate::Options::drain)) nor
+    /// cancelled. [`Manager::status`] tells the stages apart.
     pub fn is_ready(&self) -> bool {
+        // Acquire pairs with the Release store that begins a drain (`ops`).
         self.state.ready_event.is_set()
+            && !self.is_cancelled()
+            && !self.state.draining.load(Ordering::Acquire)
     }
 
     /// Waits until the service is ready.
