@@ -110,6 +110,15 @@ impl Manager {
     /// Dropping the future during the drain cuts the drain short: the service is cancelled
     /// at once (cause `Shutdown`). Dropping it afterwards stops the waiting only.
     pub async fn shutdown(&self) -> Result<(), ServiceError> {
+        let begun = self.begin_shutdown();
+        self.complete_shutdown(begun).await
+    }
+
+    /// The part of [`Manager::shutdown`] that does not wait: claims the drain (reporting the
+    /// service not ready from now on), or cancels the service at once when there is none to
+    /// do. Dropping what it returns before [`Manager::complete_shutdown`] has run cancels a
+    /// draining service at once (invariant 1).
+    pub(crate) fn begin_shutdown(&self) -> Begun<'_> {
         let drain = self.state.options.drain;
         // AcqRel: one caller claims the drain; its Release half publishes the flag to
         // `is_ready` and `status`.
@@ -120,19 +129,31 @@ impl Manager {
                 ?drain,
                 "draining: reported not ready, cancelled when the drain has passed"
             );
-            let cut_short = ShutdownOnDrop(Some(self));
-            let end = deadline(Instant::now(), drain);
+            return Begun::Draining {
+                until: deadline(Instant::now(), drain),
+                cut_short: ShutdownOnDrop(self),
+            };
+        }
+        if self.is_draining() {
+            // Another call drains, and cancels the service when it is over.
+            return Begun::DrainedElsewhere;
+        }
+        self.cancel_with(CancelCause::Shutdown);
+        Begun::Cancelled
+    }
+
+    /// The rest of [`Manager::shutdown`]: waits out the drain, cancels the service, and
+    /// waits until it is finished.
+    pub(crate) async fn complete_shutdown(&self, begun: Begun<'_>) -> Result<(), ServiceError> {
+        if let Begun::Draining { until, cut_short } = begun {
             tokio::select! {
                 biased;
                 () = self.state.finished_event.wait() => {}
-                () = tokio::time::sleep_until(end) => {}
+                () = tokio::time::sleep_until(until) => {}
             }
-            cut_short.disarm();
-        } else if self.is_draining() {
-            // Another call drains: it cancels the service (invariant 1).
-            return self.wait_finished().await;
+            // Cancelling now, as dropping the guard would (a no-op if finished).
+            drop(cut_short);
         }
-        self.cancel_with(CancelCause::Shutdown);
         self.wait_finished().await
     }
 
@@ -143,21 +164,27 @@ impl Manager {
     }
 }
 
-/// Cancels a draining service (cause `Shutdown`) when dropped unless disarmed: how dropping
-/// `shutdown` during the drain ends it.
-struct ShutdownOnDrop<'a>(Option<&'a Manager>);
-
-impl ShutdownOnDrop<'_> {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
+/// How a shutdown began ([`Manager::begin_shutdown`]).
+pub(crate) enum Begun<'a> {
+    /// This shutdown drains until `until`, and cancels the service then — or when
+    /// `cut_short` is dropped, whichever comes first.
+    Draining {
+        until: Instant,
+        cut_short: ShutdownOnDrop<'a>,
+    },
+    /// Another shutdown drains, and cancels the service when it is over.
+    DrainedElsewhere,
+    /// The service is cancelled (there was nothing to drain).
+    Cancelled,
 }
+
+/// Cancels a draining service (cause `Shutdown`) when dropped: at the drain's end, or
+/// sooner if the shutdown is dropped.
+pub(crate) struct ShutdownOnDrop<'a>(&'a Manager);
 
 impl Drop for ShutdownOnDrop<'_> {
     fn drop(&mut self) {
-        if let Some(manager) = self.0 {
-            manager.cancel_with(CancelCause::Shutdown);
-        }
+        self.0.cancel_with(CancelCause::Shutdown);
     }
 }
 

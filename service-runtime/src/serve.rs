@@ -286,12 +286,15 @@ async fn stop_on_request<R: StopRequests>(
     } else {
         tracing::info!(service = %manager.path(), "shutdown requested");
     }
+    // Begun before systemd hears of it, so that its status line says `draining`.
+    let begun = manager.begin_shutdown();
     announcer.stopping(manager);
     tokio::select! {
-        outcome = manager.shutdown() => outcome,
+        outcome = manager.complete_shutdown(begun) => outcome,
         () = requests.next() => {
             tracing::warn!(service = %manager.path(), "second signal: aborting");
-            // Dropping `shutdown` above cancelled a draining service already.
+            // Dropping the drain above cancelled the service already, unless another
+            // shutdown drains it.
             manager.cancel_with(CancelCause::Shutdown);
             manager.abort();
             manager.wait_finished().await

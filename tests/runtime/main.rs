@@ -7,6 +7,7 @@ mod cancellation;
 mod children;
 mod contained;
 mod daemons;
+mod drain;
 mod edges;
 mod errors;
 mod external;

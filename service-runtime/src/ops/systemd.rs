@@ -163,7 +163,7 @@ impl Notifier {
 fn status_line(manager: &Manager) -> String {
     let tasks = manager.stats().tasks;
     format!(
-        "{}: {} tasks running, {} started",
+        "{}; tasks: {} running, {} started",
         manager.status(),
         tasks.pending_count(),
         tasks.total_count
@@ -217,3 +217,6 @@ async fn watch(notifier: Arc<Notifier>, manager: Manager) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
