@@ -17,6 +17,9 @@ mod observability;
 mod orphans;
 mod readiness;
 mod run;
+mod signals;
 mod stats;
 mod supervision;
+#[cfg(all(feature = "systemd", unix))]
+mod systemd;
 mod tasks;
