@@ -139,23 +139,28 @@ mod tests {
         assert_eq!(default.drain, Duration::ZERO);
 
         let second = Duration::from_secs(1);
-        let mut expected = Options::default();
-        expected.grace = Some(second);
-        assert_eq!(Options::default().with_grace(second), expected);
+        let grace = Options {
+            grace: Some(second),
+            ..Options::default()
+        };
+        assert_eq!(Options::default().with_grace(second), grace);
         let inherit = Options::default().with_grace(second).with_grace(None);
         assert_eq!(inherit, Options::default());
-
-        let mut expected = Options::default();
-        expected.max_children = 7;
-        assert_eq!(Options::default().with_max_children(7), expected);
-
-        let mut expected = Options::default();
-        expected.manual_ready = true;
-        assert_eq!(Options::default().with_manual_ready(true), expected);
-
-        let mut expected = Options::default();
-        expected.drain = Duration::MAX;
-        assert_eq!(Options::default().with_drain(Duration::MAX), expected);
+        let max_children = Options {
+            max_children: 7,
+            ..Options::default()
+        };
+        assert_eq!(Options::default().with_max_children(7), max_children);
+        let manual_ready = Options {
+            manual_ready: true,
+            ..Options::default()
+        };
+        assert_eq!(Options::default().with_manual_ready(true), manual_ready);
+        let drain = Options {
+            drain: Duration::MAX,
+            ..Options::default()
+        };
+        assert_eq!(Options::default().with_drain(Duration::MAX), drain);
 
         let all = Options::default()
             .with_grace(second)

@@ -3,14 +3,13 @@
 //! orderly shutdown with cause `Shutdown`, a second during the drain or the stop aborts.
 //! Signals reach every listener in the process, so these tests take turns.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use service_runtime::prelude::*;
 use service_tests::{grace_exceeded, guard, poll_until, svc};
 
 /// Held by each test of this module while it sends signals.
-static TURN: Mutex<()> = Mutex::new(());
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Sends SIGTERM to this process.
 fn sigterm() {
@@ -40,7 +39,7 @@ fn stubborn(drain: Duration) -> impl Service + use<> {
 /// `Shutdown`.
 #[tokio::test]
 async fn a_handle_runs_until_sigterm_while_clones_call_in() {
-    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = TURN.lock().await;
     let handle = ServiceHandle::new(svc("Api", |cx| async move {
         cx.run_daemon_task("serve", |cx| async move { cx.cancelled().await })?;
         Ok(())
@@ -62,7 +61,7 @@ async fn a_handle_runs_until_sigterm_while_clones_call_in() {
 /// aborted task is a `GraceExceeded` failure, and the cause is still `Shutdown`.
 #[tokio::test]
 async fn a_second_signal_during_the_drain_aborts() {
-    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = TURN.lock().await;
     let handle = ServiceHandle::new(stubborn(Duration::from_secs(60)));
     let drive = async {
         handle.wait_ready().await.unwrap();
@@ -80,7 +79,7 @@ async fn a_second_signal_during_the_drain_aborts() {
 /// grace.
 #[tokio::test]
 async fn a_second_signal_during_the_stop_aborts() {
-    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _turn = TURN.lock().await;
     let handle = ServiceHandle::new(stubborn(Duration::ZERO));
     let drive = async {
         handle.wait_ready().await.unwrap();
