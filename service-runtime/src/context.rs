@@ -135,8 +135,12 @@ impl Context {
         self.manager.state.cancel_event.wait().await;
     }
 
-    /// Marks the service ready: its start-up work is done (see
-    /// [`Manager::is_ready`]). Idempotent; ignored once the service is cancelled.
+    /// Marks the service ready ([`Manager::is_ready`]). With
+    /// [`Options::manual_ready`](crate::Options::manual_ready), call it once the start-up
+    /// work that readiness is to include is done (a listener bound, a cache loaded): that
+    /// is what the service's waiters then wait for. Without `manual_ready` the service is
+    /// ready anyway when its body returns (its tasks started, not finished), so this only
+    /// makes it ready earlier. Idempotent; ignored once the service is cancelled.
     pub fn ready(&self) {
         self.manager().state.mark_ready();
     }

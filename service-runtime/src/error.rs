@@ -23,6 +23,9 @@ pub enum LifecycleError {
     NotRunning,
     /// The parent already has `limit` live children.
     TooManyChildren {
+        /// The path of the parent (`Node/listen`, or `Node` for the body): the task or
+        /// service body whose children are at the limit.
+        parent: String,
         /// [`Options::max_children`](crate::Options::max_children) of the service.
         limit: usize,
         /// Names of the parent's live children with how many of each are live, most common
@@ -47,8 +50,15 @@ impl fmt::Display for LifecycleError {
                 f.write_str("the service was already started: a service runs at most once")
             }
             LifecycleError::NotRunning => f.write_str("the service is not running"),
-            LifecycleError::TooManyChildren { limit, most_common } => {
-                write!(f, "a task tried to start more than {limit} live children")?;
+            LifecycleError::TooManyChildren {
+                parent,
+                limit,
+                most_common,
+            } => {
+                write!(
+                    f,
+                    "`{parent}` cannot start another child: it already has {limit} live children, the limit"
+                )?;
                 for (i, (name, count)) in most_common.iter().enumerate() {
                     let lead = if i == 0 { "; most common: " } else { ", " };
                     write!(f, "{lead}`{name}` ({count})")?;
@@ -98,6 +108,59 @@ impl fmt::Display for FailureKind {
 }
 
 /// One failure of one task, with the path of the task in the service tree.
+///
+/// # Getting your own error back
+///
+/// [`TaskFailure::downcast_ref`] finds the error a task returned, by its type:
+///
+/// | the task returned | `downcast_ref::<MyError>()` |
+/// |---|---|
+/// | `Err(MyError)` (any `E: Into<BoxError>`) | `Some` |
+/// | `Err(BoxError)` holding a `MyError` | `Some` |
+/// | `Err(anyhow::Error)` made from a `MyError`, with or without `.context(..)` | `Some` with the feature `anyhow`; `None` without it |
+/// | `Err(eyre::Report)` made from a `MyError`, with or without `.wrap_err(..)` | `Some` with the feature `eyre`; `None` without it |
+/// | a panic, a daemon exit, a grace exceeded | `None` |
+///
+/// A task whose restart policy gave up reports its last error the same way. Without the
+/// features, `anyhow` and `eyre` convert their errors into a `BoxError` by boxing a type
+/// private to them, which no downcast can see through; the features make the runtime keep
+/// them whole instead (`TaskFailure::as_anyhow` and `TaskFailure::as_eyre`, which come with
+/// the features, then give the original, with its context and backtrace). The same holds for an `anyhow::Error` the
+/// task converted into a `BoxError` itself (`Box::from(e)`, or `?` in a function returning
+/// `BoxError`, as a hand-written [`Service::serve`](crate::Service::serve) does): that
+/// conversion hides the type before the runtime sees it. [`TaskFailure::error`] is the
+/// error itself, as a trait object (for `anyhow` and `eyre`, with their `Display` and
+/// `Debug`).
+///
+/// ```
+/// # use service_runtime::prelude::*;
+/// #[derive(Debug)]
+/// struct Refused(u16);
+/// impl std::fmt::Display for Refused {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         write!(f, "port {} refused", self.0)
+///     }
+/// }
+/// impl std::error::Error for Refused {}
+///
+/// #[service]
+/// struct Dialer;
+///
+/// #[service]
+/// impl Dialer {
+///     #[task]
+///     async fn dial(&self) -> Result<(), Refused> {
+///         Err(Refused(8080))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let error = Dialer.run().await.unwrap_err();
+/// let refused = error.failures()[0].downcast_ref::<Refused>();
+/// assert_eq!(refused.map(|r| r.0), Some(8080));
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct TaskFailure {
     name: Cow<'static, str>,
@@ -166,6 +229,104 @@ impl TaskFailure {
     /// daemon exit, an error naming the daemon.
     pub fn error(&self) -> &(dyn Error + Send + Sync + 'static) {
         &*self.error
+    }
+
+    /// The error the task returned, if it is an `E`: returned as it is, in a `BoxError`, or
+    /// inside an `anyhow::Error` or an `eyre::Report` (with the features `anyhow`, `eyre`;
+    /// see [Getting your own error back](TaskFailure#getting-your-own-error-back)). `None`
+    /// for a failure that is not an error the task returned (a panic, a daemon exit).
+    pub fn downcast_ref<E: Error + Send + Sync + 'static>(&self) -> Option<&E> {
+        let error = self.returned();
+        if let Some(error) = error.downcast_ref::<E>() {
+            return Some(error);
+        }
+        #[cfg(feature = "anyhow")]
+        if let Some(AnyhowError(error)) = error.downcast_ref() {
+            return error.downcast_ref::<E>();
+        }
+        #[cfg(feature = "eyre")]
+        if let Some(EyreReport(error)) = error.downcast_ref() {
+            return error.downcast_ref::<E>();
+        }
+        None
+    }
+
+    /// The `anyhow::Error` the task returned, whole (its context, its backtrace). `None` if
+    /// it returned another kind of error, or failed otherwise.
+    #[cfg(feature = "anyhow")]
+    pub fn as_anyhow(&self) -> Option<&anyhow::Error> {
+        self.returned()
+            .downcast_ref::<AnyhowError>()
+            .map(|AnyhowError(error)| error)
+    }
+
+    /// The `eyre::Report` the task returned, whole (its wrapped errors, its handler's
+    /// context). `None` if it returned another kind of error, or failed otherwise.
+    #[cfg(feature = "eyre")]
+    pub fn as_eyre(&self) -> Option<&eyre::Report> {
+        self.returned()
+            .downcast_ref::<EyreReport>()
+            .map(|EyreReport(error)| error)
+    }
+
+    /// The error as the task returned it: for a task whose restart policy gave up, its
+    /// last error, without the note of the restarts.
+    fn returned(&self) -> &(dyn Error + Send + Sync + 'static) {
+        match self.error.downcast_ref::<GaveUp>() {
+            Some(gave_up) => &*gave_up.cause,
+            None => &*self.error,
+        }
+    }
+}
+
+/// A task's `anyhow::Error`, kept whole (`output::task_error`). It reads as the error does.
+#[cfg(feature = "anyhow")]
+pub(crate) struct AnyhowError(pub(crate) anyhow::Error);
+
+#[cfg(feature = "anyhow")]
+impl fmt::Debug for AnyhowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+#[cfg(feature = "anyhow")]
+impl fmt::Display for AnyhowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[cfg(feature = "anyhow")]
+impl Error for AnyhowError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        // What anyhow's own boxed form answers: the source of the error it holds.
+        (*self.0).source()
+    }
+}
+
+/// A task's `eyre::Report`, kept whole (`output::task_error`). It reads as the report does.
+#[cfg(feature = "eyre")]
+pub(crate) struct EyreReport(pub(crate) eyre::Report);
+
+#[cfg(feature = "eyre")]
+impl fmt::Debug for EyreReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+#[cfg(feature = "eyre")]
+impl fmt::Display for EyreReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+#[cfg(feature = "eyre")]
+impl Error for EyreReport {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        (*self.0).source()
     }
 }
 

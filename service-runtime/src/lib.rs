@@ -314,9 +314,12 @@
 //! ```
 //!
 //! A service is *ready* ([`Manager::is_ready`], [`Manager::wait_ready`]) once its start-up
-//! work is done: when its body returns, or — with [`Options::manual_ready`] — when a task
-//! calls [`Context::ready`]. The DSL waits for each `#[child]` (without a restart policy)
-//! to be ready before starting the work declared after it. [`Manager::cancel_cause`] tells why a service began to stop
+//! work was *started*: when its body returns — its tasks and daemons spawned, not finished
+//! (maybe not even polled yet) — or, with [`Options::manual_ready`], when a task calls
+//! [`Context::ready`], for start-up work a task must finish first (a listener bound). The
+//! DSL waits for each `#[child]` (without a restart policy) to be ready before starting the
+//! work declared after it; a `manual_ready` child still not ready after 10 s of waiting is
+//! named in a `warn`. [`Manager::cancel_cause`] tells why a service began to stop
 //! ([`CancelCause`]); a [`ServiceError`]'s message starts with it.
 //!
 //! # Operating it
@@ -377,7 +380,33 @@
 //!
 //! Every task runs in a `tracing` span carrying its service and path; failures are `error`
 //! events, lifecycle steps `debug`/`trace` events. With no subscriber this costs next to
-//! nothing.
+//! nothing. Built with `RUSTFLAGS="--cfg tokio_unstable"` (as tokio-console requires), each
+//! task's tokio task is named by the task's path, so tokio-console shows the tree; without
+//! that flag naming costs nothing, and with it nothing unless a subscriber records tokio's
+//! task spans.
+//!
+//! # The live tree
+//!
+//! [`Manager::snapshot`] is the tree of a running service at one moment: every task and
+//! child service with its path, [`TaskKind`], [`TaskState`] (running, stopping within its
+//! grace, waiting for its children, waiting out a restart backoff), restart count and age,
+//! child services nested with their own tasks. Its `Display` is an indented tree, with
+//! siblings of one name and kind collapsed into a line that counts them — readable for
+//! thousands of connections:
+//!
+//! ```text
+//! Host (service, running, 2h14m)
+//! ├─ acceptor (daemon, running, 2h14m)
+//! │  └─ conn ×998 (contained task, 990 running, 8 stopping, 0ms–1h03m)
+//! │     └─ reader ×998 (task, 998 running, 0ms–1h03m)
+//! └─ Store (child service, running, 2h14m)
+//!    └─ flush (daemon, backing off, 2h14m, 3 restarts)
+//! ```
+//!
+//! A snapshot never shows a task twice nor a child without its parent, and never holds
+//! more than one node's lock while it copies that node's entries: a running program can be
+//! inspected as often as needed (`examples/inspect.rs` prints it on SIGUSR1). With the
+//! `serde` feature, snapshots and [`Stats`] are `Serialize`.
 //!
 //! # Limitations
 //!
@@ -393,7 +422,7 @@
 //
 //   sync, slots, name, event        primitives: the loom shim, a slab, names, a one-shot flag
 //   error, cause, options, stats,   plain data
-//     restart, spec, output
+//     restart, spec, output, snapshot
 //   tree                            the task tree: reports what happened, calls nothing above
 //   manager                         a service's state: flags, failures, counters; drives the
 //                                   tree and does the work across services it reports
@@ -416,6 +445,7 @@ mod restart;
 mod runner;
 mod serve;
 mod slots;
+mod snapshot;
 mod spec;
 mod stats;
 mod sync;
@@ -430,6 +460,7 @@ mod tests;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+pub mod idioms;
 
 pub use builder::{
     Boundary, ChildBuilder, Contain, Escalate, RestartingChildBuilder, RestartingTaskBuilder,
@@ -445,6 +476,7 @@ pub use options::Options;
 pub use output::IntoTaskResult;
 pub use restart::Restart;
 pub use serve::{Service, ServiceExt, background, shutdown_signal};
+pub use snapshot::{Snapshot, TaskKind, TaskSnapshot, TaskState};
 pub use stats::{Stats, TaskStats};
 
 #[cfg(feature = "macros")]

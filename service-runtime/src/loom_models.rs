@@ -21,7 +21,7 @@ use crate::options::Options;
 use crate::serve::Service;
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::tree::{
-    CancelWalk, Released, TaskNode, TaskRef, attach_task, release, release_task, wake_tree,
+    CancelWalk, Released, Status, TaskNode, TaskRef, attach_task, release, release_task, wake_tree,
 };
 use crate::{BoxError, Context, LifecycleError};
 
@@ -58,7 +58,7 @@ impl Tree {
         let mut registered = false;
         block_on(poll_fn(|cx| {
             if !registered {
-                let _ = task.register(cx.waker());
+                let _ = task.register(cx.waker(), Status::default(), 0);
                 registered = true;
             }
             if self.cancelled.load(Ordering::Acquire) {
@@ -446,5 +446,60 @@ fn event_set_racing_a_waiter_and_a_drop() {
         waiter.join().unwrap();
         quitter.join().unwrap();
         assert!(event.is_set());
+    });
+}
+
+// ---- Snapshots (`tree::snapshot`) ----
+
+/// A snapshot races a task that starts, becomes a node, starts a child, is marked for a
+/// restart and leaves with its child: whatever the interleaving, the snapshot shows no task
+/// twice, the child only under its parent, and the parent's status and start as one of the
+/// states it went through (the start carried when it became a node).
+#[test]
+fn a_snapshot_racing_a_task_that_grows_restarts_and_leaves() {
+    use crate::tree::{Phase, snapshot_walk};
+    bounded(|| {
+        let tree = Tree::new();
+        let mut task = tree.attach(&tree.root, "task");
+        let runner = {
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                let waker = futures_noop_waker();
+                let _ = task.register(&waker, Status::new(Phase::Running, false, false, 0), 7);
+                let node = task.make_node(&"task".into());
+                let mut child = tree.attach(&node, "child");
+                let _ = task.restarting(1, true);
+                let _ = release_task(&mut child, &tree.finished, false);
+                let mut task = TaskRef::to_node(node);
+                let _ = release_task(&mut task, &tree.finished, false);
+            })
+        };
+        let seen = snapshot_walk(&tree.root);
+        runner.join().unwrap();
+        tree.end_body();
+        let names: Vec<&str> = seen.iter().map(|entry| &*entry.name).collect();
+        let mut unique = names.clone();
+        unique.dedup();
+        assert_eq!(names.len(), unique.len(), "{names:?}");
+        for (index, entry) in seen.iter().enumerate() {
+            match &*entry.name {
+                "Svc" => assert_eq!(entry.parent, None),
+                "task" => {
+                    assert_eq!(entry.parent, Some(0));
+                    let (phase, restarts) = (entry.status.phase(), entry.status.restarts());
+                    match phase {
+                        Phase::Starting => assert_eq!((restarts, entry.started), (0, 0)),
+                        Phase::Running => assert_eq!((restarts, entry.started), (0, 7)),
+                        Phase::Backoff => assert_eq!((restarts, entry.started), (1, 7)),
+                    }
+                }
+                "child" => {
+                    let parent = entry.parent.expect("the child has a parent");
+                    assert!(parent < index);
+                    assert_eq!(&*seen[parent].name, "task");
+                }
+                other => panic!("unexpected entry `{other}`"),
+            }
+        }
     });
 }

@@ -62,6 +62,7 @@ use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, lock};
 use crate::tree::{self, CancelWalk, Released, TaskNode, TaskRef, wake_tree};
 
 mod api;
+mod snapshot;
 
 pub use api::Manager;
 
@@ -97,6 +98,9 @@ pub(crate) struct ServiceState {
     start: AtomicU8,
     started_event: Event,
     ready_event: Event,
+    /// A waiter warned that this `manual_ready` service kept it waiting
+    /// ([`ServiceState::wait_ready_event`]): the warning is given once.
+    ready_stall_warned: AtomicBool,
     pub(crate) finished_event: Event,
     outcome: OnceLock<Result<(), ServiceError>>,
     failures: Mutex<Vec<TaskFailure>>,
@@ -119,6 +123,8 @@ pub(crate) struct ServiceState {
     /// Set once, when a shutdown with a drain begins (`Manager::shutdown`, in `ops`): the
     /// service reports not ready from then on.
     pub(crate) draining: AtomicBool,
+    /// When this state was made: what its tasks' starts are measured from, for snapshots.
+    born: Instant,
 }
 
 /// Why a service's grace ended before its tasks did.
@@ -129,6 +135,10 @@ pub(crate) enum GraceEnd {
     /// `Manager::abort()` cut it short.
     Forced,
 }
+
+/// How long a waiter waits for a `manual_ready` service's readiness before a warning names
+/// the service ([`ServiceState::wait_ready_event`]).
+pub(crate) const READY_STALL_WARNING: Duration = Duration::from_secs(10);
 
 /// `start + grace`, or for a grace too long to add (`Duration::MAX`), a point decades away:
 /// never reached, and no overflow.
@@ -212,6 +222,7 @@ impl ServiceState {
             start: AtomicU8::new(Start::NotYet as u8),
             started_event: Event::default(),
             ready_event: Event::default(),
+            ready_stall_warned: AtomicBool::new(false),
             finished_event: Event::default(),
             outcome: OnceLock::new(),
             failures: Mutex::new(Vec::new()),
@@ -225,6 +236,7 @@ impl ServiceState {
             contained_failures: AtomicUsize::new(0),
             parent: Mutex::new(parent),
             draining: AtomicBool::new(false),
+            born: Instant::now(),
         })
     }
 
@@ -266,6 +278,12 @@ impl ServiceState {
     /// The service's path: `Node`, or `Node/Store` for its child `Store`.
     pub(crate) fn path(&self) -> &Arc<str> {
         self.root.path()
+    }
+
+    /// Nanoseconds since this service's state was made (saturating): when a task starts,
+    /// for snapshots.
+    pub(crate) fn since_start(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// When cancellation began.
@@ -508,6 +526,36 @@ impl ServiceState {
             self.ready_event.set();
             tracing::debug!(service = %self.path(), "service ready");
         }
+    }
+
+    /// Until the service is ready. A `manual_ready` service that keeps a waiter waiting for
+    /// [`READY_STALL_WARNING`] is named in a `warn` (once per service, whoever waits): a
+    /// parent whose start-up waits for a child that never calls `Context::ready` would
+    /// otherwise stall silently. Without `manual_ready` there is no timer — readiness is
+    /// the body returning — and none either once ready, or outside a runtime (no timers).
+    /// The timer is the waiter's: dropping this future (the service finished, failed or
+    /// was cancelled first) disarms it.
+    pub(crate) async fn wait_ready_event(&self) {
+        if !self.options.manual_ready
+            || self.ready_event.is_set()
+            || tokio::runtime::Handle::try_current().is_err()
+        {
+            return self.ready_event.wait().await;
+        }
+        tokio::select! {
+            biased;
+            () = self.ready_event.wait() => return,
+            () = tokio::time::sleep(READY_STALL_WARNING) => {}
+        }
+        // Relaxed: only which waiter warns is decided here; nothing is published.
+        if !self.ready_stall_warned.swap(true, Ordering::Relaxed) {
+            let service = self.path();
+            tracing::warn!(
+                %service,
+                "`{service}` is still not ready after {READY_STALL_WARNING:?}: it is `manual_ready` and has not called `Context::ready`, and whoever waits for it (its parent's start-up, a `wait_ready`) is still waiting"
+            );
+        }
+        self.ready_event.wait().await;
     }
 
     /// The body returned cleanly: without `manual_ready`, that is the end of start-up.

@@ -53,7 +53,13 @@ pub struct Options {
     pub max_children: usize,
     /// Whether the service says itself when it is ready, with
     /// [`Context::ready`](crate::Context::ready). Default: false — the service is ready as
-    /// soon as its body returns (or a task calls `ready` first).
+    /// soon as its body returns (or a task calls `ready` first), which means its tasks and
+    /// daemons were *started* (spawned), not that they did anything yet. Set it when
+    /// readiness must include work a task does (binding a listener, loading a cache).
+    ///
+    /// A `manual_ready` service that keeps a waiter waiting (its parent's start-up in the
+    /// DSL, or [`Manager::wait_ready`](crate::Manager::wait_ready)) for 10 s is named in a
+    /// `warn`, once.
     pub manual_ready: bool,
     /// How long the service keeps serving, reported not ready, once it is asked to shut
     /// down, before it is cancelled (and then stops within its grace). Default: zero — it

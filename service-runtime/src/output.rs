@@ -3,7 +3,8 @@
 use crate::error::BoxError;
 
 /// What a task body may return: `()` or `Result<(), E>` for any `E: Into<BoxError>` (and
-/// `!`, for a task that never returns).
+/// `!`, for a task that never returns). `E` is `'static`, as the error of a task's
+/// `'static` future always is.
 ///
 /// Implemented for exactly those; you never implement it yourself. The bodies it applies to
 /// are the futures of the closures given to [`Context::run_task`](crate::Context::run_task)
@@ -50,8 +51,43 @@ impl IntoTaskResult for Never {
     }
 }
 
-impl<E: Into<BoxError>> IntoTaskResult for Result<(), E> {
+impl<E: Into<BoxError> + 'static> IntoTaskResult for Result<(), E> {
     fn into_task_result(self) -> Result<(), BoxError> {
-        self.map_err(Into::into)
+        self.map_err(task_error)
+    }
+}
+
+/// Converts a task's error into a [`BoxError`]. With the features `anyhow` and `eyre`, an
+/// `anyhow::Error` or an `eyre::Report` is kept whole, in a wrapper
+/// [`TaskFailure::downcast_ref`](crate::TaskFailure::downcast_ref) looks into: their own
+/// conversion into a `BoxError` boxes a type private to them, which no downcast can see
+/// through. (`'static`: the check is by type id. A task's future is `'static`, and so is
+/// the error it returns.)
+fn task_error<E: Into<BoxError> + 'static>(error: E) -> BoxError {
+    #[cfg(feature = "anyhow")]
+    let error = match take::<anyhow::Error, E>(error) {
+        Ok(error) => return Box::new(crate::error::AnyhowError(error)),
+        Err(error) => error,
+    };
+    #[cfg(feature = "eyre")]
+    let error = match take::<eyre::Report, E>(error) {
+        Ok(error) => return Box::new(crate::error::EyreReport(error)),
+        Err(error) => error,
+    };
+    error.into()
+}
+
+/// `value` as a `T`, if that is its type; otherwise `value` back.
+#[cfg(any(feature = "anyhow", feature = "eyre"))]
+fn take<T: 'static, E: 'static>(value: E) -> Result<T, E> {
+    let mut slot = Some(value);
+    let taken = (&mut slot as &mut dyn std::any::Any)
+        .downcast_mut::<Option<T>>()
+        .and_then(Option::take);
+    match (taken, slot) {
+        (Some(t), _) => Ok(t),
+        (None, Some(value)) => Err(value),
+        // The downcast failed, so the slot was left alone.
+        (None, None) => unreachable!("a value that is neither `T` nor still in its slot"),
     }
 }

@@ -27,6 +27,12 @@
 //! | `Backoff` | its service is cancelled | `Ended` |
 //! | `Parked` | the service's last task is done | `Done` |
 //!
+//! What a snapshot shows of a task follows these phases: each `Start` tells the tree the
+//! task runs (with its role, restart count and, the first time, its start), under the lock
+//! it takes there anyway to store its waker; a restart with a delay tells it the task backs
+//! off, under the lock it takes for the name it logs. The stop stages are not written: a
+//! snapshot reads them from the service's flags (cancelled, grace over).
+//!
 //! `Ended` and `Done` are final: the tokio task completes. The drop that follows releases the
 //! task from the tree; `Done` means the tree already found the task's node done (one lock
 //! less). Only the backoff has a timer of its own: the grace ends for all the tasks of a
@@ -67,6 +73,7 @@ use crate::name::Name;
 use crate::output::IntoTaskResult;
 use crate::restart::{Decision, Supervisor};
 use crate::spec::{Role, Spec};
+use crate::tree::{self, Status};
 
 /// Makes a task's future: once ([`OneShot`]), or for each restart ([`Repeating`]).
 pub(crate) trait Maker<Fut> {
@@ -113,6 +120,7 @@ where
             path = %task.path(&name)
         ),
     };
+    let tokio_name = TokioName::of(&manager, &task, &name, spec.role);
     let supervisor = spec
         .restart
         .filter(|policy| policy.restarts())
@@ -132,9 +140,57 @@ where
     // Without a subscriber that wants the span, spawn the bare future: no span to store and
     // enter on every poll.
     if span.is_disabled() {
-        tokio::spawn(task);
+        tokio_name.spawn(task);
     } else {
-        tokio::spawn(task.instrument(span));
+        tokio_name.spawn(task.instrument(span));
+    }
+}
+
+/// The name of a task's tokio task: nothing, unless built with `--cfg tokio_unstable`.
+#[cfg(not(tokio_unstable))]
+struct TokioName;
+
+#[cfg(not(tokio_unstable))]
+impl TokioName {
+    fn of(_: &Manager, _: &Task, _: &Name, _: Role) -> TokioName {
+        TokioName
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(self, future: F) {
+        tokio::spawn(future);
+    }
+}
+
+/// The name of a task's tokio task, with `--cfg tokio_unstable`: the task's path, so that
+/// tokio-console shows the tree. Tokio only puts the name in its `runtime.spawn` span
+/// (what tokio-console reads), so the path, which a leaf task must build, is only built
+/// when a subscriber wants that span; otherwise naming costs one callsite check.
+#[cfg(tokio_unstable)]
+struct TokioName(Option<Arc<str>>);
+
+#[cfg(tokio_unstable)]
+impl TokioName {
+    fn of(manager: &Manager, task: &Task, name: &Name, role: Role) -> TokioName {
+        let wanted = tracing::enabled!(
+            kind: tracing::metadata::Kind::SPAN,
+            target: "tokio::task",
+            tracing::Level::TRACE
+        );
+        TokioName(wanted.then(|| match role {
+            Role::Body => Arc::clone(manager.state.path()),
+            Role::Task | Role::Daemon => task.path(name),
+        }))
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(self, future: F) {
+        let Some(name) = self.0 else {
+            tokio::spawn(future);
+            return;
+        };
+        // Tokio returns no error here today; if it ever did, the future would be dropped
+        // unpolled, and a task future dropped leaves the tree (`TaskFuture`'s drop), as when
+        // the runtime shuts down.
+        let _ = tokio::task::Builder::new().name(&name).spawn(future);
     }
 }
 
@@ -246,7 +302,8 @@ where
                         }
                         Some(_) => {}
                     }
-                    let cx = context(this.manager, this.task, task_cx.waker());
+                    let status = status(*this.role, this.supervisor.as_deref());
+                    let cx = context(this.manager, this.task, task_cx.waker(), status);
                     match catch_unwind(AssertUnwindSafe(|| this.make.make(cx))) {
                         Ok(Some(future)) => {
                             this.phase.set(Phase::Run {
@@ -352,10 +409,21 @@ where
 }
 
 /// A new `Context` for the task's next future; stores the task's `waker` for cancellation on
-/// the way (one lock for both).
-fn context(manager: &Manager, task: &mut Task, waker: &Waker) -> Context {
-    let name = task.register(waker);
+/// the way, and its `status` and start for snapshots (one lock for all).
+fn context(manager: &Manager, task: &mut Task, waker: &Waker, status: Status) -> Context {
+    let name = task.register(waker, status, manager.state.since_start());
     Context::new(manager.clone(), task.clone(), name)
+}
+
+/// What a snapshot shows of a task that (re)starts.
+fn status(role: Role, supervisor: Option<&Supervisor>) -> Status {
+    let restarts = supervisor.map_or(0, |s| u32::try_from(s.restarts()).unwrap_or(u32::MAX));
+    Status::new(
+        tree::Phase::Running,
+        role == Role::Daemon,
+        role == Role::Body,
+        restarts,
+    )
 }
 
 /// What a running task does next, its stop stage advanced first ([`poll_stop`]).
@@ -466,7 +534,9 @@ fn supervise(
                 Ending::Panicked(p) => format!("panicked: {p}"),
                 _ => "exited".to_owned(),
             };
-            let path = task.path(&task.name());
+            let restarts = u32::try_from(supervisor.restarts()).unwrap_or(u32::MAX);
+            let name = task.restarting(restarts, !delay.is_zero());
+            let path = task.path(&name);
             tracing::warn!(%path, %cause, restart = supervisor.restarts(), ?delay, "restarting task");
             Verdict::Restart(delay)
         }
@@ -608,3 +678,6 @@ const _: () = {
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+#[cfg(all(test, tokio_unstable, not(loom)))]
+mod tokio_names;

@@ -2,6 +2,7 @@
 
 /// A snapshot of a manager's counters, from [`Manager::stats`](crate::Manager::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Stats {
     /// Counters of the tasks started under the manager.
     pub tasks: TaskStats,
@@ -14,6 +15,7 @@ pub struct Stats {
 /// completed, however it ended, and all its children are done — so once the service is
 /// finished, `finished_count == total_count`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TaskStats {
     /// Tasks started so far.
     pub total_count: usize,

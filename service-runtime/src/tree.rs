@@ -17,7 +17,10 @@
 //! starts a child, or when its `Context` is asked for its path ([`TaskRef::make_node`]). Its
 //! entry then holds the node instead; the task keeps the same slot. How a task refers to
 //! its place ([`TaskRef`]) is in the `task_ref` submodule; leaving the tree in `release`;
-//! the cancellation walk in `cancel`.
+//! the cancellation walk in `cancel`; the read-only walk of a snapshot in `snapshot`. Each
+//! entry and node also keeps what its runner last told of its task ([`Status`]: phase,
+//! daemon or body, restarts) and when the task first started, written under the locks a
+//! task takes anyway when it starts and restarts, for snapshots only.
 //!
 //! A node is *done* when its own work — the task's future, or the body — has ended **and**
 //! all its children are done; a leaf is done when its task ends. Doneness propagates upwards
@@ -104,6 +107,7 @@
 
 mod cancel;
 mod release;
+mod snapshot;
 mod task_ref;
 
 use std::collections::HashMap;
@@ -114,6 +118,9 @@ pub(crate) use cancel::{CancelWalk, find_services, wake_tree};
 #[cfg(test)]
 pub(crate) use release::release_done;
 pub(crate) use release::{leave, release, release_task};
+#[cfg(all(test, not(loom)))]
+pub(crate) use snapshot::held::most as snapshot_held_most;
+pub(crate) use snapshot::{Seen, walk as snapshot_walk};
 pub(crate) use task_ref::TaskRef;
 
 use crate::error::LifecycleError;
@@ -144,6 +151,70 @@ struct NodeState<S> {
     service: Option<Weak<S>>,
     /// The `id` of the next child (module docs, "Identity").
     next_id: u32,
+    /// What the runner last told of this node's task, for snapshots (a leaf keeps its own in
+    /// its entry, and hands it over when it becomes a node).
+    status: Status,
+    /// When its task first started, as its runner measures it (the `snapshot` submodule).
+    started: u64,
+}
+
+/// What a task's runner tells the tree about it, for snapshots: its phase, whether it is a
+/// daemon or a service body, and its restart count, in 32 bits — so that a leaf's entry keeps
+/// it in what was padding after its `id` (`Child` stays 48 bytes). Written under the lock
+/// its task takes anyway when it (re)starts ([`TaskRef::register`]) and when it is restarted
+/// ([`TaskRef::restarting`]); read under the same lock by a snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Status(u32);
+
+/// A task's phase as [`Status`] holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Attached, never polled yet.
+    Starting,
+    /// Its future runs (or is being stopped: the service's flags tell).
+    Running,
+    /// Waiting out a restart's delay.
+    Backoff,
+}
+
+impl Status {
+    const PHASE: u32 = 0b11;
+    const DAEMON: u32 = 1 << 2;
+    const BODY: u32 = 1 << 3;
+    const RESTARTS_SHIFT: u32 = 4;
+    /// The largest restart count a status holds; more saturate here.
+    pub(crate) const MAX_RESTARTS: u32 = u32::MAX >> Self::RESTARTS_SHIFT;
+
+    /// A task in `phase`, a daemon or a body (never both), restarted `restarts` times.
+    pub(crate) fn new(phase: Phase, daemon: bool, body: bool, restarts: u32) -> Status {
+        let phase = match phase {
+            Phase::Starting => 0,
+            Phase::Running => 1,
+            Phase::Backoff => 2,
+        };
+        let flags = if daemon { Self::DAEMON } else { 0 } | if body { Self::BODY } else { 0 };
+        Status(phase | flags | restarts.min(Self::MAX_RESTARTS) << Self::RESTARTS_SHIFT)
+    }
+
+    pub(crate) fn phase(self) -> Phase {
+        match self.0 & Self::PHASE {
+            0 => Phase::Starting,
+            1 => Phase::Running,
+            _ => Phase::Backoff,
+        }
+    }
+
+    pub(crate) fn is_daemon(self) -> bool {
+        self.0 & Self::DAEMON != 0
+    }
+
+    pub(crate) fn is_body(self) -> bool {
+        self.0 & Self::BODY != 0
+    }
+
+    pub(crate) fn restarts(self) -> u32 {
+        self.0 >> Self::RESTARTS_SHIFT
+    }
 }
 
 /// How a node's task waits, and so who wakes it (module docs, "The waiter of a node").
@@ -186,7 +257,11 @@ enum Child<S> {
     /// A task without a node: all the tree keeps of it.
     Leaf {
         id: u32,
+        /// What its runner last told (fits in the padding after `id`).
+        status: Status,
         name: Name,
+        /// When its task first started ([`NodeState::started`]).
+        started: u64,
         /// Its task's waker while it waits to be cancelled.
         waker: Option<Waker>,
     },
@@ -225,6 +300,8 @@ impl<S> NodeState<S> {
             waiter,
             service: None,
             next_id: 0,
+            status: Status::default(),
+            started: 0,
         }
     }
 
@@ -447,7 +524,8 @@ impl<S> Drop for TaskNode<S> {
 /// that keeps the path the spawning task would have given it.
 ///
 /// Fails with `NotRunning` when the service's whole tree is done, and with
-/// `TooManyChildren` when the parent already has `limit` live children.
+/// `TooManyChildren` (naming the parent's path) when the parent already has `limit` live
+/// children.
 pub(crate) fn attach_task<S>(
     parent: &Arc<TaskNode<S>>,
     name: &Name,
@@ -457,7 +535,9 @@ pub(crate) fn attach_task<S>(
         None => {
             place.state.children.insert(Child::Leaf {
                 id: place.id,
+                status: Status::default(),
                 name: name.clone(),
+                started: 0,
                 waker: None,
             });
             TaskRef::to_leaf(Arc::clone(place.node), place.slot, place.id)
@@ -532,7 +612,12 @@ fn attach<S, R>(
         }
         if state.children.len() >= limit {
             let most_common = most_common_names(&state.children);
-            return Err(LifecycleError::TooManyChildren { limit, most_common });
+            drop(state);
+            return Err(LifecycleError::TooManyChildren {
+                parent: candidate.path().to_string(),
+                limit,
+                most_common,
+            });
         }
         let id = state.next_id;
         // Wraps after 2³² children: a stale reference would need to outlive that many
@@ -563,6 +648,11 @@ fn most_common_names<S>(children: &Slots<Child<S>>) -> Vec<(String, usize)> {
     counts.truncate(10);
     counts
 }
+
+// A leaf's entry: its id and status, its name, its start, its waker. Every task that
+// starts no children is one of these in its parent's `children`.
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Child<()>>() == 56);
 
 #[cfg(all(test, not(loom)))]
 mod tests;

@@ -121,6 +121,7 @@ async fn max_children_limits_live_children() {
     assert_eq!(
         second,
         Err(LifecycleError::TooManyChildren {
+            parent: "Limited/spawner".to_owned(),
             limit: 1,
             most_common: vec![("first".to_owned(), 1)],
         })

@@ -147,13 +147,14 @@ async fn error_types_behave() {
     assert_eq!(failures.len(), 1);
 
     let e = LifecycleError::TooManyChildren {
+        parent: "Svc/listen".into(),
         limit: 2,
         most_common: vec![("a".into(), 2)],
     };
     assert_eq!(e.clone(), e);
     assert_eq!(
         e.to_string(),
-        "a task tried to start more than 2 live children; most common: `a` (2)"
+        "`Svc/listen` cannot start another child: it already has 2 live children, the limit; most common: `a` (2)"
     );
     assert_eq!(FailureKind::DaemonExit.to_string(), "daemon exit");
 }

@@ -15,8 +15,9 @@ fn options(max_children: usize) -> Options {
     options
 }
 
-fn too_many(limit: usize, most_common: &[(&str, usize)]) -> LifecycleError {
+fn too_many(parent: &str, limit: usize, most_common: &[(&str, usize)]) -> LifecycleError {
     LifecycleError::TooManyChildren {
+        parent: parent.to_owned(),
         limit,
         most_common: most_common
             .iter()
@@ -56,6 +57,7 @@ async fn default_limit_is_1000_live_children() {
     assert_eq!(
         rejected,
         Err(too_many(
+            "Crawler",
             1000,
             &[("ping", 600), ("query", 300), ("dial", 100)]
         ))
@@ -90,9 +92,15 @@ async fn most_common_lists_at_most_ten_names() {
     .with_options(options(78))
     .start();
     let rejected = guard(result.recv()).await.unwrap();
-    let LifecycleError::TooManyChildren { limit, most_common } = rejected.unwrap_err() else {
+    let LifecycleError::TooManyChildren {
+        parent,
+        limit,
+        most_common,
+    } = rejected.unwrap_err()
+    else {
         panic!("TooManyChildren expected");
     };
+    assert_eq!(parent, "Crawler");
     assert_eq!(limit, 78);
     let expected: Vec<(String, usize)> = (3..=12usize)
         .rev()
@@ -136,7 +144,7 @@ async fn limit_counts_live_children_only() {
         assert_eq!(guard(result.recv()).await.unwrap(), Ok(()), "start {i}");
     }
     let rejected = guard(result.recv()).await.unwrap();
-    assert_eq!(rejected, Err(too_many(3, &[("held", 3)])));
+    assert_eq!(rejected, Err(too_many("Limited", 3, &[("held", 3)])));
     assert_eq!(handle.stats().tasks.total_count, 18);
     guard(handle.stop()).await.unwrap();
 }
@@ -159,7 +167,10 @@ async fn limit_is_set_by_options() {
         .with_options(options(limit))
         .start();
         let rejected = guard(result.recv()).await.unwrap();
-        assert_eq!(rejected, Err(too_many(limit, &[("held", limit)])));
+        assert_eq!(
+            rejected,
+            Err(too_many("Limited", limit, &[("held", limit)]))
+        );
         assert!(!handle.did_error());
         assert_eq!(handle.stats().tasks.total_count, limit);
         guard(handle.stop()).await.unwrap();
@@ -209,7 +220,14 @@ async fn limit_applies_per_parent() {
         seen.push(guard(result.recv()).await.unwrap());
     }
     seen.sort_by_key(|(who, _)| *who);
-    let expect = |who, name| (who, Err(too_many(2, &[(name, 2)])));
+    let expect = |who, name| {
+        let parent = match who {
+            "body" => "Limited",
+            "worker" => "Limited/worker",
+            _ => "Limited/worker/leaf",
+        };
+        (who, Err(too_many(parent, 2, &[(name, 2)])))
+    };
     assert_eq!(
         seen,
         [
@@ -254,7 +272,7 @@ async fn uncaught_in_a_task_fails_the_service() {
     assert_eq!(failure.kind(), FailureKind::Error);
     assert_eq!(
         failure.error().downcast_ref::<LifecycleError>(),
-        Some(&too_many(1, &[("child", 1)]))
+        Some(&too_many("Limited/spawner", 1, &[("child", 1)]))
     );
 }
 
@@ -278,6 +296,6 @@ async fn uncaught_in_the_body_fails_the_service() {
     assert_eq!(failure.path(), "Limited");
     assert_eq!(
         failure.error().downcast_ref::<LifecycleError>(),
-        Some(&too_many(1, &[("child", 1)]))
+        Some(&too_many("Limited", 1, &[("child", 1)]))
     );
 }

@@ -7,6 +7,7 @@ mod cancellation;
 mod children;
 mod contained;
 mod daemons;
+mod diagnostics;
 mod drain;
 mod edges;
 mod errors;
@@ -18,6 +19,7 @@ mod orphans;
 mod readiness;
 mod run;
 mod signals;
+mod snapshot;
 mod stats;
 mod supervision;
 #[cfg(all(feature = "systemd", unix))]

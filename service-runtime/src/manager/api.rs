@@ -106,11 +106,21 @@ impl Manager {
         self.state.started_event.wait().await;
     }
 
-    /// Whether the service is ready: its start-up work is done (its body returned, or a task
-    /// called [`Context::ready`](crate::Context::ready); with
-    /// [`Options::manual_ready`](crate::Options::manual_ready), only the latter) and it has
-    /// not begun to stop — neither draining ([`Options::drain`](crate::Options::drain)) nor
-    /// cancelled. [`Manager::status`] tells the stages apart.
+    /// Whether the service is ready: its start-up work was *started*, not finished.
+    ///
+    /// - By default, a service is ready once its body has returned: the tasks and daemons
+    ///   it started have been spawned — not finished, and maybe not even polled once — and
+    ///   (in the DSL) each `#[child]` declared before them was ready. (Or earlier, if a task
+    ///   calls [`Context::ready`](crate::Context::ready) first.)
+    /// - With [`Options::manual_ready`](crate::Options::manual_ready), it is ready only
+    ///   once its body or a task calls [`Context::ready`](crate::Context::ready): readiness
+    ///   then means what that call says (a listener bound, a cache loaded).
+    ///
+    /// A service that was cancelled before it was ready never becomes ready.
+    ///
+    /// It is false again once the service begins to stop — draining
+    /// ([`Options::drain`](crate::Options::drain)) or cancelled: a service that is stopping
+    /// takes no new work. [`Manager::status`] tells the stages apart.
     pub fn is_ready(&self) -> bool {
         // Acquire pairs with the Release store that begins a drain (`ops`).
         self.state.ready_event.is_set()
@@ -118,10 +128,17 @@ impl Manager {
             && !self.state.draining.load(Ordering::Acquire)
     }
 
-    /// Waits until the service is ready.
+    /// Waits until the service is ready ([`Manager::is_ready`]: its start-up work was
+    /// started — its tasks spawned, not finished — or, with `manual_ready`, it said so).
     ///
     /// Fails at once, with the failures so far, if the service fails before it is ready; and
     /// with its outcome (or `LifecycleError::FinishedBeforeReady`) if it finishes first.
+    ///
+    /// Waiting for a `manual_ready` service that is not ready yet arms a timer: if it is
+    /// still not ready after 10 s, a `warn` names it by its path (once per service,
+    /// however many wait), so that a parent whose start-up waits for a child that never
+    /// calls [`Context::ready`](crate::Context::ready) does not stall silently. The timer
+    /// needs the tokio time driver (`#[tokio::main]` and `#[tokio::test]` enable it).
     ///
     /// # Cancel safety
     /// Cancel safe.
@@ -130,7 +147,7 @@ impl Manager {
         loop {
             tokio::select! {
                 biased;
-                () = state.ready_event.wait() => return Ok(()),
+                () = state.wait_ready_event() => return Ok(()),
                 () = state.finished_event.wait() => {
                     self.outcome()?;
                     return Err(ServiceError::Lifecycle(LifecycleError::FinishedBeforeReady));
@@ -244,5 +261,55 @@ impl fmt::Debug for Manager {
             .field("did_error", &self.did_error())
             .field("tasks", &(stats.total_count, stats.finished_count))
             .finish()
+    }
+}
+
+impl Manager {
+    /// The live tree of the service at this moment: every task and child service with its
+    /// name, path, kind, state, restart count and age; child services nested with their own.
+    /// Its `Display` is an indented tree a person reads at a glance:
+    ///
+    /// ```text
+    /// Node (service, running, 5m03s)
+    /// ├─ gossip (daemon, running, 5m03s)
+    /// │  └─ conn ×998 (contained task, 990 running, 8 stopping, 1s–4m59s)
+    /// └─ Store (child service, running, 5m03s)
+    ///    └─ flush (daemon, backing off, 12s, 2 restarts)
+    /// ```
+    ///
+    /// A snapshot never shows a task twice, nor a child without its parent, and taking one
+    /// never keeps a task waiting for longer than it takes to copy one node's entries: the
+    /// walk holds one node's lock at a time. It is not one atomic moment across the whole
+    /// tree: a task started under a part already read is missing, one that ended after its
+    /// parent was read is still shown. A finished service's snapshot is its service alone.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use service_runtime::prelude::*;
+    /// use service_runtime::{TaskKind, TaskState};
+    ///
+    /// struct Node;
+    ///
+    /// impl Service for Node {
+    ///     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+    ///         cx.run_daemon_task("gossip", |cx| async move { cx.cancelled().await })?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let node = Node.start();
+    /// node.wait_ready().await.unwrap();
+    /// let snapshot = node.snapshot();
+    /// let gossip = &snapshot.root.children[0];
+    /// assert_eq!(gossip.path, "Node/gossip");
+    /// assert_eq!(gossip.state, TaskState::Running);
+    /// println!("{snapshot}");
+    /// node.stop().await.unwrap();
+    /// # }
+    /// ```
+    pub fn snapshot(&self) -> crate::snapshot::Snapshot {
+        self.state.snapshot()
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::{Child, NodeState, TaskNode, Waiter, store};
+use super::{Child, NodeState, Phase, Status, TaskNode, Waiter, store};
 use crate::name::{Name, join};
 use crate::sync::lock;
 
@@ -138,28 +138,27 @@ impl<S> TaskRef<S> {
             Target::Node(node) => return Arc::clone(node),
             Target::Leaf { parent, slot, id } => (parent, slot, id),
         };
-        let node = |running, waiter| {
-            TaskNode::new_child(
-                parent,
-                (slot, id),
-                name.clone(),
-                false,
-                None,
-                NodeState::new(running, waiter),
-            )
-        };
+        let node =
+            |state| TaskNode::new_child(parent, (slot, id), name.clone(), false, None, state);
         let mut state = lock(&parent.state);
         match state.child(slot, id) {
             Some(Child::Node(existing)) => Arc::clone(existing),
             Some(child) => {
                 let waiter = child.take_waker().map_or(Waiter::None, Waiter::Cancel);
-                let made = Arc::new(node(true, waiter));
+                let mut state = NodeState::new(true, waiter);
+                if let Child::Leaf {
+                    status, started, ..
+                } = child
+                {
+                    (state.status, state.started) = (*status, *started);
+                }
+                let made = Arc::new(node(state));
                 *child = Child::Node(Arc::clone(&made));
                 made
             }
             None => {
                 drop(state);
-                Arc::new(node(false, Waiter::None))
+                Arc::new(node(NodeState::new(false, Waiter::None)))
             }
         }
     }
@@ -195,15 +194,21 @@ impl<S> TaskRef<S> {
     /// whenever it is polled — true of a tokio task's wakers, and our tasks are tokio tasks.
     /// After storing it, the task must read its service's `cancelled` flag before it waits
     /// (module docs, "Wake-ups"). A leaf that becomes a node takes it along.
-    pub(crate) fn register(&mut self, waker: &Waker) -> Name {
+    ///
+    /// Under the same lock it records `status` for snapshots, and `started` (when the task
+    /// began, as its runner measures it) the first time only.
+    pub(crate) fn register(&mut self, waker: &Waker, status: Status, started: u64) -> Name {
         if let Target::Leaf { slot, id, .. } = self.target() {
             let found = self.lookup(|state| match state.child(slot, id) {
                 Some(Child::Leaf {
                     name,
                     waker: stored,
+                    status: stored_status,
+                    started: stored_started,
                     ..
                 }) => {
                     store(stored, waker);
+                    record(stored_status, stored_started, status, started);
                     Some(name.clone())
                 }
                 _ => None,
@@ -222,8 +227,45 @@ impl<S> TaskRef<S> {
             Waiter::Cancel(stored) if stored.will_wake(waker) => {}
             waiter => *waiter = Waiter::Cancel(waker.clone()),
         }
+        let NodeState {
+            status: stored_status,
+            started: stored_started,
+            ..
+        } = &mut *state;
+        record(stored_status, stored_started, status, started);
         drop(state);
         self.node.name.clone()
+    }
+
+    /// The task's name, and for snapshots, that it is being restarted `restarts` times
+    /// (after a delay, if `backoff`): one lock, which the restart takes anyway for the name
+    /// it logs.
+    pub(crate) fn restarting(&self, restarts: u32, backoff: bool) -> Name {
+        let phase = if backoff {
+            Phase::Backoff
+        } else {
+            Phase::Running
+        };
+        let update = |status: &mut Status| {
+            *status = Status::new(phase, status.is_daemon(), status.is_body(), restarts);
+        };
+        let node = match self.target() {
+            Target::Node(node) => Arc::clone(node),
+            Target::Leaf { parent, slot, id } => {
+                let mut state = lock(&parent.state);
+                match state.child(slot, id) {
+                    Some(Child::Leaf { status, name, .. }) => {
+                        update(status);
+                        return name.clone();
+                    }
+                    // Made a node by a clone of its `Context`: its status moved there.
+                    Some(Child::Node(node)) => Arc::clone(node),
+                    None => return Name::Static(""),
+                }
+            }
+        };
+        update(&mut lock(&node.state).status);
+        node.name.clone()
     }
 
     /// The task's name (looked up under its parent's lock, for a leaf).
@@ -257,6 +299,14 @@ impl<S> TaskRef<S> {
             None => self.poll_stop(cx),
         }
     }
+}
+
+/// Stores a task's new `status`, and its start the first time it starts.
+fn record(stored: &mut Status, stored_started: &mut u64, status: Status, started: u64) {
+    if stored.phase() == Phase::Starting {
+        *stored_started = started;
+    }
+    *stored = status;
 }
 
 // A `TaskRef` is two words: it sits in every task's future, which tokio moves around.

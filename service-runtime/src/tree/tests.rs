@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{
-    CancelWalk, Released, TaskNode, attach_service, attach_task, find_services, leave, release,
-    release_task, wake_tree,
+    CancelWalk, Released, Status, TaskNode, attach_service, attach_task, find_services, leave,
+    release, release_task, wake_tree,
 };
 use crate::sync::lock;
 
@@ -90,7 +90,7 @@ fn waiters_are_woken_by_what_they_wait_for() {
     let finished = AtomicUsize::new(0);
     let mut task = attach_task(&root, &"task".into(), 10).unwrap();
     let (wakes, waker) = counting_waker();
-    let _ = task.register(&waker);
+    let _ = task.register(&waker, Status::default(), 0);
     let mut child = attach_task(&task.make_node(&"task".into()), &"child".into(), 10).unwrap();
     wake_tree(&root, &mut CancelWalk::default());
     assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the walk wakes the task");
@@ -151,7 +151,7 @@ fn the_walk_stops_at_child_services() {
     child.set_service(&owner);
     let mut inner = attach_task(&child, &"inner".into(), 10).unwrap();
     let (wakes, waker) = counting_waker();
-    let _ = inner.register(&waker);
+    let _ = inner.register(&waker, Status::default(), 0);
     let mut walk = CancelWalk::default();
     wake_tree(&root, &mut walk);
     assert_eq!(walk.services.len(), 1);
@@ -186,7 +186,7 @@ fn finding_services_takes_no_waker() {
     let owner = Arc::new(());
     child.set_service(&owner);
     let (wakes, waker) = counting_waker();
-    let _ = task.register(&waker);
+    let _ = task.register(&waker, Status::default(), 0);
     let mut walk = CancelWalk::default();
     find_services(&root, &mut walk);
     assert_eq!(walk.services.len(), 1);

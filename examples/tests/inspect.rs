@@ -1,0 +1,118 @@
+//! Runs the `inspect` example as a process: SIGUSR1 prints the live task tree to stdout —
+//! the server, its daemons, and its open connections collapsed into one line — and the
+//! server goes on running, then stops cleanly on SIGINT.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{command, wait_with_limit};
+
+/// Sends `signal` (`-USR1`, `-INT`) to the process `pid`.
+fn kill(signal: &str, pid: u32) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Waits (10 s at most) for a line of `log` containing `needle`.
+fn wait_for(log: &mpsc::Receiver<String>, needle: &str) {
+    loop {
+        match log.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) if line.contains(needle) => return,
+            Ok(_) => {}
+            Err(e) => panic!("no log line with {needle:?}: {e}"),
+        }
+    }
+}
+
+/// Reads lines of `stdout` up to the next blank one: one printed tree.
+fn read_tree(stdout: &mut impl BufRead) -> Vec<String> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "stdout ended");
+        let line = line.trim_end_matches('\n');
+        if line.is_empty() {
+            return lines;
+        }
+        lines.push(line.to_owned());
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigusr1_prints_the_task_tree() {
+    let mut process = command("inspect", &["--port", "0", "--grace", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = process.id();
+    let (tx, log) = mpsc::channel();
+    let stderr = BufReader::new(process.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut stdout = BufReader::new(process.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    // The handler is installed once this is logged (before, SIGUSR1 would end the process).
+    wait_for(&log, "prints the task tree");
+
+    // Three connections, each known to run once it has echoed a line.
+    let mut clients: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut client = TcpStream::connect(&addr).unwrap();
+            client
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            client.write_all(b"hi\n").unwrap();
+            let mut echoed = [0; 3];
+            client.read_exact(&mut echoed).unwrap();
+            assert_eq!(&echoed, b"hi\n");
+            client
+        })
+        .collect();
+
+    kill("-USR1", pid);
+    let tree = read_tree(&mut stdout);
+    let starts = [
+        "Inspect (service, running, ",
+        "├─ acceptor (daemon, running, ",
+        "│  └─ conn ×3 (contained task, 3 running, ",
+        "└─ inspector (daemon, running, ",
+    ];
+    assert_eq!(tree.len(), starts.len(), "{tree:#?}");
+    for (line, start) in tree.iter().zip(starts) {
+        assert!(line.starts_with(start) && line.ends_with(')'), "{tree:#?}");
+    }
+
+    // Still serving after the dump; then a clean stop.
+    clients[0].write_all(b"again\n").unwrap();
+    let mut echoed = [0; 6];
+    clients[0].read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"again\n");
+    kill("-INT", pid);
+    let status = wait_with_limit(process, Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("stopped cleanly"), "{rest}");
+    clients.clear();
+}
