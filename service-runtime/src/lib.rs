@@ -333,6 +333,60 @@
 //! named in a `warn`. [`Manager::cancel_cause`] tells why a service began to stop
 //! ([`CancelCause`]); a [`ServiceError`]'s message starts with it.
 //!
+//! # Operating it
+//!
+//! [`ServiceExt::run_until_signal`] (or [`ServiceHandle::run_until_signal`], which lets
+//! clones of the handle call in meanwhile) is the `main` of a program a service manager
+//! runs. The first signal calls [`Manager::shutdown`]: with [`Options::drain`] set, a ready
+//! service first reports not ready ([`Manager::is_ready`] false, [`Manager::status`]
+//! [`Status::Draining`]) and serves on for the drain delay — what a Kubernetes pod needs
+//! while its endpoints stop routing to it — then it is cancelled and stops within its
+//! grace. A second signal aborts, during the drain as during the stop. [`Manager::cancel`]
+//! never drains. `Options` is built in one expression with its `with_*` methods.
+//!
+//! ```
+//! use std::time::Duration;
+//! use std::sync::Arc;
+//! use service_runtime::prelude::*;
+//!
+//! struct Server;
+//!
+//! impl Service for Server {
+//!     async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+//!         cx.run_daemon_task("http", |cx| async move { cx.cancelled().await })?;
+//!         Ok(())
+//!     }
+//!
+//!     fn options(&self) -> Options {
+//!         Options::default()
+//!             .with_drain(Duration::from_secs(5))
+//!             .with_grace(Duration::from_secs(10))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let server = ServiceHandle::new(Server);
+//! server.start().unwrap();
+//! server.wait_ready().await.unwrap();
+//! let probe = server.clone();
+//! let stopped = tokio::spawn(async move { server.shutdown().await });
+//! # while probe.status() != Status::Draining { tokio::task::yield_now().await }
+//! assert_eq!(probe.status(), Status::Draining); // `/readyz` answers 503 from now on
+//! assert!(!probe.is_ready() && !probe.is_cancelled());
+//! stopped.await.unwrap().unwrap(); // cancelled after 5 s, then stopped within its grace
+//! assert_eq!(probe.cancel_cause(), Some(CancelCause::Shutdown));
+//! # }
+//! ```
+//!
+//! With the `systemd` feature (Unix), `run_until_signal` and `run_until` also notify systemd
+//! when it started the process (`NOTIFY_SOCKET` set; otherwise they only check the
+//! variable): `READY=1` once the service is ready, `STOPPING=1` when it begins to stop
+//! (before the drain), `WATCHDOG=1` every half of `WATCHDOG_USEC` from a task on the
+//! runtime (so a stalled runtime stops pinging), and `STATUS=` lines with the task counts.
+//! The README's "Operating it" has a unit file and a pod spec; the `probes` example is a
+//! pod's server.
+//!
 //! # Observability
 //!
 //! Every task runs in a `tracing` span carrying its service and path; failures are `error`
@@ -384,8 +438,8 @@
 //   manager                         a service's state: flags, failures, counters; drives the
 //                                   tree and does the work across services it reports
 //   runner, context                 a task's life; the inside view, which spawns through it
-//   builder, handle, serve,         the public entry points, and the macros' support
-//     __private
+//   builder, handle, serve, ops,    the public entry points (ops: the status, the drain,
+//     __private                     systemd's notifications), and the macros' support
 
 mod builder;
 mod cause;
@@ -395,6 +449,7 @@ mod event;
 mod handle;
 mod manager;
 mod name;
+mod ops;
 mod options;
 mod output;
 mod restart;
@@ -430,6 +485,7 @@ pub use context::Context;
 pub use error::{BoxError, FailureKind, Failures, LifecycleError, ServiceError, TaskFailure};
 pub use handle::{RestartingHandle, ServiceHandle, TaskHandle};
 pub use manager::Manager;
+pub use ops::Status;
 pub use options::Options;
 pub use output::IntoTaskResult;
 pub use restart::Restart;
@@ -445,7 +501,8 @@ pub mod prelude {
     pub use crate::{
         BoxError, CancelCause, Context, FailureKind, Failures, IntoTaskResult, LifecycleError,
         Manager, Options, Restart, RestartingHandle, Service, ServiceError, ServiceExt,
-        ServiceHandle, Stats, TaskFailure, TaskHandle, TaskStats, background, shutdown_signal,
+        ServiceHandle, Stats, Status, TaskFailure, TaskHandle, TaskStats, background,
+        shutdown_signal,
     };
 
     #[cfg(feature = "macros")]

@@ -124,6 +124,9 @@ pub(crate) struct ServiceState {
     /// Contained children of this service that failed.
     contained_failures: AtomicUsize,
     parent: Mutex<Option<ParentLink>>,
+    /// Set once, when a shutdown with a drain begins (`Manager::shutdown`, in `ops`): the
+    /// service reports not ready from then on.
+    pub(crate) draining: AtomicBool,
     /// When this state was made: what its tasks' starts are measured from, for snapshots.
     born: Instant,
 }
@@ -239,6 +242,7 @@ impl ServiceState {
             enclosing: None,
             contained_failures: AtomicUsize::new(0),
             parent: Mutex::new(parent),
+            draining: AtomicBool::new(false),
             born: Instant::now(),
         })
     }

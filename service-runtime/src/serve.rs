@@ -9,6 +9,8 @@ use crate::cause::CancelCause;
 use crate::context::Context;
 use crate::error::{BoxError, ServiceError};
 use crate::handle::{CancelOnDrop, ServiceHandle};
+use crate::manager::Manager;
+use crate::ops::Announcer;
 use crate::options::Options;
 
 /// A service: a body that starts tasks and child services through its [`Context`].
@@ -103,8 +105,9 @@ pub trait ServiceExt: Service + Sized {
         async move { handle.run().await }
     }
 
-    /// Runs the service until it finishes or `shutdown` resolves; then cancels it and waits
-    /// until it is finished.
+    /// Runs the service until it finishes or `shutdown` resolves; then shuts it down (cause
+    /// [`CancelCause::Shutdown`]: drained for [`Options::drain`], if any, then cancelled) and
+    /// waits until it is finished. [`ServiceHandle::run_until`] is the same on a handle.
     ///
     /// ```no_run
     /// # use service_runtime::prelude::*;
@@ -120,30 +123,20 @@ pub trait ServiceExt: Service + Sized {
         F: Future<Output = ()> + Send,
     {
         let handle = ServiceHandle::new(self);
-        async move {
-            handle.start()?;
-            let guard = CancelOnDrop(Some(handle.manager()));
-            let outcome = {
-                let finished = handle.wait_finished();
-                tokio::select! {
-                    outcome = finished => outcome,
-                    () = shutdown => {
-                        tracing::info!(service = %handle.path(), "shutdown requested");
-                        handle.manager().cancel_with(CancelCause::Shutdown);
-                        handle.wait_finished().await
-                    }
-                }
-            };
-            guard.disarm();
-            outcome
-        }
+        async move { handle.run_until(shutdown).await }
     }
 
     /// Runs the service as a server's `main` does: until it finishes, or until the process is
     /// asked to stop (SIGINT or SIGTERM on Unix, Ctrl-C elsewhere). The first signal starts
-    /// an orderly stop (cause [`CancelCause::Shutdown`], each task within its grace) and logs
-    /// that a second one forces it; a second signal during the stop calls
-    /// [`Manager::abort`](crate::Manager::abort).
+    /// an orderly stop (cause [`CancelCause::Shutdown`]: drained for [`Options::drain`], if
+    /// any, then each task within its grace) and logs that a second one forces it; a second
+    /// signal during the drain or the stop calls [`Manager::abort`](crate::Manager::abort).
+    /// [`ServiceHandle::run_until_signal`] is the same on a handle, for a program that also
+    /// calls into the service from outside.
+    ///
+    /// With the `systemd` feature, in a process started by systemd (`NOTIFY_SOCKET` set),
+    /// it also tells systemd that the service is ready, that it is stopping, its task
+    /// counts, and pings systemd's watchdog (see the crate docs, "Operating it").
     ///
     /// ```no_run
     /// # use service_runtime::prelude::*;
@@ -156,33 +149,7 @@ pub trait ServiceExt: Service + Sized {
     /// As [`ServiceExt::run`].
     fn run_until_signal(self) -> impl Future<Output = Result<(), ServiceError>> + Send {
         let handle = ServiceHandle::new(self);
-        async move {
-            // Listening before the service starts: a signal from the moment it runs stops
-            // it in order (before the handlers exist, a SIGINT would kill the process).
-            let mut signals = Signals::new();
-            handle.start()?;
-            let guard = CancelOnDrop(Some(handle.manager()));
-            let outcome = tokio::select! {
-                outcome = handle.wait_finished() => outcome,
-                () = signals.recv() => {
-                    tracing::info!(
-                        service = %handle.path(),
-                        "shutdown requested; a second signal aborts the tasks still running"
-                    );
-                    handle.manager().cancel_with(CancelCause::Shutdown);
-                    tokio::select! {
-                        outcome = handle.wait_finished() => outcome,
-                        () = signals.recv() => {
-                            tracing::warn!(service = %handle.path(), "second signal: aborting");
-                            handle.abort();
-                            handle.wait_finished().await
-                        }
-                    }
-                }
-            };
-            guard.disarm();
-            outcome
-        }
+        async move { handle.run_until_signal().await }
     }
 
     /// Spawns the service on the current tokio runtime and returns its handle at once.
@@ -198,6 +165,142 @@ pub trait ServiceExt: Service + Sized {
 }
 
 impl<S: Service> ServiceExt for S {}
+
+/// Running until a shutdown request: the handle's versions of [`ServiceExt::run_until`] and
+/// [`ServiceExt::run_until_signal`], which are these on a new handle.
+impl<S: Service> ServiceHandle<S> {
+    /// Runs the service until it finishes or `shutdown` resolves; then shuts it down
+    /// ([`Manager::shutdown`](crate::Manager::shutdown): cause [`CancelCause::Shutdown`],
+    /// drained for [`Options::drain`] if any, then cancelled) and waits until it is finished.
+    /// Clones of the handle can call into the service meanwhile.
+    ///
+    /// Fails with `ServiceError::Lifecycle(AlreadyStarted)` if it was started before.
+    ///
+    /// # Cancel safety
+    /// As [`ServiceHandle::run`].
+    pub async fn run_until<F>(&self, shutdown: F) -> Result<(), ServiceError>
+    where
+        F: Future<Output = ()>,
+    {
+        self.run_until_requested(StopOnce(Some(pin!(shutdown))), Announcer::start)
+            .await
+    }
+
+    /// Runs the service until it finishes or the process is asked to stop, as
+    /// [`ServiceExt::run_until_signal`] does: the first SIGINT or SIGTERM (Ctrl-C elsewhere)
+    /// shuts it down in order (cause [`CancelCause::Shutdown`], drained for
+    /// [`Options::drain`] if any), a second one during the drain or the stop aborts it.
+    /// Clones of the handle can call into the service meanwhile:
+    ///
+    /// ```no_run
+    /// # use service_runtime::prelude::*;
+    /// # async fn demo<S: Service>(node: S) -> Result<(), ServiceError> {
+    /// let handle = ServiceHandle::new(node);
+    /// let api = handle.clone(); // for `api.call(|node| async move { .. })` elsewhere
+    /// handle.run_until_signal().await
+    /// # }
+    /// ```
+    ///
+    /// Fails with `ServiceError::Lifecycle(AlreadyStarted)` if it was started before.
+    ///
+    /// # Cancel safety
+    /// As [`ServiceHandle::run`].
+    pub async fn run_until_signal(&self) -> Result<(), ServiceError> {
+        // Listening before the service starts: a signal from the moment it runs stops
+        // it in order (before the handlers exist, a SIGINT would kill the process).
+        let signals = Signals::new();
+        self.run_until_requested(signals, Announcer::start).await
+    }
+
+    /// Starts the service and runs it until it finishes or `requests` asks it to stop
+    /// (then [`stop_on_request`]), with an [`Announcer`] from `announce` telling the world.
+    pub(crate) async fn run_until_requested(
+        &self,
+        mut requests: impl StopRequests,
+        announce: impl FnOnce(&Manager) -> Announcer,
+    ) -> Result<(), ServiceError> {
+        self.start()?;
+        let manager = self.manager();
+        let guard = CancelOnDrop(Some(manager));
+        let announcer = announce(manager);
+        let outcome = stop_on_request(manager, &mut requests, &announcer).await;
+        guard.disarm();
+        outcome
+    }
+}
+
+/// What asks a running service to stop: the future of `run_until`, or the process's
+/// signals.
+pub(crate) trait StopRequests {
+    /// Whether a second request can come, and forces the stop (signals do).
+    const FORCEABLE: bool;
+
+    /// The next request.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a request that comes meanwhile is kept for the next call.
+    async fn next(&mut self);
+}
+
+/// The one request of a shutdown future; then none.
+pub(crate) struct StopOnce<F>(pub(crate) Option<F>);
+
+impl<F: Future<Output = ()> + Unpin> StopRequests for StopOnce<F> {
+    const FORCEABLE: bool = false;
+
+    async fn next(&mut self) {
+        match &mut self.0 {
+            Some(shutdown) => {
+                shutdown.await;
+                self.0 = None;
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
+impl StopRequests for Signals {
+    const FORCEABLE: bool = true;
+
+    async fn next(&mut self) {
+        self.recv().await;
+    }
+}
+
+/// Waits until the service finishes or a stop is requested; then shuts it down
+/// ([`Manager::shutdown`](crate::Manager::shutdown)), and aborts it on a second request.
+async fn stop_on_request<R: StopRequests>(
+    manager: &Manager,
+    requests: &mut R,
+    announcer: &Announcer,
+) -> Result<(), ServiceError> {
+    tokio::select! {
+        outcome = manager.wait_finished() => return outcome,
+        () = requests.next() => {}
+    }
+    if R::FORCEABLE {
+        tracing::info!(
+            service = %manager.path(),
+            "shutdown requested; a second signal aborts the tasks still running"
+        );
+    } else {
+        tracing::info!(service = %manager.path(), "shutdown requested");
+    }
+    // Begun before systemd hears of it, so that its status line says `draining`.
+    let begun = manager.begin_shutdown();
+    announcer.stopping(manager);
+    tokio::select! {
+        outcome = manager.complete_shutdown(begun) => outcome,
+        () = requests.next() => {
+            tracing::warn!(service = %manager.path(), "second signal: aborting");
+            // Dropping the drain above cancelled the service already, unless another
+            // shutdown drains it.
+            manager.cancel_with(CancelCause::Shutdown);
+            manager.abort();
+            manager.wait_finished().await
+        }
+    }
+}
 
 /// Runs `service` in the background while `body` runs, then stops it.
 ///

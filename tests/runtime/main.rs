@@ -8,6 +8,7 @@ mod children;
 mod contained;
 mod daemons;
 mod diagnostics;
+mod drain;
 mod edges;
 mod errors;
 mod external;
@@ -20,7 +21,10 @@ mod outside;
 mod readiness;
 mod restarting;
 mod run;
+mod signals;
 mod snapshot;
 mod stats;
 mod supervision;
+#[cfg(all(feature = "systemd", unix))]
+mod systemd;
 mod tasks;

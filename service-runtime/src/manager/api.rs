@@ -121,8 +121,15 @@ impl Manager {
     ///   then means what that call says (a listener bound, a cache loaded).
     ///
     /// A service that was cancelled before it was ready never becomes ready.
+    ///
+    /// It is false again once the service begins to stop — draining
+    /// ([`Options::drain`](crate::Options::drain)) or cancelled: a service that is stopping
+    /// takes no new work. [`Manager::status`] tells the stages apart.
     pub fn is_ready(&self) -> bool {
+        // Acquire pairs with the Release store that begins a drain (`ops`).
         self.state.ready_event.is_set()
+            && !self.is_cancelled()
+            && !self.state.draining.load(Ordering::Acquire)
     }
 
     /// Waits until the service is ready ([`Manager::is_ready`]: its start-up work was
