@@ -14,7 +14,7 @@ use crate::name::Name;
 use crate::output::IntoTaskResult;
 use crate::runner::{self, Maker};
 use crate::serve::Service;
-use crate::spec::Spec;
+use crate::spec::{Role, Spec};
 use crate::tree::{attach_service, attach_task};
 
 /// The inside view of a service, one per task (and one for the body).
@@ -336,7 +336,8 @@ impl Context {
         }
         let state = &self.manager.state;
         let name = Name::from(name);
-        let task = attach_task(self.node(), &name, state.options.max_children)?;
+        let daemon = spec.role == Role::Daemon;
+        let task = attach_task(self.node(), &name, state.options.max_children, daemon)?;
         state.count_started_task();
         runner::spawn(self.manager.clone(), task, name, spec, make);
         Ok(())

@@ -49,7 +49,7 @@ impl Tree {
     }
 
     fn attach(&self, parent: &Arc<TaskNode<()>>, name: &'static str) -> TaskRef<()> {
-        attach_task(parent, &name.into(), 10).unwrap()
+        attach_task(parent, &name.into(), 10, false).unwrap()
     }
 
     /// Waits as a task does until the tree is cancelled: its waker stored once, then the
@@ -312,7 +312,7 @@ fn whoever_sees_finished_sees_the_final_counters() {
     loom::model(|| {
         let state = started();
         let root = Arc::clone(&state.root);
-        let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+        let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
         state.count_started_task();
         let finisher = {
             let state = Arc::clone(&state);

@@ -530,12 +530,15 @@ pub(crate) fn attach_task<S>(
     parent: &Arc<TaskNode<S>>,
     name: &Name,
     limit: usize,
+    daemon: bool,
 ) -> Result<TaskRef<S>, LifecycleError> {
+    // Known before the task's first poll, so that a snapshot shows a daemon as one at once.
+    let status = Status::new(Phase::Starting, daemon, false, 0);
     attach(parent, limit, |place| match place.adopted_from {
         None => {
             place.state.children.insert(Child::Leaf {
                 id: place.id,
-                status: Status::default(),
+                status,
                 name: name.clone(),
                 started: 0,
                 waker: None,
@@ -544,7 +547,7 @@ pub(crate) fn attach_task<S>(
         }
         Some(start) => {
             let path = join(start.path(), name);
-            TaskRef::to_node(place.insert_node(name.clone(), false, Some(path)))
+            TaskRef::to_node(place.insert_node(name.clone(), false, Some(path), status))
         }
     })
 }
@@ -560,7 +563,7 @@ pub(crate) fn attach_service<S>(
 ) -> Result<Arc<TaskNode<S>>, LifecycleError> {
     attach(parent, limit, |place| {
         let path = path.or_else(|| place.adopted_from.map(|start| join(start.path(), &name)));
-        place.insert_node(name, true, path)
+        place.insert_node(name, true, path, Status::default())
     })
 }
 
@@ -575,14 +578,22 @@ struct Placement<'a, S> {
 }
 
 impl<S> Placement<'_, S> {
-    fn insert_node(self, name: Name, root: bool, path: Option<Arc<str>>) -> Arc<TaskNode<S>> {
+    fn insert_node(
+        self,
+        name: Name,
+        root: bool,
+        path: Option<Arc<str>>,
+        status: Status,
+    ) -> Arc<TaskNode<S>> {
+        let mut state = NodeState::new(true, Waiter::None);
+        state.status = status;
         let node = Arc::new(TaskNode::new_child(
             self.node,
             (self.slot, self.id),
             name,
             root,
             path,
-            NodeState::new(true, Waiter::None),
+            state,
         ));
         self.state.children.insert(Child::Node(Arc::clone(&node)));
         node

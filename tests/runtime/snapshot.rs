@@ -254,7 +254,9 @@ async fn starting_and_waiting_for_children() {
         async move {
             cx.run_task("parent", move |cx| async move {
                 cx.run_task("child", |cx| async move { cx.cancelled().await })?;
-                // Taken before `child` is first polled (this task has not yielded).
+                cx.run_daemon_task("watch", |cx| async move { cx.cancelled().await })?;
+                // Taken before `child` and `watch` are first polled (this task has not
+                // yielded).
                 let _ = seen.send(cx.manager().snapshot());
                 Ok::<(), BoxError>(())
             })?;
@@ -268,6 +270,12 @@ async fn starting_and_waiting_for_children() {
     assert_eq!(
         (child.state, child.age),
         (TaskState::Starting, Duration::ZERO)
+    );
+    // A daemon is one from the start, not only once it runs.
+    let watch = at(&early, "Node/parent/watch");
+    assert_eq!(
+        (watch.kind, watch.state),
+        (TaskKind::Daemon, TaskState::Starting)
     );
     // `parent` returns; `child` runs on.
     service_tests::poll_until(|| {

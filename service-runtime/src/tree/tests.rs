@@ -34,16 +34,16 @@ fn counting_waker() -> (Arc<CountWakes>, Waker) {
 fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
     let root = Node::root("Svc");
     let finished = AtomicUsize::new(0);
-    let mut short = attach_task(&root, &"short".into(), 10).unwrap();
+    let mut short = attach_task(&root, &"short".into(), 10, false).unwrap();
     let stale = short.clone();
     assert_eq!(
         release_task(&mut short, &finished, false),
         Released::Pending
     );
-    let other = attach_task(&root, &"other".into(), 10).unwrap();
+    let other = attach_task(&root, &"other".into(), 10, false).unwrap();
     assert_eq!(other.slot(), stale.slot(), "the slot is reused");
     let ended = stale.make_node(&"short".into());
-    let adopted = attach_task(&ended, &"adopted".into(), 10).unwrap();
+    let adopted = attach_task(&ended, &"adopted".into(), 10, false).unwrap();
     assert_eq!(&*adopted.path("adopted"), "Svc/short/adopted");
     let node = other.make_node(&"other".into());
     assert_eq!(&**node.name(), "other");
@@ -61,7 +61,7 @@ fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
 fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
     let root = Node::root("Svc");
     let finished = AtomicUsize::new(0);
-    let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+    let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
     let (wakes, waker) = counting_waker();
     let mut cx = Context::from_waker(&waker);
     assert_eq!(root.poll_stop_quietly(&mut cx), Poll::Pending);
@@ -88,10 +88,11 @@ fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
 fn waiters_are_woken_by_what_they_wait_for() {
     let root = Node::root("Svc");
     let finished = AtomicUsize::new(0);
-    let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+    let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
     let (wakes, waker) = counting_waker();
     let _ = task.register(&waker, Status::default(), 0);
-    let mut child = attach_task(&task.make_node(&"task".into()), &"child".into(), 10).unwrap();
+    let mut child =
+        attach_task(&task.make_node(&"task".into()), &"child".into(), 10, false).unwrap();
     wake_tree(&root, &mut CancelWalk::default());
     assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the walk wakes the task");
     let mut cx = Context::from_waker(&waker);
@@ -149,7 +150,7 @@ fn the_walk_stops_at_child_services() {
     let child = attach_service(&root, "Child".into(), 10, None).unwrap();
     let owner = Arc::new(());
     child.set_service(&owner);
-    let mut inner = attach_task(&child, &"inner".into(), 10).unwrap();
+    let mut inner = attach_task(&child, &"inner".into(), 10, false).unwrap();
     let (wakes, waker) = counting_waker();
     let _ = inner.register(&waker, Status::default(), 0);
     let mut walk = CancelWalk::default();
@@ -170,7 +171,7 @@ fn the_walk_stops_at_child_services() {
     );
     assert_eq!(release(&child, &finished), Released::RootDone);
     assert!(matches!(
-        attach_task(&child, &"late".into(), 10),
+        attach_task(&child, &"late".into(), 10, false),
         Err(crate::LifecycleError::NotRunning)
     ));
 }
@@ -181,7 +182,7 @@ fn the_walk_stops_at_child_services() {
 #[test]
 fn finding_services_takes_no_waker() {
     let root = Node::root("Parent");
-    let mut task = attach_task(&root, &"task".into(), 10).unwrap();
+    let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
     let child = attach_service(&root, "Child".into(), 10, None).unwrap();
     let owner = Arc::new(());
     child.set_service(&owner);
