@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{command, run_to_end, wait_with_limit};
+use common::{Listening, command, run_to_end, wait_with_limit};
 
 fn echo_then_interrupt(name: &str) {
     let mut server = Server::start(name, "1s");
@@ -53,28 +53,12 @@ struct Server {
 
 impl Server {
     fn start(name: &str, grace: &str) -> Server {
-        let mut process = command(name, &["--port", "0", "--grace", grace])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, log) = std::sync::mpsc::channel();
-        let stderr = BufReader::new(process.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stdout = BufReader::new(process.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{line}"))
-            .to_owned();
+        let Listening {
+            process,
+            addr,
+            log,
+            stdout,
+        } = Listening::start(name, &["--port", "0", "--grace", grace]);
         Server {
             process,
             addr,

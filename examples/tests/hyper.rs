@@ -4,6 +4,7 @@
 //! in flight complete; a connection that fails ends alone.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,7 +84,7 @@ async fn guard<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Sends `request` on a new connection and returns everything the server wrote.
-fn send(address: std::net::SocketAddr, request: &'static [u8]) -> oneshot::Receiver<String> {
+fn send(address: SocketAddr, request: &'static [u8]) -> oneshot::Receiver<String> {
     let (reply, text) = oneshot::channel();
     tokio::spawn(async move {
         let mut stream = TcpStream::connect(address).await.unwrap();
@@ -95,8 +96,9 @@ fn send(address: std::net::SocketAddr, request: &'static [u8]) -> oneshot::Recei
     text
 }
 
-#[tokio::test]
-async fn the_stop_lets_the_request_in_flight_finish_then_closes() {
+/// Starts the server on a free port: its address, the `entered` and `release` of its slow
+/// handler, and its handle.
+async fn start() -> (SocketAddr, Arc<Notify>, Arc<Notify>, ServiceHandle<Web>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let slow = Slow {
@@ -105,6 +107,12 @@ async fn the_stop_lets_the_request_in_flight_finish_then_closes() {
     };
     let (entered, release) = (Arc::clone(&slow.entered), Arc::clone(&slow.release));
     let handle = Web { listener, slow }.start();
+    (address, entered, release, handle)
+}
+
+#[tokio::test]
+async fn the_stop_lets_the_request_in_flight_finish_then_closes() {
+    let (address, entered, release, handle) = start().await;
 
     let response = send(address, b"GET /slow HTTP/1.1\r\nhost: test\r\n\r\n");
     guard(entered.notified()).await;
@@ -127,14 +135,7 @@ async fn the_stop_lets_the_request_in_flight_finish_then_closes() {
 
 #[tokio::test]
 async fn a_broken_connection_ends_alone() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let slow = Slow {
-        entered: Arc::new(Notify::new()),
-        release: Arc::new(Notify::new()),
-    };
-    let (entered, release) = (Arc::clone(&slow.entered), Arc::clone(&slow.release));
-    let handle = Web { listener, slow }.start();
+    let (address, entered, release, handle) = start().await;
 
     // Not HTTP: hyper fails this connection, and only this connection.
     let garbage = send(address, b"\x00\x01\x02 not http\r\n\r\n");

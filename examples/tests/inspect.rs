@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{command, wait_with_limit};
+use common::{Listening, wait_with_limit};
 
 /// Sends `signal` (`-USR1`, `-INT`) to the process `pid`.
 fn kill(signal: &str, pid: u32) {
@@ -49,29 +49,13 @@ fn read_tree(stdout: &mut impl BufRead) -> Vec<String> {
 #[cfg(unix)]
 #[test]
 fn sigusr1_prints_the_task_tree() {
-    let mut process = command("inspect", &["--port", "0", "--grace", "1s"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let Listening {
+        process,
+        addr,
+        log,
+        mut stdout,
+    } = Listening::start("inspect", &["--port", "0", "--grace", "1s"]);
     let pid = process.id();
-    let (tx, log) = mpsc::channel();
-    let stderr = BufReader::new(process.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut stdout = BufReader::new(process.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_owned();
     // The handler is installed once this is logged (before, SIGUSR1 would end the process).
     wait_for(&log, "prints the task tree");
 

@@ -5,13 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{command, wait_with_limit};
+use common::{Listening, wait_with_limit};
 
 /// A running `probes` process: its address and its log lines (stderr) as they come.
 struct Pod {
@@ -23,31 +23,15 @@ struct Pod {
 
 impl Pod {
     fn start(drain: &str) -> Pod {
-        let mut process = command(
+        let Listening {
+            process,
+            addr,
+            log,
+            stdout,
+        } = Listening::start(
             "probes",
             &["--addr", "127.0.0.1:0", "--drain", drain, "--grace", "2s"],
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let (tx, log) = mpsc::channel();
-        let stderr = BufReader::new(process.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut stdout = BufReader::new(process.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{line}"))
-            .to_owned();
+        );
         Pod {
             process,
             addr,

@@ -115,3 +115,48 @@ pub(crate) fn rejects_arguments(name: &str) {
     );
     assert_eq!(output.stdout, "");
 }
+
+/// An example server started as a process, once it has printed `listening on <addr>`: its
+/// address, its log lines (stderr) as they come, and the rest of its stdout.
+pub(crate) struct Listening {
+    pub(crate) process: Child,
+    pub(crate) addr: String,
+    pub(crate) log: std::sync::mpsc::Receiver<String>,
+    pub(crate) stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Listening {
+    /// Starts the example `name` with `args` and waits for its `listening on` line.
+    pub(crate) fn start(name: &str, args: &[&str]) -> Listening {
+        use std::io::BufRead;
+
+        let mut process = command(name, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, log) = std::sync::mpsc::channel();
+        let stderr = std::io::BufReader::new(process.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdout = std::io::BufReader::new(process.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{line}"))
+            .to_owned();
+        Listening {
+            process,
+            addr,
+            log,
+            stdout,
+        }
+    }
+}
