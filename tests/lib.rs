@@ -282,6 +282,12 @@ pub fn grace_exceeded(error: &ServiceError) -> Vec<&str> {
 /// Runs `body` to its end on a current-thread runtime of its own (time enabled and paused),
 /// with a subscriber on this thread that captures `warn` and above; returns what it logged.
 pub fn warnings_of<F: Future>(body: impl FnOnce() -> F) -> String {
+    warnings_while(|_| body())
+}
+
+/// [`warnings_of`], with `body` given the capture buffer so that it can look mid-run.
+pub fn warnings_while<F: Future>(body: impl FnOnce(Captured) -> F) -> String {
+    anchor_tracing();
     let captured = Captured::new();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -289,13 +295,55 @@ pub fn warnings_of<F: Future>(body: impl FnOnce() -> F) -> String {
         .with_ansi(false)
         .with_max_level(tracing::Level::WARN)
         .finish();
+    let seen = captured.clone();
     tracing::subscriber::with_default(subscriber, || {
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
             .build()
             .unwrap()
-            .block_on(body())
+            .block_on(body(seen))
     });
     captured.text()
+}
+
+/// Makes a subscriber set for one thread (`with_default`) see every event of that thread
+/// even while other tests run in parallel without one.
+///
+/// tracing decides once per call site whether anyone is interested, and caches it for the
+/// process; while at most one dispatcher exists, it asks only the thread that reaches the
+/// site first. A test thread without a subscriber would then mark a site "never", and a
+/// capturing test on another thread would miss its events. This keeps a second dispatcher
+/// alive for the whole process that records nothing but answers "sometimes" for every site,
+/// so that each event asks the subscriber of the thread it happens on.
+pub fn anchor_tracing() {
+    use tracing::subscriber::Interest;
+    use tracing::{Dispatch, Event, Metadata, span};
+
+    struct Anchor;
+
+    impl tracing::Subscriber for Anchor {
+        fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
+            Interest::sometimes()
+        }
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            false
+        }
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            span::Id::from_u64(1)
+        }
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+    }
+
+    static ANCHOR: std::sync::OnceLock<Dispatch> = std::sync::OnceLock::new();
+    ANCHOR.get_or_init(|| {
+        let anchor = Dispatch::new(Anchor);
+        // Sites registered before the anchor existed are asked again.
+        tracing::callsite::rebuild_interest_cache();
+        anchor
+    });
 }

@@ -6,7 +6,7 @@ use std::future::pending;
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Captured, Log, guard, svc};
+use service_tests::{Log, guard, svc, warnings_while};
 
 /// The test's own error type, with a value to check that the very error comes back.
 #[derive(Debug, PartialEq, Eq)]
@@ -181,29 +181,6 @@ async fn panic_and_daemon_exit_have_no_error_of_the_task() {
     assert!(failure.downcast_ref::<Refused>().is_none());
 }
 
-/// Runs `body` to its end on a current-thread runtime of its own (time enabled and paused),
-/// with a subscriber on this thread that captures `warn` and above into the buffer `body`
-/// is given (so it can look mid-run); returns everything captured.
-fn with_warnings<F: Future>(body: impl FnOnce(Captured) -> F) -> String {
-    let captured = Captured::new();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    let seen = captured.clone();
-    tracing::subscriber::with_default(subscriber, || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build()
-            .unwrap()
-            .block_on(body(seen))
-    });
-    captured.text()
-}
-
 /// The warnings in `log` about a service that keeps its waiters waiting for its readiness.
 fn stalls(log: &str) -> Vec<&str> {
     log.lines()
@@ -255,7 +232,7 @@ impl Node {
 /// the parent goes on waiting.
 #[test]
 fn child_that_never_becomes_ready_is_named_after_ten_seconds() {
-    let log = with_warnings(|captured| async move {
+    let log = warnings_while(|captured| async move {
         let handle = Node::new(None, Log::new()).start();
         tokio::time::sleep(Duration::from_millis(9_900)).await;
         assert_eq!(stalls(&captured.text()), [] as [&str; 0]);
@@ -278,7 +255,7 @@ fn child_that_never_becomes_ready_is_named_after_ten_seconds() {
 /// However many wait for a service's readiness, it is warned about once.
 #[test]
 fn stalled_service_is_warned_about_once_whoever_waits() {
-    let log = with_warnings(|_| async {
+    let log = warnings_while(|_| async {
         let mut options = Options::default();
         options.manual_ready = true;
         let handle = svc("Slow", |_cx| async { pending().await })
@@ -309,7 +286,7 @@ fn stalled_service_is_warned_about_once_whoever_waits() {
 /// goes on.
 #[test]
 fn child_ready_in_time_is_not_warned_about() {
-    let log = with_warnings(|_| async {
+    let log = warnings_while(|_| async {
         let handle = Node::new(Some(Duration::from_secs(9)), Log::new()).start();
         guard(handle.wait_ready()).await.unwrap();
         tokio::time::sleep(Duration::from_secs(600)).await;
@@ -323,7 +300,7 @@ fn child_ready_in_time_is_not_warned_about() {
 /// about: the wait ended with it.
 #[test]
 fn service_that_ends_before_ready_is_not_warned_about() {
-    let log = with_warnings(|_| async {
+    let log = warnings_while(|_| async {
         let mut options = Options::default();
         options.manual_ready = true;
         let failing = svc("Failing", |cx| async move {

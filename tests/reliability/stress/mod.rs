@@ -273,6 +273,7 @@ fn run_one(test: &str, seed: u64, mode: Mode, traced: bool) -> Summary {
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         let summary = if traced {
+            service_tests::anchor_tracing();
             let subscriber = tracing_subscriber::registry();
             tracing::subscriber::with_default(subscriber, || {
                 assert!(!tracing::info_span!("probe").is_disabled());
