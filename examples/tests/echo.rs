@@ -6,7 +6,6 @@ mod common;
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Listening, command, run_to_end, wait_with_limit};
@@ -76,24 +75,12 @@ impl Server {
     }
 
     fn interrupt(&self) {
-        let interrupted = Command::new("kill")
-            .args(["-INT", &self.process.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(interrupted.success());
+        common::send_signal(self.process.id(), "-INT");
     }
 
     /// Waits (10 s at most in all) for a log line containing `needle`; returns it.
     fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no log line with {needle:?}: {e}"),
-            }
-        }
+        common::wait_for_line(&self.log, needle)
     }
 }
 

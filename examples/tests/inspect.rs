@@ -6,31 +6,9 @@ mod common;
 
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Listening, wait_with_limit};
-
-/// Sends `signal` (`-USR1`, `-INT`) to the process `pid`.
-fn kill(signal: &str, pid: u32) {
-    let sent = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-}
-
-/// Waits (10 s at most) for a line of `log` containing `needle`.
-fn wait_for(log: &mpsc::Receiver<String>, needle: &str) {
-    loop {
-        match log.recv_timeout(Duration::from_secs(10)) {
-            Ok(line) if line.contains(needle) => return,
-            Ok(_) => {}
-            Err(e) => panic!("no log line with {needle:?}: {e}"),
-        }
-    }
-}
+use common::{Listening, send_signal, wait_for_line, wait_with_limit};
 
 /// Reads lines of `stdout` up to the next blank one: one printed tree.
 fn read_tree(stdout: &mut impl BufRead) -> Vec<String> {
@@ -57,7 +35,7 @@ fn sigusr1_prints_the_task_tree() {
     } = Listening::start("inspect", &["--port", "0", "--grace", "1s"]);
     let pid = process.id();
     // The handler is installed once this is logged (before, SIGUSR1 would end the process).
-    wait_for(&log, "prints the task tree");
+    wait_for_line(&log, "prints the task tree");
 
     // Three connections, each known to run once it has echoed a line.
     let mut clients: Vec<TcpStream> = (0..3)
@@ -74,7 +52,7 @@ fn sigusr1_prints_the_task_tree() {
         })
         .collect();
 
-    kill("-USR1", pid);
+    send_signal(pid, "-USR1");
     let tree = read_tree(&mut stdout);
     let starts = [
         "Inspect (service, running, ",
@@ -92,7 +70,7 @@ fn sigusr1_prints_the_task_tree() {
     let mut echoed = [0; 6];
     clients[0].read_exact(&mut echoed).unwrap();
     assert_eq!(&echoed, b"again\n");
-    kill("-INT", pid);
+    send_signal(pid, "-INT");
     let status = wait_with_limit(process, Duration::from_secs(10));
     assert!(status.success(), "exit status {status}");
     let mut rest = String::new();

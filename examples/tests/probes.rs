@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -81,24 +81,12 @@ impl Pod {
     }
 
     fn sigterm(&self) {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.process.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        common::send_signal(self.process.id(), "-TERM");
     }
 
     /// Waits (10 s at most) for a log line containing `needle`.
     fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("no log line with {needle:?}: {e}"),
-            }
-        }
+        common::wait_for_line(&self.log, needle)
     }
 }
 

@@ -160,3 +160,25 @@ impl Listening {
         }
     }
 }
+
+/// Sends `signal` (`-INT`, `-TERM`, `-USR1`) to the process `pid` with `kill`.
+pub(crate) fn send_signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+/// Waits (10 s at most in all) for a line of `log` containing `needle`; returns it.
+pub(crate) fn wait_for_line(log: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match log.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no log line with {needle:?}: {e}"),
+        }
+    }
+}
