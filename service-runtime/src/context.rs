@@ -377,9 +377,11 @@ impl Context {
         let boundary = ServiceState::boundary(Arc::clone(&root), parent);
         root.set_service(&boundary);
         let manager = Manager::from_state(boundary);
-        manager.launch(|manager, root| {
-            runner::spawn(manager.clone(), Task::to_node(root), name, spec, make);
-        })?;
+        // Runtime and name checked by `admit`.
+        manager.launch(
+            |manager, root| runner::spawn(manager.clone(), Task::to_node(root), name, spec, make),
+            true,
+        )?;
         if parent.is_cancelled() {
             // The parent's cancellation walk may have passed the node before it knew the
             // boundary (tree module docs, "Wake-ups").
@@ -424,8 +426,8 @@ impl Context {
         );
         root.set_service(&state);
         let handle = ServiceHandle::from_parts(Manager::from_state(state), Arc::new(service));
-        // Cannot fail: the manager is new, and we are inside a runtime (checked above).
-        let _ = handle.start();
+        // Cannot fail: the manager is new, and the runtime and the name are checked above.
+        let _ = handle.launch(true);
         if parent.is_cancelled() {
             // The parent's cancellation walk may have passed the node before it knew the
             // child (tree module docs, "Wake-ups").

@@ -56,8 +56,14 @@ impl<S: Service> ServiceHandle<S> {
     /// Fails with `AlreadyStarted` if it was started (or cancelled) before, and with
     /// `NoRuntime` outside a tokio runtime.
     pub fn start(&self) -> Result<(), LifecycleError> {
+        self.launch(false)
+    }
+
+    /// [`ServiceHandle::start`]; `checked`: the caller checked the runtime and the name
+    /// ([`Manager::launch`]).
+    pub(crate) fn launch(&self, checked: bool) -> Result<(), LifecycleError> {
         let service = Arc::clone(&self.service);
-        self.manager.launch(move |manager, root| {
+        let body = move |manager: &Manager, root: Arc<Node>| {
             let name = root.name().clone();
             runner::spawn(
                 manager.clone(),
@@ -66,7 +72,8 @@ impl<S: Service> ServiceHandle<S> {
                 Spec::body(),
                 OneShot(Some(move |cx| service.serve(cx))),
             );
-        })
+        };
+        self.manager.launch(body, checked)
     }
 
     /// The service itself.

@@ -12,7 +12,7 @@
 //!    it (tree invariant 4), and each was counted in `finished_count` before it left (with
 //!    Release ordering, read with Acquire). Waiters that see `finished` therefore see the
 //!    outcome and the final counters.
-//! 3. Failures are appended under `failures`' lock, in the order they are recorded, and
+//! 3. Failures are appended under `record`'s lock, in the order they are recorded, and
 //!    forwarded at once to every ancestor manager (flattened) up to the first boundary
 //!    ([`ChildKind::Supervised`]: the supervising task decides; [`ChildKind::Contained`]:
 //!    the contained work keeps them), then each manager that got one is cancelled. A
@@ -44,7 +44,7 @@
 //!
 //! # Lock order
 //!
-//! `failures`, `parent` and `root` are leaf locks: nothing else is locked while one is held, no user
+//! `record`, `parent` and `root` are leaf locks: nothing else is locked while one is held, no user
 //! code runs under them, and a failure is forwarded to the parent after letting go.
 
 use std::sync::{Arc, OnceLock};
@@ -88,7 +88,6 @@ pub(crate) struct ServiceState {
     /// Made the first time a task asks for a `CancellationToken`, and cancelled with this
     /// service ([`ServiceState::cancellation_token`]): nothing when none is asked for.
     token: OnceLock<CancellationToken>,
-    cause: OnceLock<CancelCause>,
     /// The grace of this service's tasks: its own, or its parent's when it chose none.
     pub(crate) grace: Duration,
     /// Set when the grace is over for the tasks still running: the deadline passed, the
@@ -106,8 +105,9 @@ pub(crate) struct ServiceState {
     /// ([`ServiceState::wait_ready_event`]): the warning is given once.
     ready_stall_warned: AtomicBool,
     pub(crate) finished_event: Event,
-    outcome: OnceLock<Result<(), ServiceError>>,
-    failures: Mutex<Vec<TaskFailure>>,
+    /// The failures, the cause and the outcome: one lock, taken once when the service is
+    /// cancelled and once when it finishes.
+    record: Mutex<Record>,
     did_error: AtomicBool,
     total: AtomicUsize,
     /// Tasks that left the tree: counted by the tree as they leave (tree module docs).
@@ -127,8 +127,21 @@ pub(crate) struct ServiceState {
     /// Set once, when a shutdown with a drain begins (`Manager::shutdown`, in `ops`): the
     /// service reports not ready from then on.
     pub(crate) draining: AtomicBool,
-    /// When this state was made: what its tasks' starts are measured from, for snapshots.
+    /// What its tasks' starts are measured from, for snapshots: when the outermost service's
+    /// state was made, inherited by every service below it (one clock read per tree, not
+    /// per service).
     born: Instant,
+}
+
+/// What a service keeps under its `record` lock.
+#[derive(Default)]
+struct Record {
+    /// Every failure recorded here, in order (invariant 3).
+    failures: Vec<TaskFailure>,
+    /// Why it was cancelled: set before the `cancelled` flag, and the first cause wins.
+    cause: Option<CancelCause>,
+    /// Set once, before `finished_event` (invariant 2).
+    outcome: Option<Result<(), ServiceError>>,
 }
 
 /// Why a service's grace ended before its tasks did.
@@ -214,6 +227,9 @@ impl ServiceState {
             Some(outermost) => outermost.clone(),
             None => Manager::from_state(Arc::clone(&link.parent)),
         });
+        let born = parent
+            .as_ref()
+            .map_or_else(Instant::now, |link| link.parent.born);
         Arc::new(ServiceState {
             root,
             options,
@@ -221,7 +237,6 @@ impl ServiceState {
             cancel_event: Event::default(),
             cancelled_at: OnceLock::new(),
             token: OnceLock::new(),
-            cause: OnceLock::new(),
             grace,
             grace_over: Event::default(),
             grace_end: OnceLock::new(),
@@ -231,8 +246,7 @@ impl ServiceState {
             ready_event: Event::default(),
             ready_stall_warned: AtomicBool::new(false),
             finished_event: Event::default(),
-            outcome: OnceLock::new(),
-            failures: Mutex::new(Vec::new()),
+            record: Mutex::new(Record::default()),
             did_error: AtomicBool::new(false),
             total: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
@@ -243,7 +257,7 @@ impl ServiceState {
             contained_failures: AtomicUsize::new(0),
             parent: Mutex::new(parent),
             draining: AtomicBool::new(false),
-            born: Instant::now(),
+            born,
         })
     }
 
@@ -287,8 +301,7 @@ impl ServiceState {
         self.root.path()
     }
 
-    /// Nanoseconds since this service's state was made (saturating): when a task starts,
-    /// for snapshots.
+    /// Nanoseconds since `born` (saturating): when a task starts, for snapshots.
     pub(crate) fn since_start(&self) -> u64 {
         u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
@@ -334,7 +347,7 @@ impl ServiceState {
             return;
         }
         // The first cause wins; it is set before the flag, so whoever sees the flag sees it.
-        let _ = self.cause.set(cause);
+        lock(&self.record).cause.get_or_insert(cause);
         if !self.grace.is_zero() {
             // The grace's deadline counts from here (a zero grace has none: no clock read).
             self.cancelled_at();
@@ -417,7 +430,7 @@ impl ServiceState {
     pub(crate) fn record_failure(self: &Arc<Self>, failure: TaskFailure) {
         let mut manager = Arc::clone(self);
         let stopped_at = loop {
-            lock(&manager.failures).push(failure.clone());
+            lock(&manager.record).failures.push(failure.clone());
             manager.did_error.store(true, Ordering::Release);
             manager.cancel(CancelCause::Failure {
                 path: failure.shared_path(),
@@ -516,21 +529,26 @@ impl ServiceState {
             .is_some_and(|link| matches!(link.kind, ChildKind::Contained { .. }));
         if let (Some(exit), true) = (&exited, contained) {
             tracing::error!(path = %exit.path(), error = %exit.error(), "contained daemon child service exited");
-            lock(&self.failures).push(exit.clone());
+            lock(&self.record).failures.push(exit.clone());
             self.did_error.store(true, Ordering::Release);
         }
-        let failures = std::mem::take(&mut *lock(&self.failures));
-        let failed = !failures.is_empty();
-        let outcome = if failed {
-            Err(ServiceError::Failed(Failures::new(
-                Arc::clone(&self.root) as Arc<dyn ServicePath>,
-                failures,
-                self.cause.get().cloned(),
-            )))
-        } else {
-            Ok(())
+        let failed = {
+            let mut record = lock(&self.record);
+            let failures = std::mem::take(&mut record.failures);
+            let failed = !failures.is_empty();
+            if record.outcome.is_none() {
+                record.outcome = Some(if failed {
+                    Err(ServiceError::Failed(Failures::new(
+                        Arc::clone(&self.root) as Arc<dyn ServicePath>,
+                        failures,
+                        record.cause.clone(),
+                    )))
+                } else {
+                    Ok(())
+                });
+            }
+            failed
         };
-        let _ = self.outcome.set(outcome);
         self.finished_event.set();
         tracing::debug!(service = %self.path(), "service finished");
         let link = link?;
@@ -594,11 +612,22 @@ impl ServiceState {
 
     /// The failures so far, as an error (for waiters that give up before the end).
     fn failures_so_far(&self) -> ServiceError {
+        let record = lock(&self.record);
         ServiceError::Failed(Failures::new(
             Arc::clone(&self.root) as Arc<dyn ServicePath>,
-            lock(&self.failures).clone(),
-            self.cause.get().cloned(),
+            record.failures.clone(),
+            record.cause.clone(),
         ))
+    }
+
+    /// The outcome, once finished; `Ok(())` before then.
+    pub(crate) fn outcome(&self) -> Result<(), ServiceError> {
+        lock(&self.record).outcome.clone().unwrap_or(Ok(()))
+    }
+
+    /// Why the service was cancelled, once it was.
+    pub(crate) fn cause(&self) -> Option<CancelCause> {
+        lock(&self.record).cause.clone()
     }
 
     /// Claims the start of the service for `by`; the state it was in if someone did first.
@@ -628,7 +657,7 @@ impl ServiceState {
         if let Err(e) = &outcome {
             tracing::error!(service = %self.path(), error = %e, "service could not start");
         }
-        let _ = self.outcome.set(outcome);
+        lock(&self.record).outcome.get_or_insert(outcome);
         // The root was never run: releasing it finishes the service (keeping this outcome)
         // and, for a child, takes it out of its parent's tree.
         self.release_root();

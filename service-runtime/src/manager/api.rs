@@ -185,13 +185,13 @@ impl Manager {
 
     /// The outcome, once finished; `Ok(())` before then.
     fn outcome(&self) -> Result<(), ServiceError> {
-        self.state.outcome.get().cloned().unwrap_or(Ok(()))
+        self.state.outcome()
     }
 
     /// Why the service was cancelled, once it was; the first cause wins.
     pub fn cancel_cause(&self) -> Option<CancelCause> {
         if self.is_cancelled() {
-            self.state.cause.get().cloned()
+            self.state.cause()
         } else {
             None
         }
@@ -219,7 +219,11 @@ impl Manager {
     }
 
     /// Starts the service if nobody did yet: spawns the body (`body` is only called then).
-    pub(crate) fn launch<F>(&self, body: F) -> Result<(), LifecycleError>
+    /// `checked`: the caller already knows it runs inside a runtime and that the name is
+    /// valid (a child service started from a task, [`Context::spawn_child`]).
+    ///
+    /// [`Context::spawn_child`]: crate::Context
+    pub(crate) fn launch<F>(&self, body: F, checked: bool) -> Result<(), LifecycleError>
     where
         F: FnOnce(&Manager, Arc<Node>),
     {
@@ -229,7 +233,9 @@ impl Manager {
             Err(Start::CancelledFirst) => return Ok(()),
             Err(_) => return Err(LifecycleError::AlreadyStarted),
         }
-        let refused = if !in_runtime() {
+        let refused = if checked {
+            None
+        } else if !in_runtime() {
             Some(LifecycleError::NoRuntime)
         } else {
             check_name(self.name()).err()
