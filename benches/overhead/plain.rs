@@ -284,6 +284,8 @@ fn failed(ended: Result<Result<(), BoxError>, JoinError>) -> bool {
 /// cancelled; the connection is done when that task is, and logs its failure (an error or a
 /// panic of the task) at `error`.
 async fn connection(id: usize, token: CancellationToken) -> Result<(), BoxError> {
+    // Logged at `debug` as the runtime logs a service starting and finishing.
+    tracing::debug!(connection = id, "connection started");
     let exchange = async move {
         token
             .run_until_cancelled(conn::exchange(id))
@@ -298,5 +300,10 @@ async fn connection(id: usize, token: CancellationToken) -> Result<(), BoxError>
     if let Err(error) = &outcome {
         tracing::error!(connection = id, %error, "connection failed");
     }
+    tracing::debug!(
+        connection = id,
+        failed = outcome.is_err(),
+        "connection finished"
+    );
     outcome
 }

@@ -2,8 +2,8 @@
 //! `tracing_subscriber::fmt` subscriber at that level, writing to `io::sink()` — formatting
 //! every event and span as a production program does, minus the I/O. The plain side then
 //! gives each of its tasks a span like the runtime's (`info_span!("task", ..)`, attached
-//! with `Instrument`), and logs the lifecycle events the runtime logs at `debug` (a
-//! service started, cancelled, finished).
+//! with `Instrument`), and logs the lifecycle events the runtime logs at `debug`: a service
+//! (or W5's connection, a service on the runtime side) started and finished.
 
 use std::sync::OnceLock;
 

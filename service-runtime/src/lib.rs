@@ -390,7 +390,10 @@
 //! # Observability
 //!
 //! Every task runs in a `tracing` span carrying its service and path; failures are `error`
-//! events, lifecycle steps `debug`/`trace` events. With no subscriber this costs next to
+//! events. A service logs two lines at `debug`, `service started` and `service finished`
+//! (with `failed` and, if it was cancelled, its `cause`), so a server whose connections are
+//! services logs two lines per connection; the steps between (`service ready`, `service
+//! cancelled`, a task starting) are `trace` events. With no subscriber this costs next to
 //! nothing. Built with `RUSTFLAGS="--cfg tokio_unstable"` (as tokio-console requires), each
 //! task's tokio task is named by the task's path, so tokio-console shows the tree; without
 //! that flag naming costs nothing, and with it nothing unless a subscriber records tokio's

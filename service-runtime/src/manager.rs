@@ -361,7 +361,7 @@ impl ServiceState {
         if let Some(token) = self.token.get() {
             token.cancel();
         }
-        tracing::debug!(service = %self.path(), "service cancelled");
+        tracing::trace!(service = %self.path(), "service cancelled");
         wake_tree(&self.root, walk);
         self.start_grace_timer();
     }
@@ -550,7 +550,14 @@ impl ServiceState {
             failed
         };
         self.finished_event.set();
-        tracing::debug!(service = %self.path(), "service finished");
+        // One `debug` line at each end of a service's life (started, finished): a server's
+        // per-connection services log two lines each at `debug`, the steps between at `trace`.
+        tracing::debug!(
+            service = %self.path(),
+            failed,
+            cause = self.cause().as_ref().map(tracing::field::display),
+            "service finished"
+        );
         let link = link?;
         if contained {
             if failed {
@@ -569,7 +576,7 @@ impl ServiceState {
     pub(crate) fn mark_ready(&self) {
         if !self.is_cancelled() && !self.ready_event.is_set() {
             self.ready_event.set();
-            tracing::debug!(service = %self.path(), "service ready");
+            tracing::trace!(service = %self.path(), "service ready");
         }
     }
 
