@@ -287,13 +287,18 @@ pub fn warnings_of<F: Future>(body: impl FnOnce() -> F) -> String {
 
 /// [`warnings_of`], with `body` given the capture buffer so that it can look mid-run.
 pub fn warnings_while<F: Future>(body: impl FnOnce(Captured) -> F) -> String {
+    logs_while(tracing::Level::WARN, body)
+}
+
+/// [`warnings_while`] capturing `level` and above.
+pub fn logs_while<F: Future>(level: tracing::Level, body: impl FnOnce(Captured) -> F) -> String {
     anchor_tracing();
     let captured = Captured::new();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
+        .with_max_level(level)
         .finish();
     let seen = captured.clone();
     tracing::subscriber::with_default(subscriber, || {
