@@ -222,6 +222,7 @@ pub(crate) fn lock_report() -> String {
                     "node",
                     (|s: &service_runtime::lock_stats::LockStats| s.node) as fn(&_) -> _,
                 ),
+                ("shard", |s| s.shard),
                 ("other", |s| s.other),
             ] {
                 let med = |f: &dyn Fn(

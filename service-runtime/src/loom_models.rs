@@ -449,6 +449,132 @@ fn event_set_racing_a_waiter_and_a_drop() {
     });
 }
 
+// ---- Shards (`tree`, "Shards"; under loom a node shards past one child, into two) ----
+
+/// Attaches to `node` one child that stays in its own entries, then two that go to its two
+/// shards, and lets the first leave: what is left are two children in different shards.
+fn two_sharded_children(tree: &Tree, node: &Arc<TaskNode<()>>) -> [TaskRef<()>; 2] {
+    let mut own = tree.attach(node, "own");
+    let children = [tree.attach(node, "one"), tree.attach(node, "two")];
+    assert_eq!(own.shard(), None);
+    assert_eq!(children.each_ref().map(TaskRef::shard), [Some(1), Some(0)]);
+    assert_eq!(
+        release_task(&mut own, &tree.finished, false),
+        Released::Pending
+    );
+    children
+}
+
+/// Two children in different shards leave at once while their parent waits for its
+/// children: the parent is woken (a lost wake-up is a deadlock), and only once both have
+/// left — counted, and the node done in the same step.
+#[test]
+fn two_shards_emptying_while_the_parent_waits() {
+    loom::model(|| {
+        let tree = Tree::new();
+        let mut parent = tree.attach(&tree.root, "parent");
+        let node = parent.make_node(&"parent".into());
+        let leavers = two_sharded_children(&tree, &node).map(|mut child| {
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                assert_eq!(
+                    release_task(&mut child, &tree.finished, false),
+                    Released::Pending
+                );
+            })
+        });
+        block_on(poll_fn(|cx| parent.poll_stop(cx)));
+        assert_eq!(
+            tree.finished.load(Ordering::Acquire),
+            3,
+            "ready before both children left"
+        );
+        assert_eq!(
+            release_task(&mut parent, &tree.finished, true),
+            Released::Pending
+        );
+        for leaver in leavers {
+            leaver.join().unwrap();
+        }
+        tree.end_body();
+        assert_eq!(tree.finished.load(Ordering::Acquire), 4);
+    });
+}
+
+/// A task whose own work has ended has its last child in a shard; the child leaves — which
+/// completes the task's node — while a clone of the task's `Context` starts a new child
+/// from it. The new child goes to the node only if the node is not done (and then the node
+/// waits for it), else to the root; either way every task is counted once and the root is
+/// done once, at the end.
+#[test]
+fn attach_racing_the_last_sharded_child_leaving() {
+    loom::model(|| {
+        let tree = Tree::new();
+        let mut task = tree.attach(&tree.root, "task");
+        let node = task.make_node(&"task".into());
+        let mut own = tree.attach(&node, "own");
+        let mut last = tree.attach(&node, "last");
+        assert_eq!(last.shard(), Some(1));
+        assert_eq!(
+            release_task(&mut own, &tree.finished, false),
+            Released::Pending
+        );
+        assert_eq!(
+            release_task(&mut task, &tree.finished, false),
+            Released::Pending
+        );
+        let leaver = {
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                assert_eq!(
+                    release_task(&mut last, &tree.finished, false),
+                    Released::Pending
+                );
+            })
+        };
+        let mut late = attach_task(&node, &"late".into(), 10, false).unwrap();
+        let under_node = late.as_node().is_none();
+        if under_node {
+            assert!(!crate::tree::is_done(&node), "attached to a done node");
+        }
+        assert_eq!(
+            release_task(&mut late, &tree.finished, false),
+            Released::Pending
+        );
+        leaver.join().unwrap();
+        assert!(crate::tree::is_done(&node));
+        tree.end_body();
+        assert_eq!(tree.finished.load(Ordering::Acquire), 4);
+    });
+}
+
+/// The cancellation walk races a child leaving another shard: the child in the shard the
+/// walk visits is woken (a lost wake-up is a deadlock) and both leave once.
+#[test]
+fn cancel_racing_a_leave_in_another_shard() {
+    bounded(|| {
+        let tree = Tree::new();
+        let [mut waiting, mut leaving] = two_sharded_children(&tree, &tree.root);
+        let waker = futures_noop_waker();
+        let _ = leaving.register(&waker, Status::default(), 0);
+        let waiter = tree.run_until_aborted(waiting);
+        let leaver = {
+            let tree = Arc::clone(&tree);
+            thread::spawn(move || {
+                assert_eq!(
+                    release_task(&mut leaving, &tree.finished, false),
+                    Released::Pending
+                );
+            })
+        };
+        tree.cancel();
+        waiter.join().unwrap();
+        leaver.join().unwrap();
+        tree.end_body();
+        assert_eq!(tree.finished.load(Ordering::Acquire), 3);
+    });
+}
+
 // ---- Snapshots (`tree::snapshot`) ----
 
 /// A snapshot races a task that starts, becomes a node, starts a child, is marked for a

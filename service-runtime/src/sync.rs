@@ -5,7 +5,7 @@
 //!
 //! With the non-default feature `lock-stats` (for the benchmarks only), [`lock`] also times
 //! every critical section: how long each lock was waited for and held, kept apart for the
-//! tree's node locks and all others ([`lock_stats`]). Without the feature `lock` is the
+//! tree's node locks, its shard locks and all others ([`lock_stats`]). Without the feature `lock` is the
 //! plain `Mutex::lock`, and none of this is compiled.
 
 #[cfg(loom)]
@@ -87,6 +87,7 @@ pub mod lock_stats {
     }
 
     static NODE: Counters = Counters::new();
+    static SHARD: Counters = Counters::new();
     static OTHER: Counters = Counters::new();
 
     /// What the locks of one kind did since the last [`take`].
@@ -109,11 +110,14 @@ pub mod lock_stats {
         pub longer_than: [u64; 4],
     }
 
-    /// The tree's node locks, and every other lock of the runtime.
+    /// The tree's node locks, its shard locks, and every other lock of the runtime.
     #[derive(Clone, Copy, Debug, Default)]
     pub struct LockStats {
         /// Node locks (`NodeState`): attaching, releasing, registering, cancellation walks.
         pub node: Hold,
+        /// Shard locks (the children of a node past its threshold): inserting, registering
+        /// and releasing those children, cancellation walks.
+        pub shard: Hold,
         /// The others: events' waiter lists, failures, parent links.
         pub other: Hold,
     }
@@ -122,6 +126,7 @@ pub mod lock_stats {
     pub fn take() -> LockStats {
         LockStats {
             node: NODE.take(),
+            shard: SHARD.take(),
             other: OTHER.take(),
         }
     }
@@ -140,8 +145,11 @@ pub mod lock_stats {
 
     /// `super::lock`, timed.
     pub(crate) fn lock<T>(mutex: &Mutex<T>) -> Timed<'_, T> {
-        let counters = if std::any::type_name::<T>().contains("::NodeState<") {
+        let name = std::any::type_name::<T>();
+        let counters = if name.contains("::NodeState<") {
             &NODE
+        } else if name.contains("::Slots<") && name.contains("::tree::Child<") {
+            &SHARD
         } else {
             &OTHER
         };

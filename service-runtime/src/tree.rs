@@ -17,7 +17,8 @@
 //! starts a child, or when its `Context` is asked for its path ([`TaskRef::make_node`]). Its
 //! entry then holds the node instead; the task keeps the same slot. How a task refers to
 //! its place ([`TaskRef`]) is in the `task_ref` submodule; leaving the tree in `release`;
-//! the cancellation walk in `cancel`; the read-only walk of a snapshot in `snapshot`. Each
+//! the cancellation walk in `cancel`; the read-only walk of a snapshot in `snapshot`; the
+//! shards of a node with many children (below, "Shards") in `shards`. Each
 //! entry and node also keeps what its runner last told of its task ([`Status`]: phase,
 //! daemon or body, restarts) and when the task first started, written under the locks a
 //! task takes anyway when it starts and restarts, for snapshots only.
@@ -41,17 +42,17 @@
 //! | `None` | the task starts (or restarts): [`TaskRef::register`] | `Cancel` |
 //! | `Cancel` | a cancellation walk takes the waker | `None` |
 //! | `None`, `Cancel` | the cancelled task waits for its children: [`TaskNode::poll_stop`] | `Children` |
-//! | `Children` | the last child leaves, or a cancellation walk, takes the waker | `None` |
+//! | `Children` | the last child leaves (under the node's lock: from its own entries, or after emptying a shard), or a cancellation walk, takes the waker | `None` |
 //! | `None`, `Cancel` | a body that returned waits: [`TaskNode::poll_stop_quietly`] | `ChildrenQuietly` |
-//! | `ChildrenQuietly` | the last child leaves and takes the waker | `None` |
-//! | any | a poll finds the children gone: the node is done | `None` |
+//! | `ChildrenQuietly` | the last child leaves (as for `Children`) and takes the waker | `None` |
+//! | any | a poll finds the children gone, in its own entries and every shard: the node is done | `None` |
 //!
 //! - `Cancel`: stored once, when the task starts ([`TaskRef::register`]), and left there
 //!   until a cancellation walk takes it; the task's later polls only read its service's
 //!   flag. A child that leaves never takes it (the task waits for cancellation, not for its
 //!   children), so the task need not store it again.
 //! - `Children`: the task was cancelled and waits for its children ([`TaskNode::poll_stop`]):
-//!   the child that empties `children` takes it (a walk may too: a harmless extra wake-up).
+//!   the child that leaves it with none takes it (a walk may too: a harmless extra wake-up).
 //! - `ChildrenQuietly`: a body that returned waits for its service's tasks
 //!   ([`TaskNode::poll_stop_quietly`]): cancellation does not wake it, only the last task.
 //!
@@ -67,46 +68,95 @@
 //! slot's entry is to a task that has ended. (Ids are 32 bits and wrap: a stale reference
 //! would have to outlive 2³² later siblings and meet its own slot again to be mistaken.)
 //!
+//! # Shards
+//!
+//! A node keeps its children in its own `children`, under its own lock, until it has
+//! [`THRESHOLD`] (64) of them; then it *shards*: its next children go to one of its
+//! [`SHARDS`](shards::SHARDS) (16) shards, each a `Slots` of entries under a lock of its
+//! own, with a count of its live children (an atomic, so that the node can tell it has no
+//! child left without taking every shard's lock). The shard is picked by the child's id
+//! (its lowest bits): ids are handed out one after another under the node's lock, so
+//! spawners that attach at the same time put their children in different shards, and
+//! starting and leaving those children take those shards' locks, not the node's. (A shard
+//! picked by the spawning thread would keep a worker's children in one cache line, but
+//! needs a thread-local and is not deterministic; the id needs neither, and loom models and
+//! tests can tell where a child goes.) The node's own lock stays what decides: attaching
+//! takes it (invariant 2), and so does whoever may have left the node with no child.
+//!
+//! A node that has sharded sends every new child to its shards until it has no child left,
+//! then goes back to its own `children` (the shards stay, empty, for the next burst). So
+//! W3's nodes (11 children), and tasks (none), never shard and pay one branch for it. A
+//! child's entry never moves between its node's own `children` and a shard: its slot says
+//! where it is ([`shards::Place`]: the high bits of a [`TaskRef`]'s slot, and of a node's).
+//!
 //! # Invariants
 //!
-//! 1. A node's `state` is the only place its liveness is stored: `running` (its own work has
-//!    not ended) and `children` (its live children). It is done exactly when `!running` and
-//!    `children` is empty; once done it stays done, because (2).
+//! 1. A node's liveness is `running` (its own work has not ended), its live children (its
+//!    own `children`, and each shard's count: incremented under the node's lock *before*
+//!    the child is inserted in its shard, decremented under the shard's lock when it is
+//!    removed) and `done`, set once, under the node's lock, by the one critical section
+//!    that finds `!running` and no child in either place: the node's own task ending
+//!    ([`release()`], or [`TaskNode::poll_stop`] finding no children) or the child that left
+//!    it with none. Once done it stays done, because (2); so exactly one of them completes
+//!    it (the count alone could be found at zero twice: a child that empties its shard
+//!    checks the node after letting go of the shard, when the task's own end may have
+//!    completed it already).
 //! 2. A child is only ever attached to a node that is not done, under that node's lock
-//!    ([`attach_task`], [`attach_service`]); a done node, or a leaf whose task has ended,
-//!    sends the new child to its nearest ancestor that is not done.
-//! 3. A child leaves its parent's `children` exactly once, when it becomes done, under the
-//!    parent's lock, counted just before. So every task is counted once, and finished tasks
-//!    take no memory.
+//!    ([`attach_task`], [`attach_service`]), which also counts it (in `children`, or in its
+//!    shard's count) before it is let go: a node with a child on its way into a shard is not
+//!    found without children. A done node, or a leaf whose task has ended, sends the new
+//!    child to its nearest ancestor that is not done.
+//! 3. A child leaves its parent's entries exactly once, when it becomes done, under the lock
+//!    of the entries it is in (the parent's, or its shard's), counted just before; a child
+//!    that empties its shard then checks the parent under the parent's lock (1). So every
+//!    task is counted once, and finished tasks take no memory.
 //! 4. A root is done last of its service's tree (the tree's nodes all hang below it), and
 //!    it leaves the tree it hangs in only when its owner says so ([`leave`]), after finishing
 //!    its service. Attaching never climbs above a root: a service's tasks stay in its tree.
 //!
 //! # Lock order
 //!
-//! At most one node lock is held at a time, except in [`wake_tree`], which nests a child's
-//! lock inside its parent's (always in that order): every other operation takes one node's
-//! lock, lets go, and only then takes the next (a leaf reference that finds its task has
-//! become a node lets go of the parent before locking the node). No other lock is taken
-//! while a node lock is held, and no user code runs under one (wakers are woken after
-//! unlocking).
+//! At most one tree lock (a node's, or a shard's) is held at a time, except in
+//! [`wake_tree`], which nests a child's node lock inside the lock of the entries it is in
+//! (its parent's node lock, or the shard's; always in that order): every other operation
+//! takes one lock, lets go, and only then takes the next (a leaf reference that finds its
+//! task has become a node lets go of the parent's entries before locking the node;
+//! attaching to a shard lets go of the node before locking the shard; a child that empties
+//! its shard lets go of the shard before locking the node). No other lock is taken while a
+//! tree lock is held, and no user code runs under one (wakers are woken after unlocking).
 //!
 //! # Wake-ups: why none is lost
 //!
 //! - *Cancellation.* The canceller stores the service's `cancelled` flag, then takes each
-//!   node's lock to wake the wakers of the node and of its leaves. A waiter stores its
-//!   waker under the lock of its node, or for a leaf its parent's, then reads the flag. If
-//!   the canceller's lock came first, the flag store happened before it and the waiter's read
-//!   sees it; otherwise the canceller finds the stored waker. A leaf that becomes a node after
-//!   the walk passed its parent moves its waker into the node under the parent's lock, after
-//!   the walk's, so the waiter's read comes after the flag store too. A child attached after
-//!   the walk passed its parent reads the flag on its task's first poll.
-//! - *Children done.* The waiter checks `children` and stores its waker under one lock; the
-//!   child that empties `children` does so under the same lock and takes the waker. One of
-//!   the two sees the other.
+//!   node's lock, and each of its shards' in turn, to wake the wakers of the node and of
+//!   its leaves. A waiter stores its waker under the lock of its node, or for a leaf the
+//!   lock of the entries it is in (its parent's, or its shard's), then reads the flag. If
+//!   the canceller's lock came first, the flag store happened before it and the waiter's
+//!   read sees it; otherwise the canceller finds the stored waker. A leaf that becomes a
+//!   node after the walk passed its entries moves its waker into the node under their lock,
+//!   after the walk's, so the waiter's read comes after the flag store too. A child
+//!   attached after the walk passed its parent, or its shard, reads the flag on its task's
+//!   first poll.
+//! - *Children done, no shards.* The waiter checks `children` and stores its waker under
+//!   one lock; the child that empties `children` does so under the same lock and takes the
+//!   waker. One of the two sees the other.
+//! - *Children done, with shards.* The waiter checks, under the node's lock, that `children`
+//!   is empty and every shard's count is zero (Acquire), else stores its waker. A child in a
+//!   shard decrements the count (Release) under the shard's lock; if it made it zero, it
+//!   then takes the node's lock and checks the same, taking the waker if it finds none.
+//!   Every shard's final decrement to zero is such a check's; of the node-lock sections
+//!   of the waiter and of these checks, the last one comes after every other, so after
+//!   every decrement made before any of them, and it reads them all (the counts are only
+//!   incremented under the node's lock, so none can rise unseen): if the waiter's is last,
+//!   it finds no child and does not wait; otherwise the last check finds no child and the
+//!   waker stored. An attach between those sections (only while the node is not done)
+//!   counts a child whose leaving makes a check of its own. The same argument gives
+//!   exactly one completion of the node: whichever of these sections first finds `!running`
+//!   and no child sets `done` (invariant 1).
 
 mod cancel;
 mod release;
+mod shards;
 mod snapshot;
 mod task_ref;
 
@@ -122,6 +172,8 @@ pub(crate) use release::{leave, release, release_task};
 pub(crate) use snapshot::held::most as snapshot_held_most;
 pub(crate) use snapshot::{Seen, walk as snapshot_walk};
 pub(crate) use task_ref::TaskRef;
+
+use shards::{Entries, Place, Shards, THRESHOLD};
 
 use crate::error::LifecycleError;
 use crate::name::{Name, join};
@@ -140,10 +192,20 @@ pub(crate) struct TaskNode<S> {
     name: Name,
     path: OnceLock<Arc<str>>,
     state: Mutex<NodeState<S>>,
+    /// Where its children go past [`THRESHOLD`] (module docs, "Shards"): made the first
+    /// time, under `state`'s lock, and kept.
+    shards: OnceLock<Shards<S>>,
 }
 
 struct NodeState<S> {
     running: bool,
+    /// Set, once, by the critical section that finds `!running` and no child left
+    /// (invariant 1).
+    done: bool,
+    /// New children go to the shards: set when `children` holds [`THRESHOLD`], cleared when
+    /// the node has no child left.
+    sharded: bool,
+    /// Its children, but for those in its shards.
     children: Slots<Child<S>>,
     waiter: Waiter,
     /// For the root of a child service: its owner, handed to the cancellation walk of the
@@ -296,6 +358,9 @@ impl<S> NodeState<S> {
     fn new(running: bool, waiter: Waiter) -> NodeState<S> {
         NodeState {
             running,
+            // A node made without work of its own (for a task that has ended) is done.
+            done: !running,
+            sharded: false,
             children: Slots::default(),
             waiter,
             service: None,
@@ -305,22 +370,17 @@ impl<S> NodeState<S> {
         }
     }
 
-    fn is_done(&self) -> bool {
-        !self.running && self.children.is_empty()
-    }
-
-    /// The child in `slot`, if it is still the one with `id`.
-    fn child(&mut self, slot: u32, id: u32) -> Option<&mut Child<S>> {
-        self.children
-            .get_mut(slot as usize)
-            .filter(|child| child.id() == id)
-    }
-
     /// See [`TaskNode::poll_stop`]; `wait` is the waiter to store while children remain.
-    fn poll_stop(&mut self, wait: fn(Waker) -> Waiter, waker: &Waker) -> Poll<()> {
-        if self.children.is_empty() {
+    fn poll_stop(
+        &mut self,
+        shards: Option<&Shards<S>>,
+        wait: fn(Waker) -> Waiter,
+        waker: &Waker,
+    ) -> Poll<()> {
+        if self.has_no_child(shards) {
             self.waiter = Waiter::None;
             self.running = false;
+            self.done = true;
             return Poll::Ready(());
         }
         self.waiter = match std::mem::replace(&mut self.waiter, Waiter::None) {
@@ -333,44 +393,49 @@ impl<S> NodeState<S> {
         };
         Poll::Pending
     }
-
-    /// Takes the child in `slot` out; the rest of its leaving happens after unlocking
-    /// ([`Removed::finish`]).
-    fn remove(&mut self, slot: u32) -> Removed<S> {
-        let child = self.children.remove(slot as usize);
-        let empty = self.children.is_empty();
-        Removed {
-            child,
-            parent_done: empty && !self.running,
-            waker: if empty {
-                self.waiter.take_for_last_child()
-            } else {
-                None
-            },
-        }
-    }
 }
 
-/// A child taken out of its parent's `children` ([`NodeState::remove`]), with what is left
-/// to do once the parent's lock is let go.
+/// The child with `id` in `child`, the entry its slot holds, if it is still that child.
+fn same<S>(child: Option<&mut Child<S>>, id: u32) -> Option<&mut Child<S>> {
+    child.filter(|child| child.id() == id)
+}
+
+/// A child taken out of its parent's entries ([`Entries::remove`]), with what is left to do
+/// once the parent's locks are let go.
 #[must_use]
 struct Removed<S> {
     child: Option<Child<S>>,
     parent_done: bool,
+    /// The child emptied the parent's shard it was in: the parent is yet to be checked,
+    /// under its own lock (module docs, "Wake-ups", children done with shards).
+    emptied_shard: bool,
     /// The parent's task, if it waits for its children and this was the last.
     waker: Option<Waker>,
 }
 
 impl<S> Removed<S> {
-    /// Drops the child, wakes the parent's task if it waits for it; returns whether the
-    /// parent is done now (and must leave its own parent in turn).
-    fn finish(self) -> bool {
-        drop(self.child);
+    /// Drops the child, checks `parent` if the child emptied its shard, wakes the parent's
+    /// task if it waits for its children and none is left; returns whether the parent is
+    /// done now (and must leave its own parent in turn).
+    #[inline]
+    fn finish(mut self, parent: &TaskNode<S>) -> bool {
+        drop(self.child.take());
+        if self.emptied_shard {
+            (self.waker, self.parent_done) = check_after_shard(parent);
+        }
         if let Some(waker) = self.waker {
             waker.wake();
         }
         self.parent_done
     }
+}
+
+/// For a child that emptied its shard of `parent`: checks `parent` under its lock (module
+/// docs, "Wake-ups", children done with shards). Out of line: nodes without shards never
+/// come here.
+#[inline(never)]
+fn check_after_shard<S>(parent: &TaskNode<S>) -> (Option<Waker>, bool) {
+    lock(&parent.state).emptied(parent.shards.get())
 }
 
 /// What a release did: whether the tree's root is done now.
@@ -385,6 +450,8 @@ pub(crate) enum Released {
 }
 
 /// Stores `waker` in `slot` unless it holds one that wakes the same task.
+// Inlined into `register`'s lookup, as it was before shards (callgrind, W3).
+#[inline]
 fn store(slot: &mut Option<Waker>, waker: &Waker) {
     match slot {
         Some(current) if current.will_wake(waker) => {}
@@ -403,6 +470,7 @@ impl<S> TaskNode<S> {
             name: name.into(),
             path: OnceLock::new(),
             state: Mutex::new(NodeState::new(true, Waiter::None)),
+            shards: OnceLock::new(),
         })
     }
 
@@ -417,6 +485,7 @@ impl<S> TaskNode<S> {
             name,
             path: OnceLock::from(path),
             state: Mutex::new(NodeState::new(true, Waiter::None)),
+            shards: OnceLock::new(),
         })
     }
 
@@ -459,14 +528,16 @@ impl<S> TaskNode<S> {
     /// too: it is done, in the same critical section (so nothing can be attached to it any
     /// more), and its task leaves with [`release::release_done`]. Until then this node's task is
     /// woken by the release that empties its children.
+    #[inline]
     pub(crate) fn poll_stop(&self, cx: &mut Context<'_>) -> Poll<()> {
-        lock(&self.state).poll_stop(Waiter::Children, cx.waker())
+        lock(&self.state).poll_stop(self.shards.get(), Waiter::Children, cx.waker())
     }
 
     /// [`TaskNode::poll_stop`] for a body that returned: the service's cancellation does
     /// not wake its task (only its last task ending does).
+    #[inline]
     pub(crate) fn poll_stop_quietly(&self, cx: &mut Context<'_>) -> Poll<()> {
-        lock(&self.state).poll_stop(Waiter::ChildrenQuietly, cx.waker())
+        lock(&self.state).poll_stop(self.shards.get(), Waiter::ChildrenQuietly, cx.waker())
     }
 
     /// Makes this child service's root hand `service` to the cancellation walks of the tree
@@ -494,7 +565,46 @@ impl<S> TaskNode<S> {
             name,
             path: path.map_or_else(OnceLock::new, OnceLock::from),
             state: Mutex::new(state),
+            shards: OnceLock::new(),
         }
+    }
+
+    /// Shard `shard` of this node, which a slot names (so the node has shards).
+    fn shard(&self, shard: usize) -> &shards::Shard<S> {
+        self.shards
+            .get()
+            .expect("a slot in a shard is only made once the shards are")
+            .get(shard)
+    }
+
+    /// Runs `f` on the entries that `slot` is in, under their lock (the node's, or its
+    /// shard's), with the slot's index there.
+    // Inlined: the common case (no shards) must cost what it did before shards (W3).
+    #[inline]
+    fn with_entries<R>(&self, slot: u32, f: impl FnOnce(Entries<'_, S>, usize) -> R) -> R {
+        // One call of `f`, so that it is inlined here once.
+        let (mut state, mut in_shard);
+        let (entries, index) = match Place::of(slot) {
+            Place::Own(index) => {
+                state = lock(&self.state);
+                (Entries::Own(&mut state, &self.shards), index)
+            }
+            Place::Shard { shard, index } => {
+                let shard = self.shard(shard);
+                in_shard = lock(&shard.children);
+                (Entries::Shard(&mut in_shard, shard), index)
+            }
+        };
+        f(entries, index)
+    }
+
+    /// Runs `f` on the child in `slot` if it is still the one with `id`, under the lock of
+    /// its entries.
+    #[inline]
+    fn with_child<R>(&self, slot: u32, id: u32, f: impl FnOnce(Option<&mut Child<S>>) -> R) -> R {
+        self.with_entries(slot, |mut entries, index| {
+            f(same(entries.children().get_mut(index), id))
+        })
     }
 }
 
@@ -536,7 +646,7 @@ pub(crate) fn attach_task<S>(
     let status = Status::new(Phase::Starting, daemon, false, 0);
     attach(parent, limit, |place| match place.adopted_from {
         None => {
-            place.state.children.insert(Child::Leaf {
+            place.children.insert(Child::Leaf {
                 id: place.id,
                 status,
                 name: name.clone(),
@@ -567,10 +677,11 @@ pub(crate) fn attach_service<S>(
     })
 }
 
-/// Where [`attach`] puts a new child: under `node`, whose `state` is locked, in `slot`.
+/// Where [`attach`] puts a new child: under `node`, in `slot` of `children` (locked: the
+/// node's own, or a shard's).
 struct Placement<'a, S> {
     node: &'a Arc<TaskNode<S>>,
-    state: &'a mut NodeState<S>,
+    children: &'a mut Slots<Child<S>>,
     slot: u32,
     id: u32,
     /// The task the child was started from, when `node` is an ancestor adopting it.
@@ -595,13 +706,14 @@ impl<S> Placement<'_, S> {
             path,
             state,
         ));
-        self.state.children.insert(Child::Node(Arc::clone(&node)));
+        self.children.insert(Child::Node(Arc::clone(&node)));
         node
     }
 }
 
 /// Finds the node a child of the task `start` goes under (invariant 2) and lets `insert`
-/// put it there, under that node's lock.
+/// put it there: under that node's lock, or, past [`THRESHOLD`], counted in a shard under
+/// the node's lock and inserted there under the shard's.
 fn attach<S, R>(
     start: &Arc<TaskNode<S>>,
     limit: usize,
@@ -610,7 +722,7 @@ fn attach<S, R>(
     let mut candidate = start;
     loop {
         let mut state = lock(&candidate.state);
-        if state.is_done() {
+        if state.done {
             drop(state);
             if candidate.root {
                 return Err(LifecycleError::NotRunning);
@@ -621,24 +733,31 @@ fn attach<S, R>(
                 .ok_or(LifecycleError::NotRunning)?;
             continue;
         }
-        if state.children.len() >= limit {
-            let most_common = most_common_names(&state.children);
+        if state.live(candidate.shards.get()) >= limit {
             drop(state);
             return Err(LifecycleError::TooManyChildren {
                 parent: candidate.path().to_string(),
                 limit,
-                most_common,
+                most_common: most_common_names(candidate),
             });
         }
         let id = state.next_id;
         // Wraps after 2³² children: a stale reference would need to outlive that many
         // siblings and meet its own slot again to be mistaken.
         state.next_id = state.next_id.wrapping_add(1);
-        // Fits: a `Slots` never holds more than `u32::MAX` values.
-        let slot = state.children.next_slot() as u32;
+        let mut in_shard;
+        let (children, slot) = if !state.sharded && state.children.len() < THRESHOLD {
+            let slot = Place::own(state.children.next_slot());
+            (&mut state.children, slot)
+        } else {
+            let shard;
+            (in_shard, shard) = enter_shard(state, candidate, id);
+            let slot = Place::in_shard(shard, in_shard.next_slot());
+            (&mut *in_shard, slot)
+        };
         return Ok(insert(Placement {
             node: candidate,
-            state: &mut state,
+            children,
             slot,
             id,
             adopted_from: (!Arc::ptr_eq(candidate, start)).then_some(start),
@@ -646,15 +765,52 @@ fn attach<S, R>(
     }
 }
 
-fn most_common_names<S>(children: &Slots<Child<S>>) -> Vec<(String, usize)> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for child in children.iter() {
-        *counts.entry(&**child.name()).or_default() += 1;
+/// [`attach`] past the threshold: counts the child with `id` in its shard, lets go of the
+/// node's lock (`state`), and locks the shard; returns the shard's lock and its index. Out
+/// of line: nodes with few children do not carry it.
+#[inline(never)]
+fn enter_shard<'a, S>(
+    mut state: impl std::ops::DerefMut<Target = NodeState<S>>,
+    node: &'a TaskNode<S>,
+    id: u32,
+) -> (
+    impl std::ops::DerefMut<Target = Slots<Child<S>>> + 'a,
+    usize,
+) {
+    state.sharded = true;
+    let shards = node.shards.get_or_init(Shards::new);
+    // Counted before the node's lock is let go: the node cannot be found empty, and so
+    // done, before the child is in its shard.
+    let shard = shards.count_in(id);
+    drop(state);
+    (lock(&shards.get(shard).children), shard)
+}
+
+/// Whether `node` is done (for tests and models).
+#[cfg(test)]
+pub(crate) fn is_done<S>(node: &TaskNode<S>) -> bool {
+    lock(&node.state).done
+}
+
+/// The ten names most common among `node`'s children, with how many have each: its own
+/// `children` and each shard read in turn, one lock at a time.
+fn most_common_names<S>(node: &TaskNode<S>) -> Vec<(String, usize)> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut add = |children: &Slots<Child<S>>| {
+        for child in children.iter() {
+            match counts.get_mut(&**child.name()) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(child.name().to_string(), 1);
+                }
+            }
+        }
+    };
+    add(&lock(&node.state).children);
+    for shard in node.shards.get().into_iter().flat_map(Shards::iter) {
+        add(&lock(&shard.children));
     }
-    let mut counts: Vec<(String, usize)> = counts
-        .into_iter()
-        .map(|(name, n)| (name.to_owned(), n))
-        .collect();
+    let mut counts: Vec<(String, usize)> = counts.into_iter().collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     counts.truncate(10);
     counts

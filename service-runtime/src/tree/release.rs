@@ -29,11 +29,10 @@ pub(crate) fn release_task<S>(
             release(node, finished)
         };
     }
-    let slot = task.slot();
     let parent = Arc::clone(task.parent());
-    let removed = match task.lookup(|state| {
+    let removed = match task.lookup(|entries, index| {
         count(finished);
-        state.remove(slot)
+        entries.remove(index)
     }) {
         Lookup::Leaf(removed) => removed,
         // Another reference made the task a node: release it as one (it was not found
@@ -42,7 +41,7 @@ pub(crate) fn release_task<S>(
         // Only the task's own reference releases it, once.
         Lookup::Gone => return Released::Pending,
     };
-    if removed.finish() {
+    if removed.finish(&parent) {
         release_done(&parent, finished)
     } else {
         Released::Pending
@@ -55,9 +54,10 @@ pub(crate) fn release<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -> Rel
     {
         let mut state = lock(&node.state);
         state.running = false;
-        if !state.children.is_empty() {
+        if !state.has_no_child(node.shards.get()) {
             return Released::Pending;
         }
+        state.done = true;
     }
     release_done(node, finished)
 }
@@ -88,14 +88,13 @@ pub(crate) fn release_done<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -
 /// Takes the done child in `slot` out of `parent` (counted in `finished`, if given, just
 /// before); whether that left `parent` done.
 fn leave_parent<S>(parent: &TaskNode<S>, slot: u32, finished: Option<&AtomicUsize>) -> bool {
-    let removed = {
-        let mut state = lock(&parent.state);
+    let removed = parent.with_entries(slot, |entries, index| {
         if let Some(finished) = finished {
             count(finished);
         }
-        state.remove(slot)
-    };
-    removed.finish()
+        entries.remove(index)
+    });
+    removed.finish(parent)
 }
 
 /// A root whose service is finished leaves the tree it hangs in (a top-level root hangs in

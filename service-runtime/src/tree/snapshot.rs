@@ -3,16 +3,17 @@
 //!
 //! # Invariants
 //!
-//! 1. **One lock at a time.** The walk takes a node's lock in one place
-//!    ([`read_node`]), copies what it needs of the node and of its children's entries, and
-//!    lets go before it takes the next: a task is never kept waiting by a snapshot for longer
+//! 1. **One lock at a time.** The walk takes a node's lock, then each of its shards' in
+//!    turn, in one place ([`read_node`]), copies what it needs of the node and of its
+//!    children's entries under each, and lets go before it takes the next: a task is never kept waiting by a snapshot for longer
 //!    than it takes to copy one node's entries, and the walk cannot take part in a deadlock.
 //!    Paths are built, and nodes handed back, after unlocking.
 //! 2. **No task twice.** A task has one entry, in one parent's `children`, for its whole
-//!    life: attaching puts it there, it never moves (becoming a node replaces the entry in
-//!    place), and leaving removes it (tree invariants 2 and 3). Each node's entries are
-//!    read once, under one lock, so each entry read shows one task; a node is queued only
-//!    from its parent's entry, so it is read once too.
+//!    life: attaching puts it there (in the node's own entries or one of its shards), it
+//!    never moves (becoming a node replaces the entry in place; a node going back from its
+//!    shards to its own entries moves none), and leaving removes it (tree invariants 2 and
+//!    3). Each set of entries is read once, under its lock, so each entry read shows one
+//!    task; a node is queued only from its parent's entry, so it is read once too.
 //! 3. **No child without its parent.** A task is found only in its parent's entries, so
 //!    every task in the walk comes after its parent, which is in it. A node that became done
 //!    between its parent's read and its own is shown as its parent saw it, with the children
@@ -24,8 +25,9 @@
 
 use std::sync::{Arc, Weak};
 
-use super::{Child, NodeState, Status, TaskNode};
+use super::{Child, NodeState, Shards, Status, TaskNode};
 use crate::name::Name;
+use crate::slots::Slots;
 use crate::sync::lock;
 
 /// One task (or a service's root) as a snapshot found it.
@@ -160,39 +162,51 @@ enum Found1<S> {
 }
 
 /// Copies what a snapshot shows of `node` and its children's entries into `found`: the only
-/// place the walk holds a lock (invariant 1).
+/// place the walk holds a lock (invariant 1), the node's and then each shard's, one at a
+/// time.
 fn read_node<S>(node: &TaskNode<S>, found: &mut Found<S>) {
-    let state = lock(&node.state);
-    #[cfg(test)]
-    let _held = held::Held::enter();
-    let NodeState {
-        running,
-        children,
-        service,
-        status,
-        started,
-        ..
-    } = &*state;
-    found.status = *status;
-    found.started = *started;
-    found.running = *running;
-    found.service.clone_from(service);
-    found.children.reserve(children.len());
-    found
-        .children
-        .extend(children.iter().map(|child| match child {
-            Child::Leaf {
-                name,
-                status,
-                started,
-                ..
-            } => Found1::Leaf {
-                name: name.clone(),
-                status: *status,
-                started: *started,
-            },
-            Child::Node(node) => Found1::Node(Arc::clone(node)),
-        }));
+    {
+        let state = lock(&node.state);
+        #[cfg(test)]
+        let _held = held::Held::enter();
+        let NodeState {
+            running,
+            children,
+            service,
+            status,
+            started,
+            ..
+        } = &*state;
+        found.status = *status;
+        found.started = *started;
+        found.running = *running;
+        found.service.clone_from(service);
+        copy_entries(children, &mut found.children);
+    }
+    for shard in node.shards.get().into_iter().flat_map(Shards::iter) {
+        let children = lock(&shard.children);
+        #[cfg(test)]
+        let _held = held::Held::enter();
+        copy_entries(&children, &mut found.children);
+    }
+}
+
+/// Copies what a snapshot shows of `children` (locked by the caller) to the end of `to`.
+fn copy_entries<S>(children: &Slots<Child<S>>, to: &mut Vec<Found1<S>>) {
+    to.reserve(children.len());
+    to.extend(children.iter().map(|child| match child {
+        Child::Leaf {
+            name,
+            status,
+            started,
+            ..
+        } => Found1::Leaf {
+            name: name.clone(),
+            status: *status,
+            started: *started,
+        },
+        Child::Node(node) => Found1::Node(Arc::clone(node)),
+    }));
 }
 
 /// Test-only accounting of the node locks a walk holds at once, so that tests can check

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use super::{Child, NodeState, Phase, Status, TaskNode, Waiter, store};
+use super::shards::Entries;
+use super::{Child, NodeState, Phase, Status, TaskNode, Waiter, same, store};
 use crate::name::{Name, join};
 use crate::sync::lock;
 
@@ -98,8 +99,22 @@ impl<S> TaskRef<S> {
         &self.node
     }
 
+    #[cfg(test)]
     pub(super) fn slot(&self) -> u32 {
         self.slot
+    }
+
+    /// For a leaf, the shard of its parent its entry is in (`None`: the parent's own
+    /// entries, or a reference to a node).
+    #[cfg(test)]
+    pub(crate) fn shard(&self) -> Option<usize> {
+        match self.target() {
+            Target::Leaf { slot, .. } => match super::Place::of(slot) {
+                super::Place::Own(_) => None,
+                super::Place::Shard { shard, .. } => Some(shard),
+            },
+            Target::Node(_) => None,
+        }
     }
 
     /// The task's path, `name` being its name; built anew for a leaf.
@@ -140,10 +155,9 @@ impl<S> TaskRef<S> {
         };
         let node =
             |state| TaskNode::new_child(parent, (slot, id), name.clone(), false, None, state);
-        let mut state = lock(&parent.state);
-        match state.child(slot, id) {
-            Some(Child::Node(existing)) => Arc::clone(existing),
-            Some(child) => {
+        let found = parent.with_child(slot, id, |child| match child? {
+            Child::Node(existing) => Some(Arc::clone(existing)),
+            child => {
                 let waiter = child.take_waker().map_or(Waiter::None, Waiter::Cancel);
                 let mut state = NodeState::new(true, waiter);
                 if let Child::Leaf {
@@ -154,36 +168,33 @@ impl<S> TaskRef<S> {
                 }
                 let made = Arc::new(node(state));
                 *child = Child::Node(Arc::clone(&made));
-                made
+                Some(made)
             }
-            None => {
-                drop(state);
-                Arc::new(node(NodeState::new(false, Waiter::None)))
-            }
-        }
+        });
+        // Made after unlocking: the task has ended, its node is done.
+        found.unwrap_or_else(|| Arc::new(node(NodeState::new(false, Waiter::None))))
     }
 
-    /// Looks up a leaf's entry, under its parent's lock: while the task is a leaf, runs
-    /// `at_leaf` on the parent's state; once it has become a node, makes this reference
-    /// refer to that node.
+    /// Looks up a leaf's entry, under the lock of the entries it is in (its parent's, or a
+    /// shard's): while the task is a leaf, runs `at_leaf` on those entries with the entry's
+    /// index; once it has become a node, makes this reference refer to that node.
+    #[inline]
     pub(super) fn lookup<R>(
         &mut self,
-        at_leaf: impl FnOnce(&mut NodeState<S>) -> R,
+        at_leaf: impl FnOnce(Entries<'_, S>, usize) -> R,
     ) -> Lookup<R, S> {
-        let node = {
-            let mut state = lock(&self.node.state);
-            let node = match state.child(self.slot, self.id) {
-                None => return Lookup::Gone,
-                Some(Child::Leaf { .. }) => None,
-                Some(Child::Node(node)) => Some(Arc::clone(node)),
-            };
-            match node {
-                None => return Lookup::Leaf(at_leaf(&mut state)),
-                Some(node) => node,
+        let id = self.id;
+        let found = self.node.with_entries(self.slot, |mut entries, index| {
+            match same(entries.children().get_mut(index), id) {
+                None => Lookup::Gone,
+                Some(Child::Leaf { .. }) => Lookup::Leaf(at_leaf(entries, index)),
+                Some(Child::Node(node)) => Lookup::Node(Arc::clone(node)),
             }
-        };
-        *self = TaskRef::to_node(Arc::clone(&node));
-        Lookup::Node(node)
+        });
+        if let Lookup::Node(node) = &found {
+            *self = TaskRef::to_node(Arc::clone(node));
+        }
+        found
     }
 
     /// Stores `waker` (the task's own) to be woken by a cancellation walk, and returns the
@@ -198,21 +209,23 @@ impl<S> TaskRef<S> {
     /// Under the same lock it records `status` for snapshots, and `started` (when the task
     /// began, as its runner measures it) the first time only.
     pub(crate) fn register(&mut self, waker: &Waker, status: Status, started: u64) -> Name {
-        if let Target::Leaf { slot, id, .. } = self.target() {
-            let found = self.lookup(|state| match state.child(slot, id) {
-                Some(Child::Leaf {
-                    name,
-                    waker: stored,
-                    status: stored_status,
-                    started: stored_started,
-                    ..
-                }) => {
-                    store(stored, waker);
-                    record(stored_status, stored_started, status, started);
-                    Some(name.clone())
-                }
-                _ => None,
-            });
+        if let Target::Leaf { .. } = self.target() {
+            let found = self.lookup(
+                |mut entries, index| match entries.children().get_mut(index) {
+                    Some(Child::Leaf {
+                        name,
+                        waker: stored,
+                        status: stored_status,
+                        started: stored_started,
+                        ..
+                    }) => {
+                        store(stored, waker);
+                        record(stored_status, stored_started, status, started);
+                        Some(name.clone())
+                    }
+                    _ => None,
+                },
+            );
             match found {
                 // `lookup` runs the closure on the leaf it found, under the same lock.
                 Lookup::Leaf(name) => return name.unwrap_or(Name::Static("")),
@@ -252,15 +265,18 @@ impl<S> TaskRef<S> {
         let node = match self.target() {
             Target::Node(node) => Arc::clone(node),
             Target::Leaf { parent, slot, id } => {
-                let mut state = lock(&parent.state);
-                match state.child(slot, id) {
+                let found = parent.with_child(slot, id, |child| match child {
                     Some(Child::Leaf { status, name, .. }) => {
                         update(status);
-                        return name.clone();
+                        Err(name.clone())
                     }
                     // Made a node by a clone of its `Context`: its status moved there.
-                    Some(Child::Node(node)) => Arc::clone(node),
-                    None => return Name::Static(""),
+                    Some(Child::Node(node)) => Ok(Arc::clone(node)),
+                    None => Err(Name::Static("")),
+                });
+                match found {
+                    Ok(node) => node,
+                    Err(name) => return name,
                 }
             }
         };
@@ -272,10 +288,9 @@ impl<S> TaskRef<S> {
     pub(crate) fn name(&self) -> Name {
         match self.target() {
             Target::Node(node) => node.name.clone(),
-            Target::Leaf { parent, slot, id } => match lock(&parent.state).child(slot, id) {
-                Some(child) => child.name().clone(),
-                None => Name::Static(""),
-            },
+            Target::Leaf { parent, slot, id } => parent.with_child(slot, id, |child| {
+                child.map_or(Name::Static(""), |child| child.name().clone())
+            }),
         }
     }
 
@@ -286,7 +301,7 @@ impl<S> TaskRef<S> {
         if let Some(node) = self.as_node() {
             return node.poll_stop(cx);
         }
-        match self.lookup(|_| ()) {
+        match self.lookup(|_, _| ()) {
             Lookup::Node(node) => node.poll_stop(cx),
             Lookup::Leaf(()) | Lookup::Gone => Poll::Ready(()),
         }
