@@ -35,7 +35,7 @@ fn tour_shows_a_failure_and_an_orderly_shutdown() {
     let store_finished = line_of(stderr, "service finished service=Node/Store");
     let node_finished = stderr
         .lines()
-        .position(|line| line.ends_with("service finished service=Node"))
+        .position(|line| line.contains("service finished service=Node failed="))
         .unwrap_or_else(|| panic!("`Node` never finished:\n{stderr}"));
     assert!(
         flush < store_finished && store_finished < node_finished,
