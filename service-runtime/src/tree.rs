@@ -71,8 +71,10 @@
 //! # Shards
 //!
 //! A node keeps its children in its own `children`, under its own lock, until it has
-//! [`THRESHOLD`] (64) of them; then it *shards*: its next children go to one of its
-//! [`SHARDS`](shards::SHARDS) (16) shards, each a `Slots` of entries under a lock of its
+//! [`THRESHOLD`](shards::THRESHOLD) (64) of them — on a machine of 8 cores or more
+//! ([`shards::threshold`]; on fewer, a lock is rarely contended and a node never shards) —
+//! then it *shards*: its next children go to one of its [`SHARDS`](shards::SHARDS) (16)
+//! shards, each a `Slots` of entries under a lock of its
 //! own, with a count of its live children (an atomic, so that the node can tell it has no
 //! child left without taking every shard's lock). The shard is picked by the child's id
 //! (its lowest bits): ids are handed out one after another under the node's lock, so
@@ -173,7 +175,7 @@ pub(crate) use snapshot::held::most as snapshot_held_most;
 pub(crate) use snapshot::{Seen, walk as snapshot_walk};
 pub(crate) use task_ref::TaskRef;
 
-use shards::{Entries, Place, Shards, THRESHOLD};
+use shards::{Entries, Place, Shards, threshold};
 
 use crate::error::LifecycleError;
 use crate::name::{Name, join};
@@ -192,8 +194,8 @@ pub(crate) struct TaskNode<S> {
     name: Name,
     path: OnceLock<Arc<str>>,
     state: Mutex<NodeState<S>>,
-    /// Where its children go past [`THRESHOLD`] (module docs, "Shards"): made the first
-    /// time, under `state`'s lock, and kept.
+    /// Where its children go past [`THRESHOLD`](shards::THRESHOLD) (module docs, "Shards"):
+    /// made the first time, under `state`'s lock, and kept.
     shards: OnceLock<Shards<S>>,
 }
 
@@ -202,8 +204,8 @@ struct NodeState<S> {
     /// Set, once, by the critical section that finds `!running` and no child left
     /// (invariant 1).
     done: bool,
-    /// New children go to the shards: set when `children` holds [`THRESHOLD`], cleared when
-    /// the node has no child left.
+    /// New children go to the shards: set when `children` holds
+    /// [`threshold`](shards::threshold), cleared when the node has no child left.
     sharded: bool,
     /// Its children, but for those in its shards.
     children: Slots<Child<S>>,
@@ -712,8 +714,8 @@ impl<S> Placement<'_, S> {
 }
 
 /// Finds the node a child of the task `start` goes under (invariant 2) and lets `insert`
-/// put it there: under that node's lock, or, past [`THRESHOLD`], counted in a shard under
-/// the node's lock and inserted there under the shard's.
+/// put it there: under that node's lock, or, past [`threshold`](shards::threshold), counted
+/// in a shard under the node's lock and inserted there under the shard's.
 fn attach<S, R>(
     start: &Arc<TaskNode<S>>,
     limit: usize,
@@ -746,7 +748,7 @@ fn attach<S, R>(
         // siblings and meet its own slot again to be mistaken.
         state.next_id = state.next_id.wrapping_add(1);
         let mut in_shard;
-        let (children, slot) = if !state.sharded && state.children.len() < THRESHOLD {
+        let (children, slot) = if !state.sharded && state.children.len() < threshold() {
             let slot = Place::own(state.children.next_slot());
             (&mut state.children, slot)
         } else {

@@ -23,6 +23,32 @@ pub(super) const SHARDS: usize = if cfg!(loom) { 2 } else { 16 };
 /// below it. One under loom: the models' second child is in a shard.
 pub(super) const THRESHOLD: usize = if cfg!(loom) { 1 } else { 64 };
 
+/// Fewer cores than this and nodes do not shard (outside the crate's own tests and models).
+const SHARDING_CORES: usize = 8;
+
+/// The children a node keeps in its own `children` before it shards on this machine:
+/// [`THRESHOLD`] with [`SHARDING_CORES`] cores or more; otherwise as many as a slot can
+/// index, so that in practice it never shards. On a few cores a lock is rarely contended,
+/// and the shards' extra section per child and their spread-out cache lines are pure cost
+/// (a hot parent of 100,000 children took 15 % longer sharded on 2 cores). The crate's
+/// unit tests and loom models use [`THRESHOLD`] whatever the machine, so the shards are
+/// tested where CI runs.
+#[inline]
+pub(super) fn threshold() -> usize {
+    if cfg!(any(test, loom)) {
+        return THRESHOLD;
+    }
+    static ON_THIS_MACHINE: OnceLock<usize> = OnceLock::new();
+    *ON_THIS_MACHINE.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        if cores >= SHARDING_CORES {
+            THRESHOLD
+        } else {
+            INDEX_MASK as usize
+        }
+    })
+}
+
 /// Bits of a slot (a [`TaskRef`](super::TaskRef)'s, a node's own) that say where the entry
 /// is: 0 in the node's own `children`, `i + 1` in shard `i`; the rest is the index there.
 const SHARD_SHIFT: u32 = 27;
@@ -55,7 +81,8 @@ impl Place {
 
     /// The slot of the entry at `index` in the node's own `children`.
     pub(super) fn own(index: usize) -> u32 {
-        // Fits: a node's own `children` never hold more than `THRESHOLD` entries.
+        // Fits: a node's own `children` never hold more than `threshold()` entries, at most
+        // `INDEX_MASK`.
         index as u32
     }
 
