@@ -5,8 +5,8 @@
 //!
 //! With the non-default feature `lock-stats` (for the benchmarks only), [`lock`] also times
 //! every critical section: how long each lock was waited for and held, kept apart for the
-//! tree's node locks, its shard locks and all others ([`lock_stats`]). Without the feature `lock` is the
-//! plain `Mutex::lock`, and none of this is compiled.
+//! tree's node locks, its shard locks and all others ([`lock_stats`]). Without the feature
+//! `lock` is the plain `Mutex::lock`, and none of this is compiled.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};

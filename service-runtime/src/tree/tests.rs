@@ -45,6 +45,12 @@ fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
     let ended = stale.make_node(&"short".into());
     let adopted = attach_task(&ended, &"adopted".into(), 10, false).unwrap();
     assert_eq!(&*adopted.path("adopted"), "Svc/short/adopted");
+    assert_sibling_untouched(&other);
+}
+
+/// The sibling that took a stale reference's slot keeps its name and its own node, with
+/// nothing attached to it.
+fn assert_sibling_untouched(other: &TaskRef<()>) {
     let node = other.make_node(&"other".into());
     assert_eq!(&**node.name(), "other");
     assert_eq!(&**node.path(), "Svc/other");
@@ -331,12 +337,7 @@ fn a_stale_reference_into_a_shard_does_not_take_the_sibling() {
         "adopted by the root"
     );
     assert!(matches!(Place::of(adopted.slot), Place::Shard { .. }));
-    let node = other.make_node(&"other".into());
-    assert_eq!(&**node.name(), "other");
-    assert!(
-        lock(&node.state).children.is_empty(),
-        "nothing attached to the sibling"
-    );
+    assert_sibling_untouched(&other);
 }
 
 /// The cancellation walk reaches the children in every shard — leaves, and nodes with
