@@ -532,7 +532,9 @@ impl ServiceState {
             lock(&self.record).failures.push(exit.clone());
             self.did_error.store(true, Ordering::Release);
         }
-        let failed = {
+        // `failed`: failures were recorded here; `ended_in_error`: the outcome is an error,
+        // which it also is for a service that could not start (its outcome set before).
+        let (failed, ended_in_error) = {
             let mut record = lock(&self.record);
             let failures = std::mem::take(&mut record.failures);
             let failed = !failures.is_empty();
@@ -547,14 +549,14 @@ impl ServiceState {
                     Ok(())
                 });
             }
-            failed
+            (failed, record.outcome.as_ref().is_some_and(Result::is_err))
         };
         self.finished_event.set();
         // One `debug` line at each end of a service's life (started, finished): a server's
         // per-connection services log two lines each at `debug`, the steps between at `trace`.
         tracing::debug!(
             service = %self.path(),
-            failed,
+            failed = ended_in_error,
             cause = self.cause().as_ref().map(tracing::field::display),
             "service finished"
         );

@@ -114,3 +114,18 @@ fn a_service_logs_its_start_and_its_end_at_debug() {
         );
     }
 }
+
+/// A service that could not start (its name has a `/`) finished with an error, and its
+/// `service finished` line says it failed.
+#[test]
+fn a_service_refused_at_start_logs_that_it_failed() {
+    let output = logs_while(Level::DEBUG, |_| async {
+        let outcome = svc("a/b", |_cx| async { Ok(()) }).run().await;
+        assert!(outcome.is_err(), "{outcome:?}");
+    });
+    let finished = output
+        .lines()
+        .find(|line| line.contains("service finished service=a/b"))
+        .unwrap_or_else(|| panic!("no `service finished` line in:\n{output}"));
+    assert!(finished.contains("failed=true"), "{finished}");
+}
