@@ -157,7 +157,7 @@ impl TaskBuilder<'_> {
         Fut::Output: IntoTaskResult,
     {
         let cx = self.owner.context()?;
-        cx.spawn_task(self.name, self.spec, OneShot(Some(f)))
+        cx.spawn_task(self.name, self.spec, OneShot(f))
     }
 }
 
@@ -171,7 +171,7 @@ impl TaskBuilder<'_, Contain> {
         Fut::Output: IntoTaskResult,
     {
         let cx = self.owner.context()?;
-        cx.spawn_contained(self.name, self.spec, OneShot(Some(f)))
+        cx.spawn_contained(self.name, self.spec, OneShot(f))
     }
 }
 
@@ -414,15 +414,22 @@ struct Supervising<F, C> {
 
 impl<F, C> Maker<ChildRun> for Supervising<F, C>
 where
-    F: Fn() -> C,
+    F: Fn() -> C + Send + 'static,
     C: Service,
 {
-    fn make(&mut self, cx: Context) -> Option<ChildRun> {
-        if self.shared.is_stopped() {
+    type First = ();
+    type Kept = Self;
+
+    fn split(self) -> ((), Self) {
+        ((), self)
+    }
+
+    fn make(_: Option<()>, this: &mut Self, cx: Context) -> Option<ChildRun> {
+        if this.shared.is_stopped() {
             return None;
         }
-        let service = self.first.take().unwrap_or_else(|| (self.factory)());
-        let shared = Arc::clone(&self.shared);
+        let service = this.first.take().unwrap_or_else(|| (this.factory)());
+        let shared = Arc::clone(&this.shared);
         Some(Box::pin(async move {
             let child = cx.spawn_child(|| service, ChildKind::Supervised)?;
             shared.started(&child);

@@ -15,7 +15,7 @@ use crate::output::IntoTaskResult;
 use crate::runner::{self, Maker, OneShot};
 use crate::serve::Service;
 use crate::spec::{Role, Spec};
-use crate::tree::{attach_service, attach_task};
+use crate::tree::{NodeRef, Parent, attach_service, attach_task};
 
 /// The inside view of a service, one per task (and one for the body).
 ///
@@ -45,17 +45,14 @@ impl Context {
     /// A `Context` of the body of `manager`'s service, for work started from outside
     /// ([`Manager::task`]): the work it starts hangs under the body's node, the root.
     pub(crate) fn of_body(manager: &Manager) -> Context {
-        let root = Arc::clone(&manager.state.root);
-        let name = root.name().clone();
+        let name = manager.state.root.name().clone();
+        let root = NodeRef::Root(Arc::clone(&manager.state));
         Context::new(manager.clone(), Task::to_node(root), name)
     }
 
     /// The task's node (a leaf becomes one).
-    fn node(&self) -> &Arc<Node> {
-        match self.task.as_node() {
-            Some(node) => node,
-            None => self.node.get_or_init(|| self.task.make_node(&self.name)),
-        }
+    fn node(&self) -> Parent<'_, ServiceState> {
+        self.task.node(&self.name, &self.node)
     }
 
     /// Starts a child task named `name` running `f(cx)`, where `cx` is the new task's own
@@ -77,7 +74,7 @@ impl Context {
     {
         // Straight to `spawn_task`, as `self.task(name).spawn(f)` would go: the shortest
         // path for the most common start.
-        self.spawn_task(name.into(), Spec::task(), OneShot(Some(f)))
+        self.spawn_task(name.into(), Spec::task(), OneShot(f))
     }
 
     /// Starts a child daemon task: like [`Context::run_task`], but the task must run as
@@ -98,7 +95,7 @@ impl Context {
             role: Role::Daemon,
             ..Spec::task()
         };
-        self.spawn_task(name.into(), spec, OneShot(Some(f)))
+        self.spawn_task(name.into(), spec, OneShot(f))
     }
 
     /// Starts `service` as a child service of this task, under its own manager, and returns
@@ -284,7 +281,7 @@ impl Context {
     /// Built on the first call and kept (a task that has started nothing has no stored path
     /// until then: the first call costs one allocation).
     pub fn path(&self) -> &str {
-        self.node().path()
+        self.node().node().path()
     }
 
     /// The path a child named `name` of this task has.
@@ -367,15 +364,19 @@ impl Context {
             // Nothing starts; the handle is finished already.
             let path = crate::name::join(&self.task.path(&self.name), &name);
             let root = Node::detached(Name::from(name), path);
-            let boundary = Manager::from_state(ServiceState::boundary(root, parent));
+            let boundary = Manager::from_state(Arc::new(ServiceState::boundary(root, parent)));
             boundary.cancel_with(CancelCause::Parent);
             return Ok(TaskHandle::new(boundary));
         }
         let name = Name::from(name);
-        let root = attach_service(self.node(), name.clone(), parent.options.max_children, None)?;
+        let boundary = attach_service(
+            self.node(),
+            name.clone(),
+            parent.options.max_children,
+            None,
+            |root| ServiceState::boundary(root, parent),
+        )?;
         parent.count_started_task();
-        let boundary = ServiceState::boundary(Arc::clone(&root), parent);
-        root.set_service(&boundary);
         let manager = Manager::from_state(boundary);
         // Runtime and name checked by `admit`.
         manager.launch(
@@ -411,20 +412,24 @@ impl Context {
         let name = service.name();
         manager::check_name(&name)?;
         let path = supervised.then(|| self.task.path(&self.name));
+        let options = service.options();
         // The child's root node hangs in this tree: this task is not done before the child is.
-        let root = attach_service(self.node(), name.into(), parent.options.max_children, path)?;
+        let state = attach_service(
+            self.node(),
+            name.into(),
+            parent.options.max_children,
+            path,
+            |root| {
+                let link = ParentLink {
+                    parent: Arc::clone(parent),
+                    kind,
+                };
+                ServiceState::new(root, options, Some(link))
+            },
+        )?;
         if !supervised {
             parent.count_started_task();
         }
-        let state = ServiceState::new(
-            Arc::clone(&root),
-            service.options(),
-            Some(ParentLink {
-                parent: Arc::clone(parent),
-                kind,
-            }),
-        );
-        root.set_service(&state);
         let handle = ServiceHandle::from_parts(Manager::from_state(state), Arc::new(service));
         // Cannot fail: the manager is new, and the runtime and the name are checked above.
         let _ = handle.launch(true);

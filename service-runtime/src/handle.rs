@@ -12,6 +12,7 @@ use crate::name::Name;
 use crate::runner::{self, OneShot};
 use crate::serve::Service;
 use crate::spec::Spec;
+use crate::tree::NodeRef;
 
 /// A service together with its manager. Cheap to clone; derefs to [`Manager`] for the
 /// flags, `cancel`, `stop` and the waits. Dropping handles never cancels the service.
@@ -29,7 +30,7 @@ impl<S: Service> ServiceHandle<S> {
             service.options(),
             None,
         );
-        ServiceHandle::from_parts(Manager::from_state(state), Arc::new(service))
+        ServiceHandle::from_parts(Manager::from_state(Arc::new(state)), Arc::new(service))
     }
 
     pub(crate) fn from_parts(manager: Manager, service: Arc<S>) -> ServiceHandle<S> {
@@ -63,14 +64,14 @@ impl<S: Service> ServiceHandle<S> {
     /// ([`Manager::launch`]).
     pub(crate) fn launch(&self, checked: bool) -> Result<(), LifecycleError> {
         let service = Arc::clone(&self.service);
-        let body = move |manager: &Manager, root: Arc<Node>| {
+        let body = move |manager: &Manager, root: NodeRef<ServiceState>| {
             let name = root.name().clone();
             runner::spawn(
                 manager.clone(),
                 Task::to_node(root),
                 name,
                 Spec::body(),
-                OneShot(Some(move |cx| service.serve(cx))),
+                OneShot(move |cx| service.serve(cx)),
             );
         };
         self.manager.launch(body, checked)

@@ -1,7 +1,7 @@
 //! Model checks of the synchronisation core with loom: every interleaving of the racing
 //! operations below is explored, and a lost wake-up shows up as a deadlock loom reports.
 //!
-//! The tree's models build bare trees (of `()`, with a flag and a counter of their own: no
+//! The tree's models build bare trees (of [`Bare`] owners, with a flag and a counter of their own: no
 //! manager); the manager's models build a started [`ServiceState`] by hand (no tokio runtime
 //! under loom).
 //!
@@ -21,14 +21,15 @@ use crate::options::Options;
 use crate::serve::Service;
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::tree::{
-    CancelWalk, Released, Status, TaskNode, TaskRef, attach_task, release, release_task, wake_tree,
+    Bare, CancelWalk, NodeRef, Released, Status, TaskRef, attach_task, release, release_task,
+    wake_tree,
 };
 use crate::{BoxError, Context, LifecycleError};
 
 /// A bare tree and what its owner keeps beside it: the cancellation flag and the count of
 /// tasks that left.
 struct Tree {
-    root: Arc<TaskNode<()>>,
+    root: NodeRef<Bare>,
     cancelled: AtomicBool,
     finished: AtomicUsize,
 }
@@ -36,7 +37,7 @@ struct Tree {
 impl Tree {
     fn new() -> Arc<Tree> {
         Arc::new(Tree {
-            root: TaskNode::root("Svc"),
+            root: Bare::tree("Svc"),
             cancelled: AtomicBool::new(false),
             finished: AtomicUsize::new(0),
         })
@@ -48,13 +49,13 @@ impl Tree {
         wake_tree(&self.root, &mut CancelWalk::default());
     }
 
-    fn attach(&self, parent: &Arc<TaskNode<()>>, name: &'static str) -> TaskRef<()> {
+    fn attach(&self, parent: &NodeRef<Bare>, name: &'static str) -> TaskRef<Bare> {
         attach_task(parent, &name.into(), 10, false).unwrap()
     }
 
     /// Waits as a task does until the tree is cancelled: its waker stored once, then the
     /// flag read on every poll.
-    fn wait_cancelled(&self, task: &mut TaskRef<()>) {
+    fn wait_cancelled(&self, task: &mut TaskRef<Bare>) {
         let mut registered = false;
         block_on(poll_fn(|cx| {
             if !registered {
@@ -71,7 +72,7 @@ impl Tree {
 
     /// Runs `task` as the runner runs one that is aborted: it waits to be cancelled, then
     /// for its children, then leaves the tree.
-    fn run_until_aborted(self: &Arc<Self>, mut task: TaskRef<()>) -> thread::JoinHandle<()> {
+    fn run_until_aborted(self: &Arc<Self>, mut task: TaskRef<Bare>) -> thread::JoinHandle<()> {
         let tree = Arc::clone(self);
         thread::spawn(move || {
             tree.wait_cancelled(&mut task);
@@ -262,7 +263,11 @@ impl Service for Nothing {
 
 /// A started service, as `Manager::launch` leaves it.
 fn started() -> Arc<ServiceState> {
-    let state = ServiceState::new(Node::root("Svc"), Options::default(), None);
+    let state = Arc::new(ServiceState::new(
+        Node::root("Svc"),
+        Options::default(),
+        None,
+    ));
     assert!(state.claim_start(crate::manager::Start::Launched).is_ok());
     state.mark_started();
     state
@@ -311,7 +316,7 @@ fn external_call_racing_cancel() {
 fn whoever_sees_finished_sees_the_final_counters() {
     loom::model(|| {
         let state = started();
-        let root = Arc::clone(&state.root);
+        let root = NodeRef::Root(Arc::clone(&state));
         let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
         state.count_started_task();
         let finisher = {
@@ -319,7 +324,7 @@ fn whoever_sees_finished_sees_the_final_counters() {
             thread::spawn(move || state.release_task(&mut task, false))
         };
         // The body returned: it polls until its node is done, then leaves the tree.
-        let mut body = TaskRef::to_node(Arc::clone(&root));
+        let mut body = TaskRef::to_node(root);
         let waker = futures_noop_waker();
         let mut cx = std::task::Context::from_waker(&waker);
         while body.poll_stop_quietly(&mut cx).is_pending() {
@@ -371,10 +376,15 @@ fn abort_racing_a_task_that_returns_within_its_grace() {
 fn a_contained_failure_racing_the_parents_cancellation() {
     bounded(|| {
         let parent = started();
-        let root = crate::tree::attach_service(&parent.root, "conn".into(), 10, None).unwrap();
+        let boundary = crate::tree::attach_service(
+            &NodeRef::Root(Arc::clone(&parent)),
+            "conn".into(),
+            10,
+            None,
+            |root| ServiceState::boundary(root, &parent),
+        )
+        .unwrap();
         parent.count_started_task();
-        let boundary = ServiceState::boundary(Arc::clone(&root), &parent);
-        root.set_service(&boundary);
         assert!(
             boundary
                 .claim_start(crate::manager::Start::Launched)
@@ -453,7 +463,7 @@ fn event_set_racing_a_waiter_and_a_drop() {
 
 /// Attaches to `node` one child that stays in its own entries, then two that go to its two
 /// shards, and lets the first leave: what is left are two children in different shards.
-fn two_sharded_children(tree: &Tree, node: &Arc<TaskNode<()>>) -> [TaskRef<()>; 2] {
+fn two_sharded_children(tree: &Tree, node: &NodeRef<Bare>) -> [TaskRef<Bare>; 2] {
     let mut own = tree.attach(node, "own");
     let children = [tree.attach(node, "one"), tree.attach(node, "two")];
     assert_eq!(own.shard(), None);

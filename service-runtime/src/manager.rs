@@ -23,8 +23,10 @@
 //!    and then the child's root leaves the parent's tree ([`tree::leave`]), which may
 //!    finish the parent in turn ([`ServiceState::finish_tree`], a loop: no recursion
 //!    however deep the services nest). So a handle kept to a finished child keeps no task
-//!    of its parent alive — only the chain of nodes that names its path, and the
-//!    outermost service's state (for `Context::root`).
+//!    of its parent alive — only the chain of nodes that names its path (with the states
+//!    of the services whose roots are in it: a root lives in its service's state), and the
+//!    outermost service's state (for `Context::root`). An error keeps its service's path
+//!    through [`TaskNode::lazy_path`], not through the state, whose outcome holds the error.
 //!
 //! 5. The grace ends once per service ([`ServiceState::end_grace`]; `grace_end` is set once,
 //!    then `grace_over`): when its deadline passes (a timer started at cancellation, for a
@@ -55,12 +57,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cause::CancelCause;
-use crate::error::{Failures, LifecycleError, ServiceError, ServicePath, TaskFailure};
+use crate::error::{Failures, LifecycleError, ServiceError, TaskFailure};
 use crate::event::Event;
 use crate::options::Options;
 
 use crate::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, Ordering, lock};
-use crate::tree::{self, CancelWalk, Released, TaskNode, TaskRef, wake_tree};
+use crate::tree::{self, CancelWalk, Owner, Released, TaskNode, TaskRef, wake_tree};
 
 mod api;
 mod snapshot;
@@ -75,8 +77,9 @@ pub(crate) type Task = TaskRef<ServiceState>;
 /// The state of one service, shared by its manager's clones, its tasks and its children.
 pub(crate) struct ServiceState {
     /// The root of this service's task tree (the body's node), which names the service.
-    /// A child service's hangs in its parent's tree, so its path is the service's path.
-    pub(crate) root: Arc<Node>,
+    /// A child service's hangs in its parent's tree, so its path is the service's path;
+    /// the parent's entry for it is this state ([`tree::Owner`]: one allocation for both).
+    pub(crate) root: Node,
     pub(crate) options: Options,
     /// Set once, when this service is asked to stop; read on every spawn and by every task
     /// that wakes up (so an atomic, not an event's lock).
@@ -211,14 +214,21 @@ pub(crate) enum ChildKind {
     Contained { daemon: bool },
 }
 
+impl Owner for ServiceState {
+    fn root(&self) -> &Node {
+        &self.root
+    }
+
+    fn root_mut(&mut self) -> &mut Node {
+        &mut self.root
+    }
+}
+
 impl ServiceState {
     /// A service whose tree grows from `root`: a fresh [`TaskNode::root`] for a top-level
-    /// service, or the node a child service was given in its parent's tree.
-    pub(crate) fn new(
-        root: Arc<Node>,
-        options: Options,
-        parent: Option<ParentLink>,
-    ) -> Arc<ServiceState> {
+    /// service, or the node a child service is given in its parent's tree (made under the
+    /// lock there, by [`tree::attach_service`]: this locks nothing).
+    pub(crate) fn new(root: Node, options: Options, parent: Option<ParentLink>) -> ServiceState {
         let inherited = parent
             .as_ref()
             .map_or(Duration::ZERO, |link| link.parent.grace);
@@ -230,7 +240,7 @@ impl ServiceState {
         let born = parent
             .as_ref()
             .map_or_else(Instant::now, |link| link.parent.born);
-        Arc::new(ServiceState {
+        ServiceState {
             root,
             options,
             cancelled: AtomicBool::new(false),
@@ -258,13 +268,13 @@ impl ServiceState {
             parent: Mutex::new(parent),
             draining: AtomicBool::new(false),
             born,
-        })
+        }
     }
 
     /// The boundary of a contained task at `root`, a child of `parent`'s tree: a service of
     /// its own (its failures stay in it), with `parent`'s settings and grace, that its tasks
     /// see as `parent`'s service.
-    pub(crate) fn boundary(root: Arc<Node>, parent: &Arc<ServiceState>) -> Arc<ServiceState> {
+    pub(crate) fn boundary(root: Node, parent: &Arc<ServiceState>) -> ServiceState {
         let options = Options {
             grace: None,
             ..parent.options.clone()
@@ -274,14 +284,10 @@ impl ServiceState {
             kind: ChildKind::Contained { daemon: false },
         };
         let mut state = ServiceState::new(root, options, Some(link));
-        let enclosing = match &parent.enclosing {
+        state.enclosing = Some(match &parent.enclosing {
             Some(enclosing) => enclosing.clone(),
             None => Manager::from_state(Arc::clone(parent)),
-        };
-        // Not shared yet: `new` just made it.
-        if let Some(state) = Arc::get_mut(&mut state) {
-            state.enclosing = Some(enclosing);
-        }
+        });
         state
     }
 
@@ -541,7 +547,7 @@ impl ServiceState {
             if record.outcome.is_none() {
                 record.outcome = Some(if failed {
                     Err(ServiceError::Failed(Failures::new(
-                        Arc::clone(&self.root) as Arc<dyn ServicePath>,
+                        Arc::new(self.root.lazy_path()),
                         failures,
                         record.cause.clone(),
                     )))
@@ -623,7 +629,7 @@ impl ServiceState {
     fn failures_so_far(&self) -> ServiceError {
         let record = lock(&self.record);
         ServiceError::Failed(Failures::new(
-            Arc::clone(&self.root) as Arc<dyn ServicePath>,
+            Arc::new(self.root.lazy_path()),
             record.failures.clone(),
             record.cause.clone(),
         ))

@@ -76,26 +76,53 @@ use crate::spec::{Role, Spec};
 use crate::tree::{self, Status};
 
 /// Makes a task's future: once ([`OneShot`]), or for each restart ([`Repeating`]).
-pub(crate) trait Maker<Fut> {
-    /// The next future, or `None` once a one-shot maker is used up.
-    fn make(&mut self, cx: Context) -> Option<Fut>;
+///
+/// A maker comes in two parts: what waits in the task's first phase ([`Phase::First`]),
+/// where it shares its space with the future it becomes — a one-shot closure — and what the
+/// task keeps for its whole life, for restarts. A one-shot task so carries its closure or
+/// its future, never both (tokio moves every task's future as it spawns and ends it).
+pub(crate) trait Maker<Fut>: Sized {
+    /// What the first phase holds.
+    type First: Send + 'static;
+    /// What the task keeps.
+    type Kept: Send + 'static;
+
+    fn split(self) -> (Self::First, Self::Kept);
+
+    /// The next future: from `first` at the first start, else from `kept`; `None` once a
+    /// one-shot maker is used up.
+    fn make(first: Option<Self::First>, kept: &mut Self::Kept, cx: Context) -> Option<Fut>;
 }
 
 /// A maker for a task that is never restarted.
-pub(crate) struct OneShot<F>(pub(crate) Option<F>);
+pub(crate) struct OneShot<F>(pub(crate) F);
 
-impl<F: FnOnce(Context) -> Fut, Fut> Maker<Fut> for OneShot<F> {
-    fn make(&mut self, cx: Context) -> Option<Fut> {
-        self.0.take().map(|f| f(cx))
+impl<F: FnOnce(Context) -> Fut + Send + 'static, Fut> Maker<Fut> for OneShot<F> {
+    type First = F;
+    type Kept = ();
+
+    fn split(self) -> (F, ()) {
+        (self.0, ())
+    }
+
+    fn make(first: Option<F>, (): &mut (), cx: Context) -> Option<Fut> {
+        first.map(|f| f(cx))
     }
 }
 
 /// A maker for a task that may be restarted.
 pub(crate) struct Repeating<F>(pub(crate) F);
 
-impl<F: FnMut(Context) -> Fut, Fut> Maker<Fut> for Repeating<F> {
-    fn make(&mut self, cx: Context) -> Option<Fut> {
-        Some((self.0)(cx))
+impl<F: FnMut(Context) -> Fut + Send + 'static, Fut> Maker<Fut> for Repeating<F> {
+    type First = ();
+    type Kept = Self;
+
+    fn split(self) -> ((), Self) {
+        ((), self)
+    }
+
+    fn make(_: Option<()>, kept: &mut Self, cx: Context) -> Option<Fut> {
+        Some((kept.0)(cx))
     }
 }
 
@@ -129,8 +156,9 @@ where
             let seed = task.identity() ^ manager.stats().tasks.total_count as u64;
             Box::new(Supervisor::new(policy, seed))
         });
-    let task = TaskFuture {
-        phase: Phase::Start,
+    let (first, make) = make.split();
+    let task: TaskFuture<M, Fut> = TaskFuture {
+        phase: Phase::First { first: Some(first) },
         make,
         supervisor,
         manager,
@@ -207,10 +235,10 @@ impl std::fmt::Display for SpanPath<'_> {
 pin_project! {
     /// One task (module docs). A hand-written future, so that a task costs its own future
     /// plus a few words: tokio moves a task's future a few times as it spawns and ends it.
-    struct TaskFuture<M, Fut> {
+    struct TaskFuture<M: Maker<Fut>, Fut> {
         #[pin]
-        phase: Phase<Fut>,
-        make: M,
+        phase: Phase<M::First, Fut>,
+        make: M::Kept,
         // Boxed: only restartable tasks have one.
         supervisor: Option<Box<Supervisor>>,
         manager: Manager,
@@ -218,14 +246,18 @@ pin_project! {
         role: Role,
     }
 
-    impl<M, Fut> PinnedDrop for TaskFuture<M, Fut> {
+    impl<M: Maker<Fut>, Fut> PinnedDrop for TaskFuture<M, Fut> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
             let found_done = match *this.phase.as_mut() {
                 Phase::Done => true,
                 Phase::Ended => false,
                 // Dropped before its end: the tokio runtime is shutting down.
-                Phase::Start | Phase::Run { .. } | Phase::Backoff { .. } | Phase::Parked => {
+                Phase::First { .. }
+                | Phase::Start
+                | Phase::Run { .. }
+                | Phase::Backoff { .. }
+                | Phase::Parked => {
                     this.manager.state.mark_torn_down();
                     false
                 }
@@ -249,8 +281,11 @@ pin_project! {
 pin_project! {
     /// Where a task is in its life (module docs, "The life of a task").
     #[project = PhaseProj]
-    enum Phase<Fut> {
-        /// Its next future is to be made: at its first poll, or to restart it.
+    enum Phase<First, Fut> {
+        /// Its first future is to be made, at its first poll: with what its maker keeps
+        /// here (a one-shot closure), which the future then takes the place of.
+        First { first: Option<First> },
+        /// Its next future is to be made, to restart it.
         Start,
         /// Its future runs; `stop` says how far it is from being aborted.
         Run {
@@ -300,7 +335,7 @@ where
         let mut this = self.project();
         loop {
             let ending = match this.phase.as_mut().project() {
-                PhaseProj::Start => {
+                PhaseProj::First { .. } | PhaseProj::Start => {
                     match this.supervisor {
                         None => tracing::trace!("task started"),
                         // Cancelled while a restart waited for its turn: no more incarnations.
@@ -314,7 +349,11 @@ where
                     }
                     let status = status(*this.role, this.supervisor.as_deref());
                     let cx = context(this.manager, this.task, task_cx.waker(), status);
-                    match catch_unwind(AssertUnwindSafe(|| this.make.make(cx))) {
+                    let first = match this.phase.as_mut().project() {
+                        PhaseProj::First { first } => first.take(),
+                        _ => None,
+                    };
+                    match catch_unwind(AssertUnwindSafe(|| M::make(first, this.make, cx))) {
                         Ok(Some(future)) => {
                             this.phase.set(Phase::Run {
                                 future,
@@ -678,12 +717,16 @@ impl std::error::Error for ChildFailed {}
 
 // What every task carries besides its own future and maker, in 64-bit words: the phase
 // with its stop stage (one word: the tag and the grace waiter's slot), the supervisor, the
-// manager, the task reference (two), the role. Tokio copies every task's future as it spawns
+// manager, the task reference (three), the role. Tokio copies every task's future as it spawns
 // and ends it.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
     assert!(std::mem::size_of::<Stop>() == 8);
-    assert!(std::mem::size_of::<TaskFuture<OneShot<()>, std::future::Ready<()>>>() == 7 * 8);
+    assert!(
+        std::mem::size_of::<
+            TaskFuture<OneShot<fn(Context) -> std::future::Ready<()>>, std::future::Ready<()>>,
+        >() == 8 * 8
+    );
 };
 
 #[cfg(all(test, not(loom)))]

@@ -5,16 +5,19 @@
 //! [`Slots`], [`Name`] and the error type it returns, and calls nothing above it. It reports
 //! what happened — "the root is done" ([`Released::RootDone`]), "these child services were
 //! met" ([`CancelWalk::services`]) — and the manager decides what that means. It is generic
-//! over `S`, what a child service's root carries for its owner (the manager's state): the
-//! tree stores it and hands it back, never looks inside, so its tests and loom models build
-//! trees of `()`.
+//! over `S`, the [`Owner`] of a service's root (the manager's state): a root lives inside
+//! its owner, one allocation for both, and the tree reaches it through the owner ([`NodeRef`]:
+//! a task's own node, or an owner's root) but never looks at anything else of it, so its
+//! tests and loom models build trees of [`Bare`] owners.
 //!
 //! A service's body is the root [`TaskNode`] of its tree; a child service's root hangs in
-//! its parent's tree, under the task that started it, so one node serves as both. A task
+//! its parent's tree, under the task that started it, so one node serves as both: the
+//! parent's entry for it is its owner, which a cancellation walk that meets it collects
+//! without taking the child's lock. A task
 //! starts out as a *leaf*: an entry in its parent's `children` that holds its name and, while
 //! it waits, its waker — no allocation of its own, and nothing to free when it ends (most
 //! tasks never start anything). A task becomes a node the first time it needs one: when it
-//! starts a child, or when its `Context` is asked for its path ([`TaskRef::make_node`]). Its
+//! starts a child, or when its `Context` is asked for its path ([`TaskRef::node`]). Its
 //! entry then holds the node instead; the task keeps the same slot. How a task refers to
 //! its place ([`TaskRef`]) is in the `task_ref` submodule; leaving the tree in `release`;
 //! the cancellation walk in `cancel`; the read-only walk of a snapshot in `snapshot`; the
@@ -163,7 +166,7 @@ mod snapshot;
 mod task_ref;
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 pub(crate) use cancel::{CancelWalk, find_services, wake_tree};
@@ -182,9 +185,110 @@ use crate::name::{Name, join};
 use crate::slots::Slots;
 use crate::sync::{Mutex, lock};
 
+/// What owns a service's root node: the tree keeps a child service's root inside its owner
+/// (the manager's state), one allocation for both, and refers to it through the owner.
+pub(crate) trait Owner: Sized {
+    /// The root of the owner's tree.
+    fn root(&self) -> &TaskNode<Self>;
+    fn root_mut(&mut self) -> &mut TaskNode<Self>;
+}
+
+/// A shared reference to a node: a task's own node, or a service's root inside its owner.
+pub(crate) enum NodeRef<S: Owner> {
+    Task(Arc<TaskNode<S>>),
+    Root(Arc<S>),
+}
+
+impl<S: Owner> Clone for NodeRef<S> {
+    #[inline]
+    fn clone(&self) -> Self {
+        match self {
+            NodeRef::Task(node) => NodeRef::Task(Arc::clone(node)),
+            NodeRef::Root(owner) => NodeRef::Root(Arc::clone(owner)),
+        }
+    }
+}
+
+impl<S: Owner> std::ops::Deref for NodeRef<S> {
+    type Target = TaskNode<S>;
+
+    #[inline]
+    fn deref(&self) -> &TaskNode<S> {
+        match self {
+            NodeRef::Task(node) => node,
+            NodeRef::Root(owner) => owner.root(),
+        }
+    }
+}
+
+impl<S: Owner> NodeRef<S> {
+    /// Whether both refer to the same node.
+    #[cfg(test)]
+    pub(crate) fn ptr_eq(&self, other: &NodeRef<S>) -> bool {
+        std::ptr::eq::<TaskNode<S>>(&**self, &**other)
+    }
+
+    /// Takes the parent out of the node, if this was the last reference to it (for
+    /// [`TaskNode`]'s drop: unlinking a chain without recursion).
+    fn into_parent(self) -> Option<NodeRef<S>> {
+        match self {
+            NodeRef::Task(node) => Arc::into_inner(node).and_then(|mut node| node.parent.take()),
+            NodeRef::Root(owner) => {
+                Arc::into_inner(owner).and_then(|mut owner| owner.root_mut().parent.take())
+            }
+        }
+    }
+}
+
+/// Where a new child goes: a borrowed [`NodeRef`], or a task's own node (a `Context` keeps
+/// the node its leaf task became as an `Arc`: such a node is never a root).
+pub(crate) enum Parent<'a, S: Owner> {
+    Ref(&'a NodeRef<S>),
+    Task(&'a Arc<TaskNode<S>>),
+}
+
+impl<S: Owner> Clone for Parent<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: Owner> Copy for Parent<'_, S> {}
+
+impl<'a, S: Owner> Parent<'a, S> {
+    #[inline]
+    pub(crate) fn node(self) -> &'a TaskNode<S> {
+        match self {
+            Parent::Ref(node) => node,
+            Parent::Task(node) => node,
+        }
+    }
+
+    /// A reference of its own to the node.
+    #[inline]
+    fn to_owned(self) -> NodeRef<S> {
+        match self {
+            Parent::Ref(node) => node.clone(),
+            Parent::Task(node) => NodeRef::Task(Arc::clone(node)),
+        }
+    }
+}
+
+impl<'a, S: Owner> From<&'a NodeRef<S>> for Parent<'a, S> {
+    fn from(node: &'a NodeRef<S>) -> Self {
+        Parent::Ref(node)
+    }
+}
+
+impl<'a, S: Owner> From<&'a Arc<TaskNode<S>>> for Parent<'a, S> {
+    fn from(node: &'a Arc<TaskNode<S>>) -> Self {
+        Parent::Task(node)
+    }
+}
+
 /// The node of a service's body or of a task that has children (or had).
-pub(crate) struct TaskNode<S> {
-    parent: Option<Arc<TaskNode<S>>>,
+pub(crate) struct TaskNode<S: Owner> {
+    parent: Option<NodeRef<S>>,
     /// The root of a service's tree: the top-level service's (no parent), or a child
     /// service's, which hangs in its parent's tree.
     root: bool,
@@ -199,7 +303,7 @@ pub(crate) struct TaskNode<S> {
     shards: OnceLock<Shards<S>>,
 }
 
-struct NodeState<S> {
+struct NodeState<S: Owner> {
     running: bool,
     /// Set, once, by the critical section that finds `!running` and no child left
     /// (invariant 1).
@@ -210,9 +314,6 @@ struct NodeState<S> {
     /// Its children, but for those in its shards.
     children: Slots<Child<S>>,
     waiter: Waiter,
-    /// For the root of a child service: its owner, handed to the cancellation walk of the
-    /// tree it hangs in.
-    service: Option<Weak<S>>,
     /// The `id` of the next child (module docs, "Identity").
     next_id: u32,
     /// What the runner last told of this node's task, for snapshots (a leaf keeps its own in
@@ -317,7 +418,7 @@ impl Waiter {
 }
 
 /// One live child of a node.
-enum Child<S> {
+enum Child<S: Owner> {
     /// A task without a node: all the tree keeps of it.
     Leaf {
         id: u32,
@@ -329,10 +430,10 @@ enum Child<S> {
         /// Its task's waker while it waits to be cancelled.
         waker: Option<Waker>,
     },
-    Node(Arc<TaskNode<S>>),
+    Node(NodeRef<S>),
 }
 
-impl<S> Child<S> {
+impl<S: Owner> Child<S> {
     fn id(&self) -> u32 {
         match self {
             Child::Leaf { id, .. } => *id,
@@ -356,7 +457,7 @@ impl<S> Child<S> {
     }
 }
 
-impl<S> NodeState<S> {
+impl<S: Owner> NodeState<S> {
     fn new(running: bool, waiter: Waiter) -> NodeState<S> {
         NodeState {
             running,
@@ -365,7 +466,6 @@ impl<S> NodeState<S> {
             sharded: false,
             children: Slots::default(),
             waiter,
-            service: None,
             next_id: 0,
             status: Status::default(),
             started: 0,
@@ -398,14 +498,14 @@ impl<S> NodeState<S> {
 }
 
 /// The child with `id` in `child`, the entry its slot holds, if it is still that child.
-fn same<S>(child: Option<&mut Child<S>>, id: u32) -> Option<&mut Child<S>> {
+fn same<S: Owner>(child: Option<&mut Child<S>>, id: u32) -> Option<&mut Child<S>> {
     child.filter(|child| child.id() == id)
 }
 
 /// A child taken out of its parent's entries ([`Entries::remove`]), with what is left to do
 /// once the parent's locks are let go.
 #[must_use]
-struct Removed<S> {
+struct Removed<S: Owner> {
     child: Option<Child<S>>,
     parent_done: bool,
     /// The child emptied the parent's shard it was in: the parent is yet to be checked,
@@ -415,7 +515,7 @@ struct Removed<S> {
     waker: Option<Waker>,
 }
 
-impl<S> Removed<S> {
+impl<S: Owner> Removed<S> {
     /// Drops the child, checks `parent` if the child emptied its shard, wakes the parent's
     /// task if it waits for its children and none is left; returns whether the parent is
     /// done now (and must leave its own parent in turn).
@@ -436,7 +536,7 @@ impl<S> Removed<S> {
 /// docs, "Wake-ups", children done with shards). Out of line: nodes without shards never
 /// come here.
 #[inline(never)]
-fn check_after_shard<S>(parent: &TaskNode<S>) -> (Option<Waker>, bool) {
+fn check_after_shard<S: Owner>(parent: &TaskNode<S>) -> (Option<Waker>, bool) {
     lock(&parent.state).emptied(parent.shards.get())
 }
 
@@ -461,10 +561,10 @@ fn store(slot: &mut Option<Waker>, waker: &Waker) {
     }
 }
 
-impl<S> TaskNode<S> {
-    /// The root node of a top-level service.
-    pub(crate) fn root(name: impl Into<Name>) -> Arc<TaskNode<S>> {
-        Arc::new(TaskNode {
+impl<S: Owner> TaskNode<S> {
+    /// The root node of a top-level service, for its owner to keep.
+    pub(crate) fn root(name: impl Into<Name>) -> TaskNode<S> {
+        TaskNode {
             parent: None,
             root: true,
             slot: 0,
@@ -473,13 +573,13 @@ impl<S> TaskNode<S> {
             path: OnceLock::new(),
             state: Mutex::new(NodeState::new(true, Waiter::None)),
             shards: OnceLock::new(),
-        })
+        }
     }
 
     /// A root that hangs in no tree but has the path `path`: for work that never started
     /// (its handle still names it where it would have been).
-    pub(crate) fn detached(name: Name, path: Arc<str>) -> Arc<TaskNode<S>> {
-        Arc::new(TaskNode {
+    pub(crate) fn detached(name: Name, path: Arc<str>) -> TaskNode<S> {
+        TaskNode {
             parent: None,
             root: true,
             slot: 0,
@@ -488,7 +588,7 @@ impl<S> TaskNode<S> {
             path: OnceLock::from(path),
             state: Mutex::new(NodeState::new(true, Waiter::None)),
             shards: OnceLock::new(),
-        })
+        }
     }
 
     pub(crate) fn name(&self) -> &Name {
@@ -526,6 +626,22 @@ impl<S> TaskNode<S> {
         self.path.get_or_init(|| path.into())
     }
 
+    /// What names this node's path without holding the node: its path if built, else its
+    /// parent and its name (for an error that outlives the node's owner, whose outcome holds
+    /// it: holding the owner would be a cycle).
+    pub(crate) fn lazy_path(&self) -> LazyPath<S> {
+        let path = self.path.clone();
+        LazyPath {
+            parent: if path.get().is_some() {
+                None
+            } else {
+                self.parent.clone()
+            },
+            name: self.name.clone(),
+            path,
+        }
+    }
+
     /// Ready once every child of this node is done, and then the node's own work is over
     /// too: it is done, in the same critical section (so nothing can be attached to it any
     /// more), and its task leaves with [`release::release_done`]. Until then this node's task is
@@ -542,17 +658,9 @@ impl<S> TaskNode<S> {
         lock(&self.state).poll_stop(self.shards.get(), Waiter::ChildrenQuietly, cx.waker())
     }
 
-    /// Makes this child service's root hand `service` to the cancellation walks of the tree
-    /// it hangs in. The caller must read the tree's `cancelled` flag afterwards and cancel
-    /// the child itself if it is set: a walk may have passed this node before (same
-    /// argument as in "Wake-ups").
-    pub(crate) fn set_service(&self, service: &Arc<S>) {
-        lock(&self.state).service = Some(Arc::downgrade(service));
-    }
-
     /// A new node in `parent`'s `slot`, with the same identity as the entry there.
     fn new_child(
-        parent: &Arc<TaskNode<S>>,
+        parent: NodeRef<S>,
         (slot, id): (u32, u32),
         name: Name,
         root: bool,
@@ -560,7 +668,7 @@ impl<S> TaskNode<S> {
         state: NodeState<S>,
     ) -> TaskNode<S> {
         TaskNode {
-            parent: Some(Arc::clone(parent)),
+            parent: Some(parent),
             root,
             slot,
             id,
@@ -610,22 +718,29 @@ impl<S> TaskNode<S> {
     }
 }
 
-impl<S: Send + Sync> crate::error::ServicePath for TaskNode<S> {
+/// A node's path, built when first asked ([`TaskNode::lazy_path`]).
+pub(crate) struct LazyPath<S: Owner> {
+    parent: Option<NodeRef<S>>,
+    name: Name,
+    path: OnceLock<Arc<str>>,
+}
+
+impl<S: Owner + Send + Sync> crate::error::ServicePath for LazyPath<S> {
     fn service_path(&self) -> &str {
-        self.path()
+        self.path.get_or_init(|| match &self.parent {
+            Some(parent) => join(parent.path(), &self.name),
+            None => Arc::from(&*self.name),
+        })
     }
 }
 
-impl<S> Drop for TaskNode<S> {
+impl<S: Owner> Drop for TaskNode<S> {
     fn drop(&mut self) {
         // Dropping the last reference to a long chain of nodes would otherwise recurse once
         // per ancestor; unlink the chain iteratively instead.
         let mut parent = self.parent.take();
         while let Some(node) = parent {
-            parent = match Arc::into_inner(node) {
-                Some(mut node) => node.parent.take(),
-                None => None,
-            };
+            parent = node.into_parent();
         }
     }
 }
@@ -638,15 +753,15 @@ impl<S> Drop for TaskNode<S> {
 /// Fails with `NotRunning` when the service's whole tree is done, and with
 /// `TooManyChildren` (naming the parent's path) when the parent already has `limit` live
 /// children.
-pub(crate) fn attach_task<S>(
-    parent: &Arc<TaskNode<S>>,
+pub(crate) fn attach_task<'a, S: Owner + 'a>(
+    parent: impl Into<Parent<'a, S>>,
     name: &Name,
     limit: usize,
     daemon: bool,
 ) -> Result<TaskRef<S>, LifecycleError> {
     // Known before the task's first poll, so that a snapshot shows a daemon as one at once.
     let status = Status::new(Phase::Starting, daemon, false, 0);
-    attach(parent, limit, |place| match place.adopted_from {
+    attach(parent.into(), limit, |place| match place.adopted_from {
         None => {
             place.children.insert(Child::Leaf {
                 id: place.id,
@@ -655,92 +770,106 @@ pub(crate) fn attach_task<S>(
                 started: 0,
                 waker: None,
             });
-            TaskRef::to_leaf(Arc::clone(place.node), place.slot, place.id)
+            TaskRef::to_leaf(place.node.to_owned(), place.slot, place.id)
         }
         Some(start) => {
-            let path = join(start.path(), name);
-            TaskRef::to_node(place.insert_node(name.clone(), false, Some(path), status))
+            let path = join(start.node().path(), name);
+            let node = place.new_node(name.clone(), false, Some(path), status);
+            let node = NodeRef::Task(Arc::new(node));
+            place.children.insert(Child::Node(node.clone()));
+            TaskRef::to_node(node)
         }
     })
 }
 
 /// Attaches the root of a child service named `name` under the task `parent`, as
-/// [`attach_task`] does a task. `path`, if given, is the root's path; otherwise it is
-/// derived from the parent's on first use.
-pub(crate) fn attach_service<S>(
-    parent: &Arc<TaskNode<S>>,
+/// [`attach_task`] does a task, inside the owner that `owner` makes of it (under the lock
+/// of the entries it goes in: `owner` must be quick and lock nothing). `path`, if given, is
+/// the root's path; otherwise it is derived from the parent's on first use.
+///
+/// From then on the cancellation walks of the parent's tree meet the owner; the caller must
+/// read the tree's `cancelled` flag afterwards and cancel the owner itself if it is set: a
+/// walk may have passed the parent before (same argument as in "Wake-ups").
+pub(crate) fn attach_service<'a, S: Owner + 'a>(
+    parent: impl Into<Parent<'a, S>>,
     name: Name,
     limit: usize,
     path: Option<Arc<str>>,
-) -> Result<Arc<TaskNode<S>>, LifecycleError> {
-    attach(parent, limit, |place| {
-        let path = path.or_else(|| place.adopted_from.map(|start| join(start.path(), &name)));
-        place.insert_node(name, true, path, Status::default())
+    owner: impl FnOnce(TaskNode<S>) -> S,
+) -> Result<Arc<S>, LifecycleError> {
+    attach(parent.into(), limit, |place| {
+        let path = path.or_else(|| {
+            place
+                .adopted_from
+                .map(|start| join(start.node().path(), &name))
+        });
+        let owner = Arc::new(owner(place.new_node(name, true, path, Status::default())));
+        place
+            .children
+            .insert(Child::Node(NodeRef::Root(Arc::clone(&owner))));
+        owner
     })
 }
 
 /// Where [`attach`] puts a new child: under `node`, in `slot` of `children` (locked: the
 /// node's own, or a shard's).
-struct Placement<'a, S> {
-    node: &'a Arc<TaskNode<S>>,
+struct Placement<'a, S: Owner> {
+    node: Parent<'a, S>,
     children: &'a mut Slots<Child<S>>,
     slot: u32,
     id: u32,
     /// The task the child was started from, when `node` is an ancestor adopting it.
-    adopted_from: Option<&'a Arc<TaskNode<S>>>,
+    adopted_from: Option<Parent<'a, S>>,
 }
 
-impl<S> Placement<'_, S> {
-    fn insert_node(
-        self,
+impl<S: Owner> Placement<'_, S> {
+    /// The node of the new child, which the caller inserts in `children`.
+    fn new_node(
+        &self,
         name: Name,
         root: bool,
         path: Option<Arc<str>>,
         status: Status,
-    ) -> Arc<TaskNode<S>> {
+    ) -> TaskNode<S> {
         let mut state = NodeState::new(true, Waiter::None);
         state.status = status;
-        let node = Arc::new(TaskNode::new_child(
-            self.node,
+        TaskNode::new_child(
+            self.node.to_owned(),
             (self.slot, self.id),
             name,
             root,
             path,
             state,
-        ));
-        self.children.insert(Child::Node(Arc::clone(&node)));
-        node
+        )
     }
 }
 
 /// Finds the node a child of the task `start` goes under (invariant 2) and lets `insert`
 /// put it there: under that node's lock, or, past [`threshold`](shards::threshold), counted
 /// in a shard under the node's lock and inserted there under the shard's.
-fn attach<S, R>(
-    start: &Arc<TaskNode<S>>,
+fn attach<S: Owner, R>(
+    start: Parent<'_, S>,
     limit: usize,
     insert: impl FnOnce(Placement<'_, S>) -> R,
 ) -> Result<R, LifecycleError> {
     let mut candidate = start;
     loop {
-        let mut state = lock(&candidate.state);
+        let node = candidate.node();
+        let mut state = lock(&node.state);
         if state.done {
             drop(state);
-            if candidate.root {
+            if node.root {
                 return Err(LifecycleError::NotRunning);
             }
-            candidate = candidate
-                .parent
-                .as_ref()
-                .ok_or(LifecycleError::NotRunning)?;
+            candidate = Parent::Ref(node.parent.as_ref().ok_or(LifecycleError::NotRunning)?);
             continue;
         }
-        if state.live(candidate.shards.get()) >= limit {
+        if state.live(node.shards.get()) >= limit {
             drop(state);
             return Err(LifecycleError::TooManyChildren {
-                parent: candidate.path().to_string(),
+                parent: node.path().to_string(),
                 limit,
-                most_common: most_common_names(candidate),
+                most_common: most_common_names(node),
             });
         }
         let id = state.next_id;
@@ -753,7 +882,7 @@ fn attach<S, R>(
             (&mut state.children, slot)
         } else {
             let shard;
-            (in_shard, shard) = enter_shard(state, candidate, id);
+            (in_shard, shard) = enter_shard(state, node, id);
             let slot = Place::in_shard(shard, in_shard.next_slot());
             (&mut *in_shard, slot)
         };
@@ -762,7 +891,7 @@ fn attach<S, R>(
             children,
             slot,
             id,
-            adopted_from: (!Arc::ptr_eq(candidate, start)).then_some(start),
+            adopted_from: (!std::ptr::eq(node, start.node())).then_some(start),
         }));
     }
 }
@@ -771,7 +900,7 @@ fn attach<S, R>(
 /// node's lock (`state`), and locks the shard; returns the shard's lock and its index. Out
 /// of line: nodes with few children do not carry it.
 #[inline(never)]
-fn enter_shard<'a, S>(
+fn enter_shard<'a, S: Owner>(
     mut state: impl std::ops::DerefMut<Target = NodeState<S>>,
     node: &'a TaskNode<S>,
     id: u32,
@@ -790,13 +919,13 @@ fn enter_shard<'a, S>(
 
 /// Whether `node` is done (for tests and models).
 #[cfg(test)]
-pub(crate) fn is_done<S>(node: &TaskNode<S>) -> bool {
+pub(crate) fn is_done<S: Owner>(node: &TaskNode<S>) -> bool {
     lock(&node.state).done
 }
 
 /// The ten names most common among `node`'s children, with how many have each: its own
 /// `children` and each shard read in turn, one lock at a time.
-fn most_common_names<S>(node: &TaskNode<S>) -> Vec<(String, usize)> {
+fn most_common_names<S: Owner>(node: &TaskNode<S>) -> Vec<(String, usize)> {
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut add = |children: &Slots<Child<S>>| {
         for child in children.iter() {
@@ -818,10 +947,40 @@ fn most_common_names<S>(node: &TaskNode<S>) -> Vec<(String, usize)> {
     counts
 }
 
+/// An owner of nothing but its root: the trees of the tree's own tests and loom models, and
+/// the size checks.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) struct Bare {
+    root: TaskNode<Bare>,
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl Bare {
+    /// The root of a new tree named `name`.
+    pub(crate) fn tree(name: &'static str) -> NodeRef<Bare> {
+        NodeRef::Root(Arc::new(Bare::owning(TaskNode::root(name))))
+    }
+
+    /// The owner of `root` (for [`attach_service`]).
+    pub(crate) fn owning(root: TaskNode<Bare>) -> Bare {
+        Bare { root }
+    }
+}
+
+impl Owner for Bare {
+    fn root(&self) -> &TaskNode<Bare> {
+        &self.root
+    }
+
+    fn root_mut(&mut self) -> &mut TaskNode<Bare> {
+        &mut self.root
+    }
+}
+
 // A leaf's entry: its id and status, its name, its start, its waker. Every task that
 // starts no children is one of these in its parent's `children`.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Child<()>>() == 56);
+const _: () = assert!(std::mem::size_of::<Child<Bare>>() == 56);
 
 #[cfg(all(test, not(loom)))]
 mod tests;

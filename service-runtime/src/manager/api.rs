@@ -8,11 +8,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{GraceEnd, Node, ServiceState, Start, check_name, in_runtime};
+use super::{GraceEnd, ServiceState, Start, check_name, in_runtime};
 use crate::cause::CancelCause;
 use crate::error::{LifecycleError, ServiceError};
 use crate::stats::{Stats, TaskStats};
 use crate::sync::Ordering;
+use crate::tree::NodeRef;
 
 /// The untyped view of a running (or runnable) service: its flags, its outcome, and the
 /// means to stop it. Cheap to clone; dropping it never cancels anything.
@@ -225,7 +226,7 @@ impl Manager {
     /// [`Context::spawn_child`]: crate::Context
     pub(crate) fn launch<F>(&self, body: F, checked: bool) -> Result<(), LifecycleError>
     where
-        F: FnOnce(&Manager, Arc<Node>),
+        F: FnOnce(&Manager, NodeRef<ServiceState>),
     {
         match self.state.claim_start(Start::Launched) {
             Ok(()) => {}
@@ -255,7 +256,7 @@ impl Manager {
             let _ = self.state.runtime.set(tokio::runtime::Handle::current());
         }
         self.state.mark_started();
-        body(self, Arc::clone(&self.state.root));
+        body(self, NodeRef::Root(Arc::clone(&self.state)));
         Ok(())
     }
 }

@@ -25,12 +25,12 @@ use tokio::time::Instant;
 use super::{ChildKind, ServiceState};
 use crate::snapshot::{Snapshot, TaskKind, TaskSnapshot, TaskState};
 use crate::sync::lock;
-use crate::tree::{self, Phase, Seen};
+use crate::tree::{self, NodeRef, Phase, Seen};
 
 impl ServiceState {
     /// The live tree of this service (`Manager::snapshot`).
     pub(crate) fn snapshot(self: &Arc<Self>) -> Snapshot {
-        let mut seen = tree::snapshot_walk(&self.root);
+        let mut seen = tree::snapshot_walk(&NodeRef::Root(Arc::clone(self)));
         let now = Instant::now();
         // The service each entry belongs to (its own for a root, else its parent's), as an
         // index into `services`: no reference count touched per task.
@@ -42,7 +42,6 @@ impl ServiceState {
             child_counts[parent] += 1;
         }
         for (index, entry) in seen.iter_mut().enumerate() {
-            let own_service = entry.service.is_some();
             let owner = match (entry.service.take(), entry.parent) {
                 (Some(service), _) => {
                     services.push(service);
@@ -52,7 +51,7 @@ impl ServiceState {
                 (None, Some(parent)) => owners[parent],
             };
             let service = &services[owner];
-            let (kind, contained) = kind(entry, service, index == 0, own_service);
+            let (kind, contained) = kind(entry, service, index == 0);
             let service_line = matches!(
                 kind,
                 TaskKind::Body | TaskKind::ChildService | TaskKind::DaemonChildService
@@ -99,14 +98,9 @@ impl ServiceState {
     }
 }
 
-/// What an entry is, and whether it is a failure boundary.
-/// `own_service`: the entry is a root that carries its service (`owner`).
-fn kind(
-    entry: &Seen<ServiceState>,
-    owner: &ServiceState,
-    top: bool,
-    own_service: bool,
-) -> (TaskKind, bool) {
+/// What an entry is, and whether it is a failure boundary; `owner` is the service it belongs
+/// to (its own, for a root: a root met below the top always carries it).
+fn kind(entry: &Seen<ServiceState>, owner: &ServiceState, top: bool) -> (TaskKind, bool) {
     let task = if entry.status.is_daemon() {
         TaskKind::Daemon
     } else {
@@ -117,10 +111,6 @@ fn kind(
     }
     if !entry.root {
         return (task, false);
-    }
-    if !own_service {
-        // A child service's root attached a moment ago, its state not handed to it yet.
-        return (TaskKind::ChildService, false);
     }
     // A root met below: a contained task's boundary, or a child service.
     if owner.enclosing().is_some() {

@@ -1,10 +1,10 @@
 //! The cancellation walk: waking every waiting task of a tree, and finding its child
 //! services (module docs of `tree`, "Wake-ups").
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::task::Waker;
 
-use super::{Child, NodeState, Shards, TaskNode};
+use super::{Child, NodeRef, NodeState, Owner, Shards, TaskNode};
 use crate::slots::Slots;
 use crate::sync::lock;
 
@@ -18,7 +18,7 @@ use crate::sync::lock;
 /// entries before child, so this cannot deadlock); only child nodes with children of their
 /// own are queued, as `Arc`s. Wakers are woken after each lock is released, so woken tasks
 /// do not queue on it.
-pub(crate) fn wake_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
+pub(crate) fn wake_tree<S: Owner>(root: &TaskNode<S>, walk: &mut CancelWalk<S>) {
     walk_tree(root, walk, Wake::Cancelled);
 }
 
@@ -26,7 +26,7 @@ pub(crate) fn wake_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
 /// waking nobody. For work that must reach every service below one without touching the
 /// wakers its tasks stored for their own cancellation (a child that is not cancelled yet
 /// must find them there when it is: ending an ancestor's grace, for one).
-pub(crate) fn find_services<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>) {
+pub(crate) fn find_services<S: Owner>(root: &TaskNode<S>, walk: &mut CancelWalk<S>) {
     walk_tree(root, walk, Wake::Nobody);
 }
 
@@ -38,13 +38,22 @@ enum Wake {
     Nobody,
 }
 
-fn walk_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>, wake: Wake) {
+fn walk_tree<S: Owner>(root: &TaskNode<S>, walk: &mut CancelWalk<S>, wake: Wake) {
     let CancelWalk {
         pending,
         wakers,
         services,
     } = walk;
-    take_and_queue(root, &mut lock(&root.state), pending, wakers, wake);
+    // The root's own waker, and its children, under one lock; every other node's waker is
+    // taken when it is met as a child.
+    {
+        let mut state = lock(&root.state);
+        if wake == Wake::Cancelled {
+            wakers.extend(state.waiter.take_for_cancel());
+        }
+        visit_children(&mut state.children, pending, wakers, services, wake);
+    }
+    visit_rest(root, pending, wakers, services, wake);
     while let Some(node) = pending.pop() {
         visit_children(
             &mut lock(&node.state).children,
@@ -53,16 +62,25 @@ fn walk_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>, wake: Wake) {
             services,
             wake,
         );
-        // Woken after unlocking: woken tasks do not queue on the lock.
-        for waker in wakers.drain(..) {
-            waker.wake();
-        }
-        if let Some(shards) = node.shards.get() {
-            visit_shards(shards, pending, wakers, services, wake);
-        }
+        visit_rest(&node, pending, wakers, services, wake);
     }
+}
+
+/// Wakes the wakers taken from `node`'s own children (after unlocking: woken tasks do not
+/// queue on the lock), then visits its shards.
+#[inline(always)]
+fn visit_rest<S: Owner>(
+    node: &TaskNode<S>,
+    pending: &mut Vec<NodeRef<S>>,
+    wakers: &mut Vec<Waker>,
+    services: &mut Vec<Arc<S>>,
+    wake: Wake,
+) {
     for waker in wakers.drain(..) {
         waker.wake();
+    }
+    if let Some(shards) = node.shards.get() {
+        visit_shards(shards, pending, wakers, services, wake);
     }
 }
 
@@ -71,9 +89,9 @@ fn walk_tree<S>(root: &Arc<TaskNode<S>>, walk: &mut CancelWalk<S>, wake: Wake) {
 // Inlined into both of its callers: the walk of a node's own children is the common case
 // (nodes without shards), which must cost what it did before shards.
 #[inline(always)]
-fn visit_children<S>(
+fn visit_children<S: Owner>(
     children: &mut Slots<Child<S>>,
-    pending: &mut Vec<Arc<TaskNode<S>>>,
+    pending: &mut Vec<NodeRef<S>>,
     wakers: &mut Vec<Waker>,
     services: &mut Vec<Arc<S>>,
     wake: Wake,
@@ -82,14 +100,13 @@ fn visit_children<S>(
         if wake == Wake::Cancelled {
             wakers.extend(child.take_waker());
         }
-        let Child::Node(child) = child else {
-            continue;
-        };
-        let mut child_state = lock(&child.state);
-        if child.root {
-            services.extend(child_state.service.as_ref().and_then(Weak::upgrade));
-        } else {
-            take_and_queue(child, &mut child_state, pending, wakers, wake);
+        match child {
+            Child::Leaf { .. } => {}
+            // A child service: its owner cancels its own tree.
+            Child::Node(NodeRef::Root(owner)) => services.push(Arc::clone(owner)),
+            Child::Node(child) => {
+                take_and_queue(child, &mut lock(&child.state), pending, wakers, wake);
+            }
         }
     }
 }
@@ -97,9 +114,9 @@ fn visit_children<S>(
 /// [`visit_children`] for each shard of a node in turn, each under its own lock, waking the
 /// wakers taken after unlocking.
 #[inline(never)]
-fn visit_shards<S>(
+fn visit_shards<S: Owner>(
     shards: &Shards<S>,
-    pending: &mut Vec<Arc<TaskNode<S>>>,
+    pending: &mut Vec<NodeRef<S>>,
     wakers: &mut Vec<Waker>,
     services: &mut Vec<Arc<S>>,
     wake: Wake,
@@ -114,13 +131,13 @@ fn visit_shards<S>(
 
 /// The working set of cancellation walks ([`wake_tree`]), reused across the services of one
 /// cancellation; `services` collects the child services met.
-pub(crate) struct CancelWalk<S> {
-    pending: Vec<Arc<TaskNode<S>>>,
+pub(crate) struct CancelWalk<S: Owner> {
+    pending: Vec<NodeRef<S>>,
     wakers: Vec<Waker>,
     pub(crate) services: Vec<Arc<S>>,
 }
 
-impl<S> Default for CancelWalk<S> {
+impl<S: Owner> Default for CancelWalk<S> {
     fn default() -> Self {
         CancelWalk {
             pending: Vec::new(),
@@ -132,10 +149,10 @@ impl<S> Default for CancelWalk<S> {
 
 /// Takes the waker of `node` (its `state` is locked by the caller) that a cancellation wakes,
 /// and queues the node if it has children.
-fn take_and_queue<S>(
-    node: &Arc<TaskNode<S>>,
+fn take_and_queue<S: Owner>(
+    node: &NodeRef<S>,
     state: &mut NodeState<S>,
-    pending: &mut Vec<Arc<TaskNode<S>>>,
+    pending: &mut Vec<NodeRef<S>>,
     wakers: &mut Vec<Waker>,
     wake: Wake,
 ) {
@@ -145,6 +162,6 @@ fn take_and_queue<S>(
     // A node that has shards is queued even if they are empty: the walk does not read
     // their counts.
     if !state.children.is_empty() || node.shards.get().is_some() {
-        pending.push(Arc::clone(node));
+        pending.push(node.clone());
     }
 }

@@ -1,10 +1,8 @@
 //! Leaving the tree: a task whose work has ended, and every ancestor that this leaves done,
 //! up to the root of the tree (module docs of `tree`, invariants 3 and 4).
 
-use std::sync::Arc;
-
 use super::task_ref::Lookup;
-use super::{Released, TaskNode, TaskRef};
+use super::{NodeRef, Owner, Released, TaskNode, TaskRef};
 use crate::sync::{AtomicUsize, Ordering, lock};
 
 /// Counts one departure in `finished`, before it can be seen. Release: a reader that sees
@@ -17,7 +15,7 @@ fn count(finished: &AtomicUsize) {
 /// Records that the task `task` has ended: a leaf leaves its parent, a node is released as
 /// by [`release`] (or [`release_done`], when `found_done`: [`TaskRef::poll_stop`] found it
 /// done). Each task that leaves is counted in `finished`.
-pub(crate) fn release_task<S>(
+pub(crate) fn release_task<S: Owner>(
     task: &mut TaskRef<S>,
     finished: &AtomicUsize,
     found_done: bool,
@@ -29,7 +27,6 @@ pub(crate) fn release_task<S>(
             release(node, finished)
         };
     }
-    let parent = Arc::clone(task.parent());
     let removed = match task.lookup(|entries, index| {
         count(finished);
         entries.remove(index)
@@ -41,8 +38,10 @@ pub(crate) fn release_task<S>(
         // Only the task's own reference releases it, once.
         Lookup::Gone => return Released::Pending,
     };
-    if removed.finish(&parent) {
-        release_done(&parent, finished)
+    // Still a reference to the leaf (only `Lookup::Node` changes it): its parent, borrowed.
+    let parent = task.parent();
+    if removed.finish(parent) {
+        release_done(parent, finished)
     } else {
         Released::Pending
     }
@@ -50,7 +49,7 @@ pub(crate) fn release_task<S>(
 
 /// Records that `node`'s own work has ended; completes it, and every ancestor this leaves
 /// with nothing to do, up to the root of its tree (each counted in `finished`).
-pub(crate) fn release<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -> Released {
+pub(crate) fn release<S: Owner>(node: &TaskNode<S>, finished: &AtomicUsize) -> Released {
     {
         let mut state = lock(&node.state);
         state.running = false;
@@ -65,11 +64,11 @@ pub(crate) fn release<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -> Rel
 /// [`release`] for a node that is done already ([`TaskNode::poll_stop`] found it so): it
 /// leaves the tree with every ancestor this leaves with nothing to do (one lock fewer for
 /// every task that waited to be aborted).
-pub(crate) fn release_done<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -> Released {
+pub(crate) fn release_done<S: Owner>(node: &TaskNode<S>, finished: &AtomicUsize) -> Released {
     // Borrowed until the walk moves up: most releases stop at the first parent, and an
     // `Arc` clone per task would be an atomic round trip for nothing.
-    let mut owned: Arc<TaskNode<S>>;
-    let mut done: &Arc<TaskNode<S>> = node;
+    let mut owned: NodeRef<S>;
+    let mut done: &TaskNode<S> = node;
     loop {
         if done.root {
             return Released::RootDone;
@@ -80,14 +79,14 @@ pub(crate) fn release_done<S>(node: &Arc<TaskNode<S>>, finished: &AtomicUsize) -
         if !leave_parent(parent, done.slot, Some(finished)) {
             return Released::Pending;
         }
-        owned = Arc::clone(parent);
+        owned = parent.clone();
         done = &owned;
     }
 }
 
 /// Takes the done child in `slot` out of `parent` (counted in `finished`, if given, just
 /// before); whether that left `parent` done.
-fn leave_parent<S>(parent: &TaskNode<S>, slot: u32, finished: Option<&AtomicUsize>) -> bool {
+fn leave_parent<S: Owner>(parent: &TaskNode<S>, slot: u32, finished: Option<&AtomicUsize>) -> bool {
     let removed = parent.with_entries(slot, |entries, index| {
         if let Some(finished) = finished {
             count(finished);
@@ -100,7 +99,11 @@ fn leave_parent<S>(parent: &TaskNode<S>, slot: u32, finished: Option<&AtomicUsiz
 /// A root whose service is finished leaves the tree it hangs in (a top-level root hangs in
 /// none), counted in `finished` if `counted`; the walk goes on there, each task it completes
 /// counted in `finished`.
-pub(crate) fn leave<S>(root: &TaskNode<S>, finished: &AtomicUsize, counted: bool) -> Released {
+pub(crate) fn leave<S: Owner>(
+    root: &TaskNode<S>,
+    finished: &AtomicUsize,
+    counted: bool,
+) -> Released {
     let Some(parent) = root.parent.as_ref() else {
         return Released::Pending;
     };

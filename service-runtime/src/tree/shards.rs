@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 use std::task::Waker;
 
-use super::{Child, NodeState, Removed};
+use super::{Child, NodeState, Owner, Removed};
 use crate::slots::Slots;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 
@@ -103,7 +103,7 @@ impl Place {
 /// or are being attached there (read without the lock, by whoever checks the node is
 /// empty). Aligned so that two shards never share a cache line.
 #[repr(align(128))]
-pub(super) struct Shard<S> {
+pub(super) struct Shard<S: Owner> {
     pub(super) children: Mutex<Slots<Child<S>>>,
     /// Incremented by `attach` under the node's lock, before the entry is inserted;
     /// decremented when the entry is removed, under the shard's lock.
@@ -112,9 +112,9 @@ pub(super) struct Shard<S> {
 
 /// The shards of a node, made the first time it shards and kept for its life (boxed: a
 /// node that never shards pays one word for them).
-pub(super) struct Shards<S>(Box<[Shard<S>; SHARDS]>);
+pub(super) struct Shards<S: Owner>(Box<[Shard<S>; SHARDS]>);
 
-impl<S> Shards<S> {
+impl<S: Owner> Shards<S> {
     pub(super) fn new() -> Shards<S> {
         Shards(Box::new(std::array::from_fn(|_| Shard {
             children: Mutex::new(Slots::default()),
@@ -158,12 +158,12 @@ impl<S> Shards<S> {
 
 /// The entries a slot is in, locked: the node's own `children` (with its state) or a
 /// shard's ([`TaskNode::with_entries`](super::TaskNode::with_entries)).
-pub(super) enum Entries<'a, S> {
+pub(super) enum Entries<'a, S: Owner> {
     Own(&'a mut NodeState<S>, &'a OnceLock<Shards<S>>),
     Shard(&'a mut Slots<Child<S>>, &'a Shard<S>),
 }
 
-impl<S> Entries<'_, S> {
+impl<S: Owner> Entries<'_, S> {
     pub(super) fn children(&mut self) -> &mut Slots<Child<S>> {
         match self {
             Entries::Own(state, _) => &mut state.children,
@@ -208,7 +208,7 @@ impl<S> Entries<'_, S> {
     }
 }
 
-impl<S> NodeState<S> {
+impl<S: Owner> NodeState<S> {
     /// Whether the node has no child, in its own `children` or in a shard.
     #[inline]
     pub(super) fn has_no_child(&self, shards: Option<&Shards<S>>) -> bool {

@@ -23,15 +23,15 @@
 //! node was read is missing, and one that ended after its parent was read is still there.
 //! Each node's own picture is one moment; the whole is consistent in the sense above.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
-use super::{Child, NodeState, Shards, Status, TaskNode};
+use super::{Child, NodeRef, NodeState, Owner, Shards, Status, TaskNode};
 use crate::name::Name;
 use crate::slots::Slots;
 use crate::sync::lock;
 
 /// One task (or a service's root) as a snapshot found it.
-pub(crate) struct Seen<S> {
+pub(crate) struct Seen<S: Owner> {
     /// Index of its parent in the walk's list (`None` for the walk's root), always smaller
     /// than its own.
     pub(crate) parent: Option<usize>,
@@ -53,7 +53,7 @@ pub(crate) struct Seen<S> {
 
 /// Every task of the tree below `root` (included), parents before their children, siblings
 /// in the order of their slots.
-pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
+pub(crate) fn walk<S: Owner>(root: &NodeRef<S>) -> Vec<Seen<S>> {
     let mut seen = vec![Seen {
         parent: None,
         name: root.name.clone(),
@@ -65,7 +65,7 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
         root: true,
         service: None,
     }];
-    let mut pending = vec![(0, Arc::clone(root))];
+    let mut pending = vec![(0, root.clone())];
     let mut found = Found::default();
     while let Some((index, node)) = pending.pop() {
         read_node(&node, &mut found);
@@ -74,12 +74,11 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
         entry.started = found.started;
         entry.own_work_ended = !found.running;
         entry.has_children = !found.children.is_empty();
-        // A root's owner: the walk's root carries none (the caller has it).
-        entry.service = found.service.take().and_then(|service| service.upgrade());
         // One copy per node (the list grows below), not one per child.
         let base = seen[index].path.clone();
         for child in found.children.drain(..) {
             let at = seen.len();
+            let mut service = None;
             let (name, path, status, started, root) = match child {
                 Found1::Leaf {
                     name,
@@ -96,6 +95,10 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
                         None => joined(&base, &child.name),
                     };
                     let (name, root) = (child.name.clone(), child.root);
+                    // A child service's root: its owner, for the caller.
+                    if let NodeRef::Root(owner) = &child {
+                        service = Some(Arc::clone(owner));
+                    }
                     pending.push((at, child));
                     (name, path, Status::default(), 0, root)
                 }
@@ -109,7 +112,7 @@ pub(crate) fn walk<S>(root: &Arc<TaskNode<S>>) -> Vec<Seen<S>> {
                 own_work_ended: false,
                 has_children: false,
                 root,
-                service: None,
+                service,
             });
         }
         // Dropped here, unlocked: the last reference to a node that left runs its drop.
@@ -131,40 +134,38 @@ fn joined(base: &str, name: &str) -> String {
 }
 
 /// What one node's read copied (reused across the nodes of a walk).
-struct Found<S> {
+struct Found<S: Owner> {
     status: Status,
     started: u64,
     running: bool,
-    service: Option<Weak<S>>,
     children: Vec<Found1<S>>,
 }
 
-impl<S> Default for Found<S> {
+impl<S: Owner> Default for Found<S> {
     fn default() -> Self {
         Found {
             status: Status::default(),
             started: 0,
             running: false,
-            service: None,
             children: Vec::new(),
         }
     }
 }
 
 /// One entry of a node's children as copied.
-enum Found1<S> {
+enum Found1<S: Owner> {
     Leaf {
         name: Name,
         status: Status,
         started: u64,
     },
-    Node(Arc<TaskNode<S>>),
+    Node(NodeRef<S>),
 }
 
 /// Copies what a snapshot shows of `node` and its children's entries into `found`: the only
 /// place the walk holds a lock (invariant 1), the node's and then each shard's, one at a
 /// time.
-fn read_node<S>(node: &TaskNode<S>, found: &mut Found<S>) {
+fn read_node<S: Owner>(node: &TaskNode<S>, found: &mut Found<S>) {
     {
         let state = lock(&node.state);
         #[cfg(test)]
@@ -172,7 +173,6 @@ fn read_node<S>(node: &TaskNode<S>, found: &mut Found<S>) {
         let NodeState {
             running,
             children,
-            service,
             status,
             started,
             ..
@@ -180,7 +180,6 @@ fn read_node<S>(node: &TaskNode<S>, found: &mut Found<S>) {
         found.status = *status;
         found.started = *started;
         found.running = *running;
-        found.service.clone_from(service);
         copy_entries(children, &mut found.children);
     }
     for shard in node.shards.get().into_iter().flat_map(Shards::iter) {
@@ -192,7 +191,7 @@ fn read_node<S>(node: &TaskNode<S>, found: &mut Found<S>) {
 }
 
 /// Copies what a snapshot shows of `children` (locked by the caller) to the end of `to`.
-fn copy_entries<S>(children: &Slots<Child<S>>, to: &mut Vec<Found1<S>>) {
+fn copy_entries<S: Owner>(children: &Slots<Child<S>>, to: &mut Vec<Found1<S>>) {
     to.reserve(children.len());
     to.extend(children.iter().map(|child| match child {
         Child::Leaf {
@@ -205,7 +204,7 @@ fn copy_entries<S>(children: &Slots<Child<S>>, to: &mut Vec<Found1<S>>) {
             status: *status,
             started: *started,
         },
-        Child::Node(node) => Found1::Node(Arc::clone(node)),
+        Child::Node(node) => Found1::Node(node.clone()),
     }));
 }
 

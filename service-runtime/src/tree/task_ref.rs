@@ -1,19 +1,21 @@
 //! [`TaskRef`]: how a task (and each clone of its `Context`) refers to its place in the tree.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use super::shards::Entries;
-use super::{Child, NodeState, Phase, Status, TaskNode, Waiter, same, store};
+use super::{
+    Child, NodeRef, NodeState, Owner, Parent, Phase, Status, TaskNode, Waiter, same, store,
+};
 use crate::name::{Name, join};
 use crate::sync::lock;
 
 /// Where a task is in its service's tree: its own node, or its parent and its entry there
-/// (module docs, "Identity"). Two words — the runner keeps one per task, inside the future
+/// (module docs, "Identity"). Three words — the runner keeps one per task, inside the future
 /// tokio moves around — read as an enum by [`TaskRef::target`].
-pub(crate) struct TaskRef<S> {
+pub(crate) struct TaskRef<S: Owner> {
     /// The task's own node when `slot` is [`IS_NODE`], else its parent.
-    node: Arc<TaskNode<S>>,
+    node: NodeRef<S>,
     slot: u32,
     id: u32,
 }
@@ -22,40 +24,40 @@ pub(crate) struct TaskRef<S> {
 const IS_NODE: u32 = u32::MAX;
 
 /// What a [`TaskRef`] refers to.
-pub(crate) enum Target<'a, S> {
+pub(crate) enum Target<'a, S: Owner> {
     /// The task's own node.
-    Node(&'a Arc<TaskNode<S>>),
+    Node(&'a NodeRef<S>),
     /// A leaf: the task is the entry `slot` of `parent`, if that entry's id is still `id`.
     Leaf {
-        parent: &'a Arc<TaskNode<S>>,
+        parent: &'a NodeRef<S>,
         slot: u32,
         id: u32,
     },
 }
 
 /// What [`TaskRef::lookup`] found.
-pub(super) enum Lookup<R, S> {
+pub(super) enum Lookup<R, S: Owner> {
     /// Still a leaf: the result of the function run on its parent's state.
     Leaf(R),
     /// It has become a node (the reference now refers to it).
-    Node(Arc<TaskNode<S>>),
+    Node(NodeRef<S>),
     /// It has left the tree.
     Gone,
 }
 
-impl<S> Clone for TaskRef<S> {
+impl<S: Owner> Clone for TaskRef<S> {
     fn clone(&self) -> Self {
         TaskRef {
-            node: Arc::clone(&self.node),
+            node: self.node.clone(),
             slot: self.slot,
             id: self.id,
         }
     }
 }
 
-impl<S> TaskRef<S> {
+impl<S: Owner> TaskRef<S> {
     /// A reference to the task whose node `node` is.
-    pub(crate) fn to_node(node: Arc<TaskNode<S>>) -> TaskRef<S> {
+    pub(crate) fn to_node(node: NodeRef<S>) -> TaskRef<S> {
         TaskRef {
             node,
             slot: IS_NODE,
@@ -64,7 +66,7 @@ impl<S> TaskRef<S> {
     }
 
     /// A reference to the leaf in `parent`'s `slot` with `id`.
-    pub(super) fn to_leaf(parent: Arc<TaskNode<S>>, slot: u32, id: u32) -> TaskRef<S> {
+    pub(super) fn to_leaf(parent: NodeRef<S>, slot: u32, id: u32) -> TaskRef<S> {
         debug_assert_ne!(slot, IS_NODE, "a `Slots` never holds u32::MAX values");
         TaskRef {
             node: parent,
@@ -87,7 +89,7 @@ impl<S> TaskRef<S> {
     }
 
     /// The task's node, if this reference is to it.
-    pub(crate) fn as_node(&self) -> Option<&Arc<TaskNode<S>>> {
+    pub(crate) fn as_node(&self) -> Option<&NodeRef<S>> {
         match self.target() {
             Target::Node(node) => Some(node),
             Target::Leaf { .. } => None,
@@ -95,7 +97,7 @@ impl<S> TaskRef<S> {
     }
 
     /// The node the task's entry is in: its parent for a leaf (a node's own is its parent's).
-    pub(super) fn parent(&self) -> &Arc<TaskNode<S>> {
+    pub(super) fn parent(&self) -> &NodeRef<S> {
         &self.node
     }
 
@@ -142,37 +144,34 @@ impl<S> TaskRef<S> {
 
     /// A number that tells this task from its siblings.
     pub(crate) fn identity(&self) -> u64 {
-        Arc::as_ptr(&self.node) as u64 ^ (u64::from(self.slot) << 32 | u64::from(self.id))
+        let node: *const TaskNode<S> = &*self.node;
+        node.addr() as u64 ^ (u64::from(self.slot) << 32 | u64::from(self.id))
     }
 
-    /// The task's node; a leaf becomes one (named `name`). For a task that has ended, a node
-    /// that is done already: it names the task, and work attached through it goes to its
-    /// nearest live ancestor (invariant 2).
-    pub(crate) fn make_node(&self, name: &Name) -> Arc<TaskNode<S>> {
-        let (parent, slot, id) = match self.target() {
-            Target::Node(node) => return Arc::clone(node),
-            Target::Leaf { parent, slot, id } => (parent, slot, id),
-        };
-        let node =
-            |state| TaskNode::new_child(parent, (slot, id), name.clone(), false, None, state);
-        let found = parent.with_child(slot, id, |child| match child? {
-            Child::Node(existing) => Some(Arc::clone(existing)),
-            child => {
-                let waiter = child.take_waker().map_or(Waiter::None, Waiter::Cancel);
-                let mut state = NodeState::new(true, waiter);
-                if let Child::Leaf {
-                    status, started, ..
-                } = child
-                {
-                    (state.status, state.started) = (*status, *started);
-                }
-                let made = Arc::new(node(state));
-                *child = Child::Node(Arc::clone(&made));
-                Some(made)
+    /// The task's node; a leaf becomes one (named `name`), as in [`TaskRef::node`].
+    #[cfg(test)]
+    pub(crate) fn make_node(&self, name: &Name) -> NodeRef<S> {
+        match self.target() {
+            Target::Node(node) => node.clone(),
+            Target::Leaf { parent, slot, id } => NodeRef::Task(leaf_node(parent, slot, id, name)),
+        }
+    }
+
+    /// The task's node, where its children go: its own, or for a leaf, the node it becomes
+    /// (named `name`), kept in `made` (made now, or by another reference before). For a
+    /// task that has ended, a node that is done already: it names the task, and work
+    /// attached through it goes to its nearest live ancestor (invariant 2).
+    pub(crate) fn node<'a>(
+        &'a self,
+        name: &Name,
+        made: &'a OnceLock<Arc<TaskNode<S>>>,
+    ) -> Parent<'a, S> {
+        match self.target() {
+            Target::Node(node) => Parent::Ref(node),
+            Target::Leaf { parent, slot, id } => {
+                Parent::Task(made.get_or_init(|| leaf_node(parent, slot, id, name)))
             }
-        });
-        // Made after unlocking: the task has ended, its node is done.
-        found.unwrap_or_else(|| Arc::new(node(NodeState::new(false, Waiter::None))))
+        }
     }
 
     /// Looks up a leaf's entry, under the lock of the entries it is in (its parent's, or a
@@ -188,11 +187,11 @@ impl<S> TaskRef<S> {
             match same(entries.children().get_mut(index), id) {
                 None => Lookup::Gone,
                 Some(Child::Leaf { .. }) => Lookup::Leaf(at_leaf(entries, index)),
-                Some(Child::Node(node)) => Lookup::Node(Arc::clone(node)),
+                Some(Child::Node(node)) => Lookup::Node(node.clone()),
             }
         });
         if let Lookup::Node(node) = &found {
-            *self = TaskRef::to_node(Arc::clone(node));
+            *self = TaskRef::to_node(node.clone());
         }
         found
     }
@@ -263,7 +262,7 @@ impl<S> TaskRef<S> {
             *status = Status::new(phase, status.is_daemon(), status.is_body(), restarts);
         };
         let node = match self.target() {
-            Target::Node(node) => Arc::clone(node),
+            Target::Node(node) => node.clone(),
             Target::Leaf { parent, slot, id } => {
                 let found = parent.with_child(slot, id, |child| match child {
                     Some(Child::Leaf { status, name, .. }) => {
@@ -271,7 +270,7 @@ impl<S> TaskRef<S> {
                         Err(name.clone())
                     }
                     // Made a node by a clone of its `Context`: its status moved there.
-                    Some(Child::Node(node)) => Ok(Arc::clone(node)),
+                    Some(Child::Node(node)) => Ok(node.clone()),
                     None => Err(Name::Static("")),
                 });
                 match found {
@@ -316,6 +315,33 @@ impl<S> TaskRef<S> {
     }
 }
 
+/// The node the leaf in `parent`'s `slot` with `id` becomes (a node made from a leaf is never
+/// a root); a done one if the task has ended.
+fn leaf_node<S: Owner>(parent: &NodeRef<S>, slot: u32, id: u32, name: &Name) -> Arc<TaskNode<S>> {
+    let node =
+        |state| TaskNode::new_child(parent.clone(), (slot, id), name.clone(), false, None, state);
+    let found = parent.with_child(slot, id, |child| match child? {
+        Child::Node(NodeRef::Task(existing)) => Some(Arc::clone(existing)),
+        // Never a leaf's: a root is attached as one.
+        Child::Node(NodeRef::Root(_)) => None,
+        child => {
+            let waiter = child.take_waker().map_or(Waiter::None, Waiter::Cancel);
+            let mut state = NodeState::new(true, waiter);
+            if let Child::Leaf {
+                status, started, ..
+            } = child
+            {
+                (state.status, state.started) = (*status, *started);
+            }
+            let made = Arc::new(node(state));
+            *child = Child::Node(NodeRef::Task(Arc::clone(&made)));
+            Some(made)
+        }
+    });
+    // Made after unlocking: the task has ended, its node is done.
+    found.unwrap_or_else(|| Arc::new(node(NodeState::new(false, Waiter::None))))
+}
+
 /// Stores a task's new `status`, and its start the first time it starts.
 fn record(stored: &mut Status, stored_started: &mut u64, status: Status, started: u64) {
     if stored.phase() == Phase::Starting {
@@ -324,6 +350,7 @@ fn record(stored: &mut Status, stored_started: &mut u64, status: Status, started
     *stored = status;
 }
 
-// A `TaskRef` is two words: it sits in every task's future, which tokio moves around.
+// A `TaskRef` is three words (the node reference's tag and pointer, the slot and id): it
+// sits in every task's future, which tokio moves around.
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<TaskRef<()>>() == 2 * std::mem::size_of::<usize>());
+const _: () = assert!(std::mem::size_of::<TaskRef<super::Bare>>() == 3 * 8);

@@ -1,16 +1,14 @@
-//! The tree alone: no manager, no tokio runtime (trees of `()`).
+//! The tree alone: no manager, no tokio runtime (trees of [`Bare`] owners).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::{
-    CancelWalk, Released, Status, TaskNode, attach_service, attach_task, find_services, leave,
+    Bare, CancelWalk, NodeRef, Released, Status, attach_service, attach_task, find_services, leave,
     release, release_task, wake_tree,
 };
 use crate::sync::lock;
-
-type Node = TaskNode<()>;
 
 struct CountWakes(AtomicUsize);
 
@@ -32,7 +30,7 @@ fn counting_waker() -> (Arc<CountWakes>, Waker) {
 /// task's path.
 #[test]
 fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let mut short = attach_task(&root, &"short".into(), 10, false).unwrap();
     let stale = short.clone();
@@ -50,7 +48,7 @@ fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
 
 /// The sibling that took a stale reference's slot keeps its name and its own node, with
 /// nothing attached to it.
-fn assert_sibling_untouched(other: &TaskRef<()>) {
+fn assert_sibling_untouched(other: &TaskRef<Bare>) {
     let node = other.make_node(&"other".into());
     assert_eq!(&**node.name(), "other");
     assert_eq!(&**node.path(), "Svc/other");
@@ -65,7 +63,7 @@ fn assert_sibling_untouched(other: &TaskRef<()>) {
 /// reports the root done.
 #[test]
 fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
     let (wakes, waker) = counting_waker();
@@ -92,7 +90,7 @@ fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
 /// woken by its last child, not before.
 #[test]
 fn waiters_are_woken_by_what_they_wait_for() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
     let (wakes, waker) = counting_waker();
@@ -123,10 +121,11 @@ fn waiters_are_woken_by_what_they_wait_for() {
 /// counter only when asked.
 #[test]
 fn a_child_root_leaves_its_parents_tree_when_told() {
-    let root = Node::root("Parent");
+    let root = Bare::tree("Parent");
     let parent_finished = AtomicUsize::new(0);
     let child_finished = AtomicUsize::new(0);
-    let child = attach_service(&root, "Child".into(), 10, None).unwrap();
+    let child =
+        NodeRef::Root(attach_service(&root, "Child".into(), 10, None, Bare::owning).unwrap());
     assert_eq!(&**child.path(), "Parent/Child");
     assert_eq!(
         release(&root, &parent_finished),
@@ -152,10 +151,9 @@ fn a_child_root_leaves_its_parents_tree_when_told() {
 /// walk their trees; a task attached to a done tree is refused.
 #[test]
 fn the_walk_stops_at_child_services() {
-    let root = Node::root("Parent");
-    let child = attach_service(&root, "Child".into(), 10, None).unwrap();
-    let owner = Arc::new(());
-    child.set_service(&owner);
+    let root = Bare::tree("Parent");
+    let owner = attach_service(&root, "Child".into(), 10, None, Bare::owning).unwrap();
+    let child = NodeRef::Root(Arc::clone(&owner));
     let mut inner = attach_task(&child, &"inner".into(), 10, false).unwrap();
     let (wakes, waker) = counting_waker();
     let _ = inner.register(&waker, Status::default(), 0);
@@ -187,11 +185,9 @@ fn the_walk_stops_at_child_services() {
 /// are cancelled must not take their wakers).
 #[test]
 fn finding_services_takes_no_waker() {
-    let root = Node::root("Parent");
+    let root = Bare::tree("Parent");
     let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
-    let child = attach_service(&root, "Child".into(), 10, None).unwrap();
-    let owner = Arc::new(());
-    child.set_service(&owner);
+    let _child = attach_service(&root, "Child".into(), 10, None, Bare::owning).unwrap();
     let (wakes, waker) = counting_waker();
     let _ = task.register(&waker, Status::default(), 0);
     let mut walk = CancelWalk::default();
@@ -209,7 +205,7 @@ use super::{TaskRef, snapshot_walk};
 use crate::name::Name;
 
 /// Attaches `n` leaves named `child<i>` under `node`.
-fn attach_many(node: &Arc<Node>, n: usize) -> Vec<TaskRef<()>> {
+fn attach_many(node: &NodeRef<Bare>, n: usize) -> Vec<TaskRef<Bare>> {
     (0..n)
         .map(|i| {
             attach_task(
@@ -228,7 +224,7 @@ fn attach_many(node: &Arc<Node>, n: usize) -> Vec<TaskRef<()>> {
 /// none it goes back to its own entries for new children.
 #[test]
 fn a_node_shards_past_its_threshold_and_goes_back() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let mut tasks = attach_many(&root, THRESHOLD + 2 * SHARDS);
     for task in &tasks[..THRESHOLD] {
@@ -261,7 +257,7 @@ fn a_node_shards_past_its_threshold_and_goes_back() {
 /// that release reports the root done, no earlier one does, and nothing attaches after.
 #[test]
 fn a_sharded_node_is_done_when_its_last_shard_empties() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let mut tasks = attach_many(&root, THRESHOLD + 3 * SHARDS);
     assert_eq!(release(&root, &finished), Released::Pending);
@@ -289,7 +285,7 @@ fn a_sharded_node_is_done_when_its_last_shard_empties() {
 /// A task waiting for its children, some in shards, is woken once, by the last of them.
 #[test]
 fn a_task_waiting_for_sharded_children_is_woken_by_the_last() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
     let node = task.make_node(&"task".into());
@@ -314,7 +310,7 @@ fn a_task_waiting_for_sharded_children_is_woken_by_the_last() {
 /// still means the ended task (as for a node's own entries).
 #[test]
 fn a_stale_reference_into_a_shard_does_not_take_the_sibling() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let _own = attach_many(&root, THRESHOLD);
     let mut short = attach_task(&root, &"short".into(), usize::MAX, false).unwrap();
@@ -333,7 +329,7 @@ fn a_stale_reference_into_a_shard_does_not_take_the_sibling() {
     assert_eq!(&*adopted.path("adopted"), "Svc/short/adopted");
     let adopted = adopted.as_node().expect("an adopted task is a node");
     assert!(
-        Arc::ptr_eq(adopted.parent.as_ref().unwrap(), &root),
+        adopted.parent.as_ref().unwrap().ptr_eq(&root),
         "adopted by the root"
     );
     assert!(matches!(Place::of(adopted.slot), Place::Shard { .. }));
@@ -344,14 +340,14 @@ fn a_stale_reference_into_a_shard_does_not_take_the_sibling() {
 /// children of their own — and finding services finds those in shards.
 #[test]
 fn the_walk_reaches_every_shard() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let mut tasks = attach_many(&root, THRESHOLD + 2 * SHARDS);
     let (wakes, waker) = counting_waker();
     for task in &mut tasks {
         let _ = task.register(&waker, Status::default(), 0);
     }
     // One node with a child of its own in each shard (the first `SHARDS` sharded tasks).
-    let mut grandchildren: Vec<TaskRef<()>> = tasks[THRESHOLD..THRESHOLD + SHARDS]
+    let mut grandchildren: Vec<TaskRef<Bare>> = tasks[THRESHOLD..THRESHOLD + SHARDS]
         .iter()
         .map(|task| {
             let node = task.make_node(&"child".into());
@@ -361,10 +357,8 @@ fn the_walk_reaches_every_shard() {
     for grandchild in &mut grandchildren {
         let _ = grandchild.register(&waker, Status::default(), 0);
     }
-    let service = attach_service(&root, "Child".into(), usize::MAX, None).unwrap();
-    assert!(matches!(Place::of(service.slot), Place::Shard { .. }));
-    let owner = Arc::new(());
-    service.set_service(&owner);
+    let service = attach_service(&root, "Child".into(), usize::MAX, None, Bare::owning).unwrap();
+    assert!(matches!(Place::of(service.root.slot), Place::Shard { .. }));
     let mut walk = CancelWalk::default();
     find_services(&root, &mut walk);
     assert_eq!(walk.services.len(), 1, "the service in a shard is found");
@@ -380,7 +374,7 @@ fn the_walk_reaches_every_shard() {
 /// A snapshot sees every child of a sharded node once, under it.
 #[test]
 fn a_snapshot_sees_every_shard() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let tasks = attach_many(&root, THRESHOLD + 2 * SHARDS);
     let grandchild = attach_task(
         &tasks[THRESHOLD].make_node(&Name::from(std::borrow::Cow::Owned(format!(
@@ -411,9 +405,9 @@ fn a_snapshot_sees_every_shard() {
 /// The limit on live children counts those in shards.
 #[test]
 fn the_limit_counts_sharded_children() {
-    let root = Node::root("Svc");
+    let root = Bare::tree("Svc");
     let limit = THRESHOLD + SHARDS;
-    let _tasks: Vec<TaskRef<()>> = (0..limit)
+    let _tasks: Vec<TaskRef<Bare>> = (0..limit)
         .map(|_| attach_task(&root, &"same".into(), limit, false).unwrap())
         .collect();
     match attach_task(&root, &"one more".into(), limit, false) {
