@@ -4,8 +4,8 @@
 //! Parsing recovers after a bad option (it skips to the next `,`) so that every mistake in
 //! one attribute is reported in the same compile.
 //!
-//! `name`, `grace` and `max_children` take a literal, checked here, or any other expression,
-//! evaluated at run time (`name = format!("conn-{}", self.id)`, `grace = self.grace`): a
+//! `name`, `grace`, `drain` and `max_children` take a literal, checked here, or any other
+//! expression, evaluated at run time (`name = format!("conn-{}", self.id)`, `grace = self.grace`): a
 //! literal of the wrong kind is an error here, an expression of the wrong type is rustc's
 //! (spanned at the expression, with the messages of the runtime's `__private` traits).
 
@@ -23,13 +23,15 @@ use crate::ctxt::Errors;
 mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(grace);
+    syn::custom_keyword!(drain);
     syn::custom_keyword!(max_children);
     syn::custom_keyword!(manual_ready);
     syn::custom_keyword!(no_new);
     syn::custom_keyword!(options);
 }
 
-const OPTIONS: &str = "`name`, `grace`, `max_children`, `manual_ready`, `options`, `no_new`";
+const OPTIONS: &str =
+    "`name`, `grace`, `drain`, `max_children`, `manual_ready`, `options`, `no_new`";
 
 /// The value of an option: a literal, checked at compile time, or an expression evaluated
 /// at run time.
@@ -55,6 +57,9 @@ pub(crate) struct ServiceArgs {
     pub(crate) name: Option<Value<LitStr>>,
     /// `grace = ".."` (in milliseconds) or `grace = <expr>`.
     pub(crate) grace: Option<Value<u64>>,
+    /// `drain = ".."` (in milliseconds) or `drain = <expr>`. Zero, the default, is allowed
+    /// as it is for `grace`: `"0s"` says "no drain" explicitly.
+    pub(crate) drain: Option<Value<u64>>,
     /// `max_children = N` or `max_children = <expr>`.
     pub(crate) max_children: Option<Value<usize>>,
     /// `options = <expr>`: the `Options` the other keys start from.
@@ -78,6 +83,7 @@ impl ServiceArgs {
     /// Whether any option that changes `Service::options` is set.
     pub(crate) fn has_options(&self) -> bool {
         self.grace.is_some()
+            || self.drain.is_some()
             || self.max_children.is_some()
             || self.manual_ready.is_some()
             || self.options.is_some()
@@ -86,9 +92,11 @@ impl ServiceArgs {
     /// The run-time expressions among the options that change `Service::options`.
     pub(crate) fn option_exprs(&self) -> impl Iterator<Item = &Expr> {
         let grace = self.grace.as_ref().and_then(Value::expr);
+        let drain = self.drain.as_ref().and_then(Value::expr);
         let max_children = self.max_children.as_ref().and_then(Value::expr);
         grace
             .into_iter()
+            .chain(drain)
             .chain(max_children)
             .chain(self.options.as_deref())
     }
@@ -124,24 +132,12 @@ impl ServiceArgs {
             set_once(&mut self.name, keyword, "name", value, errors);
         } else if lookahead.peek(kw::grace) {
             let keyword: kw::grace = input.parse()?;
-            let value = match option_value(input, "grace = \"2s\"")? {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(value),
-                    ..
-                }) => Value::Lit(
-                    parse_duration(&value.value())
-                        .map_err(|message| syn::Error::new_spanned(&value, message))?,
-                ),
-                Expr::Lit(other) => {
-                    return Err(syn::Error::new_spanned(
-                        other,
-                        "expected a string with a unit, like `grace = \"2s\"`, or an expression \
-                         of type `Duration` for a grace chosen at run time, like `grace = self.grace`",
-                    ));
-                }
-                expr => Value::Expr(Box::new(expr)),
-            };
+            let value = duration_value(input, "grace", "2s")?;
             set_once(&mut self.grace, keyword, "grace", value, errors);
+        } else if lookahead.peek(kw::drain) {
+            let keyword: kw::drain = input.parse()?;
+            let value = duration_value(input, "drain", "5s")?;
+            set_once(&mut self.drain, keyword, "drain", value, errors);
         } else if lookahead.peek(kw::max_children) {
             let keyword: kw::max_children = input.parse()?;
             let value = match option_value(input, "max_children = 100")? {
@@ -263,6 +259,27 @@ fn set_once<T>(
         errors.spanned(keyword, format!("duplicate option `{name}`"));
     } else {
         *slot = Some(value);
+    }
+}
+
+/// `= "<n>ms|s|m"`, in milliseconds, or `= <expr>` of type `Duration`: the value of the
+/// duration option `key`, whose literal example is `example`.
+fn duration_value(input: ParseStream<'_>, key: &str, example: &str) -> syn::Result<Value<u64>> {
+    match option_value(input, &format!("{key} = \"{example}\""))? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(value),
+            ..
+        }) => parse_duration(&value.value())
+            .map(Value::Lit)
+            .map_err(|message| syn::Error::new_spanned(&value, message)),
+        Expr::Lit(other) => Err(syn::Error::new_spanned(
+            other,
+            format!(
+                "expected a string with a unit, like `{key} = \"{example}\"`, or an expression \
+                 of type `Duration` for a {key} chosen at run time, like `{key} = self.{key}`"
+            ),
+        )),
+        expr => Ok(Value::Expr(Box::new(expr))),
     }
 }
 
@@ -395,6 +412,7 @@ mod tests {
         let (args, errors) = parse(quote!(
             name = "Node",
             grace = "2s",
+            drain = "5s",
             max_children = 10,
             manual_ready,
             no_new,
@@ -402,11 +420,44 @@ mod tests {
         assert_eq!(errors, 0);
         assert!(matches!(&args.name, Some(Value::Lit(name)) if name.value() == "Node"));
         assert!(matches!(args.grace, Some(Value::Lit(2_000))));
+        assert!(matches!(args.drain, Some(Value::Lit(5_000))));
         assert!(matches!(args.max_children, Some(Value::Lit(10))));
         assert_eq!(args.option_exprs().count(), 0);
         assert!(args.manual_ready.is_some());
         assert!(args.no_new.is_some());
         assert!(args.has_options());
+    }
+
+    #[test]
+    fn drain_alone_changes_the_options() {
+        let (args, errors) = parse(quote!(drain = "500ms"));
+        assert_eq!(errors, 0);
+        assert!(matches!(args.drain, Some(Value::Lit(500))));
+        assert!(args.grace.is_none());
+        assert!(args.has_options());
+    }
+
+    #[test]
+    fn zero_is_a_drain_as_it_is_a_grace() {
+        let (args, errors) = parse(quote!(grace = "0s", drain = "0ms"));
+        assert_eq!(errors, 0);
+        assert!(matches!(args.grace, Some(Value::Lit(0))));
+        assert!(matches!(args.drain, Some(Value::Lit(0))));
+    }
+
+    #[test]
+    fn drain_mistakes_are_reported() {
+        let (args, errors) = parse(quote!(
+            drain = 5,
+            drain = "abc",
+            drain = "5",
+            drain = "1s",
+            drain = "2s",
+            drain = self.drain,
+        ));
+        // not a string, bad unit, no unit, two duplicates; the first valid one is kept
+        assert_eq!(errors, 5);
+        assert!(matches!(args.drain, Some(Value::Lit(1_000))));
     }
 
     #[test]
@@ -434,12 +485,14 @@ mod tests {
         let (args, errors) = parse(quote!(
             name = format!("conn-{}", self.id),
             grace = self.grace,
+            drain = self.drain,
             max_children = self.limit(),
             options = self.options.clone(),
         ));
         assert_eq!(errors, 0);
         assert!(args.name.as_ref().and_then(Value::expr).is_some());
-        assert_eq!(args.option_exprs().count(), 3);
+        assert!(args.drain.as_ref().and_then(Value::expr).is_some());
+        assert_eq!(args.option_exprs().count(), 4);
         assert!(args.has_options());
     }
 
@@ -448,13 +501,15 @@ mod tests {
         let (args, errors) = parse(quote!(
             name = 5,
             grace = 2,
+            drain = 5,
             max_children = "10",
             options = true,
             options = self.options(),
         ));
-        // four literals of the wrong kind; the second `options` is the first valid one
-        assert_eq!(errors, 4);
+        // five literals of the wrong kind; the second `options` is the first valid one
+        assert_eq!(errors, 5);
         assert!(args.name.is_none() && args.grace.is_none() && args.max_children.is_none());
+        assert!(args.drain.is_none());
         assert!(args.options.is_some());
     }
 
@@ -467,6 +522,9 @@ mod tests {
             quote!(name =),
             quote!(1 2 3),
             quote!(grace = "1s" grace = "2s"),
+            quote!(drain),
+            quote!(drain = ),
+            quote!(drain = "1s" drain = "2s"),
             quote!(max_children = 99999999999999999999999),
         ] {
             let (_, errors) = parse(tokens);

@@ -84,6 +84,7 @@ use proc_macro::TokenStream;
 /// |---|---|---|
 /// | `name = "node"` | the name in task paths, logs and errors (no `/`) | the type's name, as `Service::name` |
 /// | `grace = "2s"` | `Options::grace`: `<n>ms`, `<n>s` or `<n>m` | `None`: the parent's grace |
+/// | `drain = "5s"` | `Options::drain`: on a shutdown, how long the service reports not ready and serves on before it is cancelled; `<n>ms`, `<n>s` or `<n>m`, zero (`"0s"`) allowed, as for `grace` | zero: cancelled at once |
 /// | `max_children = 100` | `Options::max_children` | 1000 |
 /// | `manual_ready` | `Options::manual_ready`: the service is ready when its body or a task calls `cx.ready()`, not when its body returns (by default, ready means its children are ready and its tasks and daemons were started, not finished) | off |
 /// | `options = <expr>` | the `Options` that the other keys change, made at run time | `Options::default()` |
@@ -91,21 +92,23 @@ use proc_macro::TokenStream;
 ///
 /// ## Per instance, at run time
 ///
-/// `name`, `grace` and `max_children` also take an expression, evaluated with `self` in
-/// scope each time the runtime asks (`Service::name`, `Service::options`), so that each
+/// `name`, `grace`, `drain` and `max_children` also take an expression, evaluated with `self`
+/// in scope each time the runtime asks (`Service::name`, `Service::options`), so that each
 /// instance has its own — a connection named after its peer, a grace from the command line:
 ///
 /// ```ignore
-/// #[service(name = format!("conn-{}", self.id), grace = self.grace, max_children = self.limit)]
+/// #[service(name = format!("conn-{}", self.id), grace = self.grace, drain = self.drain, max_children = self.limit)]
 /// struct Connection {
 ///     id: u64,
 ///     grace: Duration,   // or `Option<Duration>`, `None` inheriting the parent's
+///     drain: Duration,
 ///     limit: usize,
 /// }
 /// ```
 ///
 /// A name is a `String`, a `&'static str` or a `Cow<'static, str>` (a `/` in it would make
-/// paths ambiguous); a grace a `Duration` or an `Option<Duration>`; `max_children` a `usize`;
+/// paths ambiguous); a grace a `Duration` or an `Option<Duration>`; a drain a `Duration`
+/// (there is no drain to inherit); `max_children` a `usize`;
 /// `options = <expr>` an `Options`. An expression of another type is a compile error at
 /// the expression. A literal (`name = "node"`, `grace = "2s"`) is checked at compile time and
 /// costs nothing at run time; an expression costs what it computes (a `format!` allocates

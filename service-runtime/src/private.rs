@@ -7,7 +7,7 @@
 //!   `serve` calls [`serve`], which runs [`ServiceBody::start_work`]) and, for a non-generic `S`,
 //!   asserts `S: ServiceImpl` with [`assert_service_impl`] so that a missing
 //!   `#[service] impl` block is reported at the struct. Its options are set with
-//!   [`set_grace`], [`set_max_children`] and [`set_manual_ready`].
+//!   [`set_grace`], [`set_drain`], [`set_max_children`] and [`set_manual_ready`].
 //! - `#[service] impl S` implements [`ServiceImpl`] (whose supertrait [`ServiceStruct`]
 //!   reports a missing `#[service]` on the struct) and [`ServiceBody`], whose `start_work`
 //!   starts the annotated methods in declaration order, each with one [`Work`] chain: the
@@ -38,7 +38,7 @@
 //!   struct keeps the function's arguments in an [`Args`], which `serve` takes them from.
 //! - A run-time `name = <expr>` goes through [`service_name`] ([`ServiceName`] says which
 //!   types a name may have), `grace = <expr>` through [`set_grace_to`] ([`Grace`]),
-//!   `max_children = <expr>` through [`set_max_children`]; `options = <expr>` is the value
+//!   `drain = <expr>` through [`set_drain_to`] ([`Drain`]), `max_children = <expr>` through [`set_max_children`]; `options = <expr>` is the value
 //!   the keys are applied to.
 //!
 //! Task outputs are converted with [`IntoTaskResult`], naming the method's return type
@@ -523,6 +523,40 @@ pub fn set_grace_to(options: &mut Options, grace: impl Grace) {
 /// `#[service(grace = "..")]`, in milliseconds.
 pub fn set_grace(options: &mut Options, millis: u64) {
     options.grace = Some(Duration::from_millis(millis));
+}
+
+/// A drain delay chosen at run time: `#[service(drain = <expr>)]`. A trait rather than a
+/// `Duration` parameter for the message, which names the key, as [`Grace`]'s does.
+#[diagnostic::on_unimplemented(
+    message = "`drain = ..` needs a `Duration`, not `{Self}`",
+    label = "the service's drain delay",
+    note = "`Duration::ZERO` does not drain; a literal drain is a string with a unit, like `drain = \"5s\"`"
+)]
+pub trait Drain {
+    /// The drain delay.
+    fn into_drain(self) -> Duration;
+}
+
+impl Drain for Duration {
+    fn into_drain(self) -> Duration {
+        self
+    }
+}
+
+impl Drain for &Duration {
+    fn into_drain(self) -> Duration {
+        *self
+    }
+}
+
+/// `#[service(drain = <expr>)]`.
+pub fn set_drain_to(options: &mut Options, drain: impl Drain) {
+    options.drain = drain.into_drain();
+}
+
+/// `#[service(drain = "..")]`, in milliseconds.
+pub fn set_drain(options: &mut Options, millis: u64) {
+    options.drain = Duration::from_millis(millis);
 }
 
 /// `#[service(max_children = ..)]`.

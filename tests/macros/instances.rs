@@ -1,5 +1,5 @@
 //! Services named per instance and configured at run time (`#[service(name = <expr>,
-//! grace = <expr>, max_children = <expr>, options = <expr>)]`), and function services that
+//! grace = <expr>, drain = <expr>, max_children = <expr>, options = <expr>)]`), and function services that
 //! own what they are given (`#[service] async fn` arguments moved into its run).
 
 use std::sync::Arc;
@@ -68,12 +68,18 @@ async fn the_grace_is_chosen_at_run_time() {
 }
 
 /// `options = <expr>` is the base the other keys change: here a limit of live children
-/// from a field, and a grace that may be `None` (inherit the parent's).
-#[service(options = self.base.clone(), max_children = self.limit, grace = self.grace)]
+/// from a field, a grace that may be `None` (inherit the parent's) and a drain.
+#[service(
+    options = self.base.clone(),
+    max_children = self.limit,
+    grace = self.grace,
+    drain = self.drain
+)]
 struct Tuned {
     base: Options,
     limit: usize,
     grace: Option<Duration>,
+    drain: Duration,
     outcome: mpsc::UnboundedSender<Result<(), LifecycleError>>,
 }
 
@@ -93,11 +99,17 @@ async fn options_come_from_an_expression_and_keys_change_them() {
     let mut base = Options::default();
     base.manual_ready = true;
     base.grace = Some(Duration::from_secs(9));
+    base.drain = Duration::from_secs(9);
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let tuned = Tuned::new(base, 1, None, tx);
+    let tuned = Tuned::new(base, 1, None, Duration::from_millis(1500), tx);
     let options = tuned.options();
     assert!(options.manual_ready, "the base is kept");
     assert_eq!(options.grace, None, "`grace` changes the base");
+    assert_eq!(
+        options.drain,
+        Duration::from_millis(1500),
+        "`drain` changes the base"
+    );
     assert_eq!(options.max_children, 1);
     let handle = tuned.start();
     assert_eq!(guard(rx.recv()).await.unwrap(), Ok(()));

@@ -35,7 +35,7 @@ trait Clone {}
 
 type Outcome = ::core::result::Result<(), service_runtime::BoxError>;
 
-#[service(name = "lint-node", grace = "10ms", max_children = 100)]
+#[service(name = "lint-node", grace = "10ms", drain = "10ms", max_children = 100)]
 struct Node {
     first: u8,
     second: u16,
@@ -205,11 +205,13 @@ async fn bare() {
     name = ::std::format!("wired-{}", self.id),
     options = service_runtime::Options::default(),
     grace = self.grace,
+    drain = self.drain,
     max_children = self.limit
 )]
 struct Wired {
     id: u32,
     grace: ::core::option::Option<::core::time::Duration>,
+    drain: ::core::time::Duration,
     limit: usize,
 }
 
@@ -251,15 +253,21 @@ impl Wired {
 }
 
 /// A service function named and configured from its arguments, which it owns.
-#[service(name = ::std::format!("conn-{id}"), grace = grace, max_children = *limit)]
+#[service(
+    name = ::std::format!("conn-{id}"),
+    grace = grace,
+    drain = drain,
+    max_children = *limit
+)]
 async fn connection(
     cx: &service_runtime::Context,
     id: u32,
     grace: ::core::time::Duration,
+    drain: ::core::time::Duration,
     limit: usize,
     socket: ::std::vec::Vec<u8>,
 ) {
-    let _ = (cx.path(), id, grace, limit);
+    let _ = (cx.path(), id, grace, drain, limit);
     drop(socket);
     tokio::task::yield_now().await;
 }
@@ -269,13 +277,24 @@ async fn lint_clean_services_run() {
     let wired = service_runtime::ServiceExt::start(Wired::new(
         1,
         ::core::option::Option::Some(::core::time::Duration::ZERO),
+        ::core::time::Duration::ZERO,
         10,
     ));
     assert_eq!(wired.name(), "wired-1");
     wired.wait_started().await;
     wired.stop().await.unwrap();
-    let connection = Connection::new(2, ::core::time::Duration::ZERO, 3, ::std::vec::Vec::new());
+    let connection = Connection::new(
+        2,
+        ::core::time::Duration::ZERO,
+        ::core::time::Duration::from_secs(3),
+        3,
+        ::std::vec::Vec::new(),
+    );
     assert_eq!(service_runtime::Service::name(&connection), "conn-2");
+    assert_eq!(
+        service_runtime::Service::options(&connection).drain,
+        ::core::time::Duration::from_secs(3)
+    );
     service_runtime::ServiceExt::run(connection).await.unwrap();
     let handle = service_runtime::ServiceExt::start(Node::new(1, 2, 3, 4, 5, 6, 7, 8));
     handle.wait_started().await;

@@ -1,9 +1,9 @@
-//! `#[service(name = .., grace = .., max_children = ..)]` take effect.
+//! `#[service(name = .., grace = .., drain = .., max_children = ..)]` take effect.
 
 use std::time::Duration;
 
 use service_runtime::prelude::*;
-use service_tests::{Log, guard};
+use service_tests::{Log, guard, poll_until};
 use tokio::sync::{Notify, oneshot};
 
 #[service(name = "node-a")]
@@ -127,4 +127,45 @@ async fn max_children_limits_live_children() {
         })
     );
     guard(handle.stop()).await.unwrap();
+}
+
+/// A daemon that serves until cancelled, with a drain before the cancellation.
+#[service(drain = "5s")]
+struct Drained;
+
+#[service]
+impl Drained {
+    #[daemon]
+    async fn server(&self, cx: &Context) {
+        cx.cancelled().await;
+    }
+}
+
+/// `drain` sets `Options::drain`: a shutdown reports the service not ready at once and
+/// cancels it only when the drain has passed (it then stops at once, with no grace).
+/// Without the key there is no drain.
+#[tokio::test(start_paused = true)]
+async fn drain_delays_the_cancellation_of_a_shutdown() {
+    let drained = Drained::new();
+    assert_eq!(drained.options().drain, Duration::from_secs(5));
+    assert_eq!(
+        drained.options().grace,
+        None,
+        "the other options are the defaults"
+    );
+    let handle = drained.start();
+    guard(handle.wait_ready()).await.unwrap();
+    let begun = tokio::time::Instant::now();
+    let shutdown = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.shutdown().await }
+    });
+    poll_until(|| handle.status() == Status::Draining).await;
+    assert!(!handle.is_ready() && !handle.is_cancelled());
+    guard(shutdown).await.unwrap().unwrap();
+    assert_eq!(begun.elapsed(), Duration::from_secs(5));
+    assert_eq!(handle.cancel_cause(), Some(CancelCause::Shutdown));
+
+    let lingering = Lingering::new(Log::new(), Notify::new());
+    assert_eq!(lingering.options().drain, Duration::ZERO);
 }

@@ -175,6 +175,14 @@ fn options_expr(args: &ServiceArgs) -> Option<TokenStream> {
             quote!(::service_runtime::__private::set_grace_to(&mut __options, #expr);)
         }
     });
+    let drain = args.drain.as_ref().map(|drain| match drain {
+        Value::Lit(millis) => {
+            quote!(::service_runtime::__private::set_drain(&mut __options, #millis);)
+        }
+        Value::Expr(expr) => {
+            quote!(::service_runtime::__private::set_drain_to(&mut __options, #expr);)
+        }
+    });
     let max_children = args.max_children.as_ref().map(|limit| {
         let limit = match limit {
             Value::Lit(limit) => quote!(#limit),
@@ -188,6 +196,7 @@ fn options_expr(args: &ServiceArgs) -> Option<TokenStream> {
     Some(quote! {{
         let mut __options: ::service_runtime::Options = #base;
         #grace
+        #drain
         #max_children
         #manual_ready
         __options
@@ -392,6 +401,7 @@ mod tests {
             quote!(
                 name = format!("n-{}", self.id),
                 grace = self.grace,
+                drain = self.drain,
                 options = self.base()
             ),
             item,
@@ -401,6 +411,10 @@ mod tests {
         assert!(text.contains("service_name (format !"), "{text}");
         assert!(
             text.contains("set_grace_to (& mut __options , self . grace)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("set_drain_to (& mut __options , self . drain)"),
             "{text}"
         );
         assert!(!text.contains("__name"), "{text}");
