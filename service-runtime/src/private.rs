@@ -38,8 +38,8 @@
 //!   struct keeps the function's arguments in an [`Args`], which `serve` takes them from.
 //! - A run-time `name = <expr>` goes through [`service_name`] ([`ServiceName`] says which
 //!   types a name may have), `grace = <expr>` through [`set_grace_to`] ([`Grace`]),
-//!   `drain = <expr>` through [`set_drain_to`] ([`Drain`]), `max_children = <expr>` through [`set_max_children`]; `options = <expr>` is the value
-//!   the keys are applied to.
+//!   `drain = <expr>` through [`set_drain_to`] ([`Drain`]), `max_children = <expr>` through
+//!   [`set_max_children`]; `options = <expr>` is the value the keys are applied to.
 //!
 //! Task outputs are converted with [`IntoTaskResult`], naming the method's return type
 //! (`<R as IntoTaskResult>::into_task_result(..)`) so that a wrong one is reported there,
