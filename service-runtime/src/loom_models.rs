@@ -564,7 +564,7 @@ fn attach_racing_the_last_sharded_child_leaving() {
 fn cancel_racing_a_leave_in_another_shard() {
     bounded(|| {
         let tree = Tree::new();
-        let [mut waiting, mut leaving] = two_sharded_children(&tree, &tree.root);
+        let [waiting, mut leaving] = two_sharded_children(&tree, &tree.root);
         let waker = futures_noop_waker();
         let _ = leaving.register(&waker, Status::default(), 0);
         let waiter = tree.run_until_aborted(waiting);

@@ -10,7 +10,9 @@
 //!
 //! # The life of a task
 //!
-//! A task is in one [`Phase`]; these are all the moves (anything else is a bug):
+//! A task is in one [`Phase`]; these are all the moves (anything else is a bug). A task
+//! begins in `First`, which is `Start` holding its one-shot closure (the future it makes
+//! takes the closure's place: [`Maker`]); below, `Start` stands for both.
 //!
 //! | phase | event | next phase |
 //! |---|---|---|

@@ -223,7 +223,7 @@ impl<S: Owner> std::ops::Deref for NodeRef<S> {
 
 impl<S: Owner> NodeRef<S> {
     /// Whether both refer to the same node.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(crate) fn ptr_eq(&self, other: &NodeRef<S>) -> bool {
         std::ptr::eq::<TaskNode<S>>(&**self, &**other)
     }

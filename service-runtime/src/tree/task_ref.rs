@@ -101,7 +101,7 @@ impl<S: Owner> TaskRef<S> {
         &self.node
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     pub(super) fn slot(&self) -> u32 {
         self.slot
     }
