@@ -46,8 +46,8 @@ pub(crate) struct Seen<S: Owner> {
     /// The root of a service's tree: the walk's, a child service's, or a contained task's
     /// boundary.
     pub(crate) root: bool,
-    /// For the root of a service (the walk's, or a child service's met below it): the
-    /// owner it carries.
+    /// For the root of a child service met below the walk's root: its owner (the walk's
+    /// own root's owner is the caller's).
     pub(crate) service: Option<Arc<S>>,
 }
 
