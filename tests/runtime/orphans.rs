@@ -405,3 +405,88 @@ async fn a_chain_of_3000_nested_tasks_starts_and_stops() {
         assert_eq!(handle.stats().tasks.finished_count, DEPTH, "wait: {wait}");
     }
 }
+
+/// One link of a chain of nested child services: its body starts the next link as its
+/// child service and returns; the deepest holds a guard, hands its manager to `deepest` and
+/// notifies `bottom`, then waits to be cancelled, or fails.
+struct Nested {
+    left: usize,
+    fail: bool,
+    live: Live,
+    bottom: Arc<Notify>,
+    deepest: Arc<std::sync::Mutex<Option<Manager>>>,
+}
+
+impl Service for Nested {
+    async fn serve(self: Arc<Self>, cx: Context) -> Result<(), BoxError> {
+        if self.left > 0 {
+            cx.run_child_service(Nested {
+                left: self.left - 1,
+                fail: self.fail,
+                live: self.live.clone(),
+                bottom: Arc::clone(&self.bottom),
+                deepest: Arc::clone(&self.deepest),
+            })?;
+            return Ok(());
+        }
+        let _guard = self.live.guard();
+        *self.deepest.lock().unwrap() = Some(cx.manager().clone());
+        self.bottom.notify_one();
+        if self.fail {
+            return Err("the deepest link failed".into());
+        }
+        cx.cancelled().await;
+        Ok(())
+    }
+
+    fn name(&self) -> std::borrow::Cow<'static, str> {
+        "Link".into()
+    }
+}
+
+/// A chain of 20,000 child services, each started by the one above: stopped from the top,
+/// or failed from the bottom, every level finishes, the failure reaches the top with the
+/// deepest task's path, and nothing is left alive. A manager kept to the deepest keeps the
+/// chain's states (each child's root lives in its state, and refers to its parent's);
+/// dropping it frees them all without a stack frame per level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_20000_nested_child_services_stops_and_is_freed() {
+    const DEPTH: usize = 20_000;
+    for fail in [false, true] {
+        let live = Live::new();
+        let bottom = Arc::new(Notify::new());
+        let deepest = Arc::new(std::sync::Mutex::new(None));
+        let handle = Nested {
+            left: DEPTH - 1,
+            fail,
+            live: live.clone(),
+            bottom: Arc::clone(&bottom),
+            deepest: Arc::clone(&deepest),
+        }
+        .start();
+        guard(bottom.notified()).await;
+        let outcome = if fail {
+            guard(handle.wait_finished()).await
+        } else {
+            guard(handle.stop()).await
+        };
+        assert_eq!(live.count(), 0, "fail: {fail}");
+        match outcome {
+            Ok(()) => assert!(!fail, "the deepest failure was lost"),
+            Err(ServiceError::Failed(failures)) => {
+                assert!(fail, "stopping the chain failed");
+                assert_eq!(failures.len(), 1, "reported once");
+                let path = failures[0].path();
+                assert_eq!(path.matches("Link").count(), DEPTH, "{}", &path[..60]);
+                assert_eq!(failures.service(), "Link", "the top's error names the top");
+            }
+            Err(other) => panic!("not a failure: {other}"),
+        }
+        drop(handle);
+        let deepest = deepest.lock().unwrap().take().expect("the deepest ran");
+        assert!(deepest.is_finished());
+        assert_eq!(deepest.path().matches("Link").count(), DEPTH);
+        // The last reference to the chain goes here, on this thread: it unlinks in a loop.
+        drop(deepest);
+    }
+}
