@@ -59,7 +59,9 @@ pub struct Options {
     ///
     /// A `manual_ready` service that keeps a waiter waiting (its parent's start-up in the
     /// DSL, or [`Manager::wait_ready`](crate::Manager::wait_ready)) for 10 s is named in a
-    /// `warn`, once.
+    /// `warn`, once. That wait is a tokio timer, so it needs the time driver (`enable_time`,
+    /// or `#[tokio::main]`): on a runtime without one, a wait that has to wait panics, as
+    /// every tokio timer does there (tokio offers no way to ask first).
     pub manual_ready: bool,
     /// How long the service keeps serving, reported not ready, once it is asked to shut
     /// down, before it is cancelled (and then stops within its grace). Default: zero — it
