@@ -12,12 +12,13 @@ use crate::sync::lock;
 /// services met in it to `walk.services` (to be cancelled in turn: their trees are theirs to
 /// walk). Iterative: no stack for deep trees.
 ///
-/// A node's own children are visited under its lock, then those of each of its shards under
-/// that shard's lock, one after another: a leaf's waker is taken right there, and so is a
-/// child node's, under the child's lock taken inside (locks are only ever nested parent's
-/// entries before child, so this cannot deadlock); only child nodes with children of their
-/// own are queued, as `Arc`s. Wakers are woken after each lock is released, so woken tasks
-/// do not queue on it.
+/// The root's own waker is taken under its lock, with its children. A node's own children
+/// are visited under its lock, then those of each of its shards under that shard's lock, one
+/// after another: a leaf's waker is taken right there, and so is a child node's, under the
+/// child's lock taken inside (locks are only ever nested parent's entries before child, so
+/// this cannot deadlock); a child service is its owner, collected without its lock; only
+/// child nodes with children of their own are queued, as [`NodeRef`]s. Wakers are woken
+/// after each lock is released, so woken tasks do not queue on it.
 pub(crate) fn wake_tree<S: Owner>(root: &TaskNode<S>, walk: &mut CancelWalk<S>) {
     walk_tree(root, walk, Wake::Cancelled);
 }
