@@ -5,9 +5,10 @@
 //! one attribute is reported in the same compile.
 //!
 //! `name`, `grace`, `drain` and `max_children` take a literal, checked here, or any other
-//! expression, evaluated at run time (`name = format!("conn-{}", self.id)`, `grace = self.grace`): a
-//! literal of the wrong kind is an error here, an expression of the wrong type is rustc's
-//! (spanned at the expression, with the messages of the runtime's `__private` traits).
+//! expression, evaluated at run time (`name = format!("conn-{}", self.id)`,
+//! `grace = self.grace`): a literal of the wrong kind is an error here, an expression of the
+//! wrong type is rustc's (spanned at the expression, with the messages of the runtime's
+//! `__private` traits).
 
 mod work;
 

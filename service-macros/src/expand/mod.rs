@@ -10,7 +10,7 @@ pub(crate) mod impls;
 pub(crate) mod structs;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, format_ident, quote};
 use syn::ext::IdentExt;
 use syn::{Attribute, Generics, Ident, Item, Type, Visibility};
 
@@ -157,6 +157,21 @@ fn name_expr(args: &ServiceArgs) -> Option<TokenStream> {
     Some(quote!(::service_runtime::__private::service_name(#expr)))
 }
 
+/// Sets the duration option `key` of `__options`: `set_<key>` with a literal's milliseconds,
+/// `set_<key>_to` with an expression (whose type the runtime's trait for the key checks).
+fn set_duration(key: &str, value: &Value<u64>) -> TokenStream {
+    match value {
+        Value::Lit(millis) => {
+            let set = format_ident!("set_{key}");
+            quote!(::service_runtime::__private::#set(&mut __options, #millis);)
+        }
+        Value::Expr(expr) => {
+            let set = format_ident!("set_{key}_to");
+            quote!(::service_runtime::__private::#set(&mut __options, #expr);)
+        }
+    }
+}
+
 /// The `Options` the options describe, if any differs from the default: `options = ..` (or
 /// the default), then each key.
 fn options_expr(args: &ServiceArgs) -> Option<TokenStream> {
@@ -167,22 +182,14 @@ fn options_expr(args: &ServiceArgs) -> Option<TokenStream> {
         || quote!(::service_runtime::Options::default()),
         |expr| quote!(#expr),
     );
-    let grace = args.grace.as_ref().map(|grace| match grace {
-        Value::Lit(millis) => {
-            quote!(::service_runtime::__private::set_grace(&mut __options, #millis);)
-        }
-        Value::Expr(expr) => {
-            quote!(::service_runtime::__private::set_grace_to(&mut __options, #expr);)
-        }
-    });
-    let drain = args.drain.as_ref().map(|drain| match drain {
-        Value::Lit(millis) => {
-            quote!(::service_runtime::__private::set_drain(&mut __options, #millis);)
-        }
-        Value::Expr(expr) => {
-            quote!(::service_runtime::__private::set_drain_to(&mut __options, #expr);)
-        }
-    });
+    let grace = args
+        .grace
+        .as_ref()
+        .map(|grace| set_duration("grace", grace));
+    let drain = args
+        .drain
+        .as_ref()
+        .map(|drain| set_duration("drain", drain));
     let max_children = args.max_children.as_ref().map(|limit| {
         let limit = match limit {
             Value::Lit(limit) => quote!(#limit),
