@@ -545,12 +545,9 @@ impl ServiceState {
             let failures = std::mem::take(&mut record.failures);
             let failed = !failures.is_empty();
             if record.outcome.is_none() {
+                let cause = record.cause.clone();
                 record.outcome = Some(if failed {
-                    Err(ServiceError::Failed(Failures::new(
-                        Arc::new(self.root.lazy_path()),
-                        failures,
-                        record.cause.clone(),
-                    )))
+                    Err(self.failed_with(failures, cause))
                 } else {
                     Ok(())
                 });
@@ -628,10 +625,16 @@ impl ServiceState {
     /// The failures so far, as an error (for waiters that give up before the end).
     fn failures_so_far(&self) -> ServiceError {
         let record = lock(&self.record);
+        self.failed_with(record.failures.clone(), record.cause.clone())
+    }
+
+    /// This service's error for `failures`: it names the service through its root's lazy
+    /// path, not through this state (whose outcome holds the error: that would be a cycle).
+    fn failed_with(&self, failures: Vec<TaskFailure>, cause: Option<CancelCause>) -> ServiceError {
         ServiceError::Failed(Failures::new(
             Arc::new(self.root.lazy_path()),
-            record.failures.clone(),
-            record.cause.clone(),
+            failures,
+            cause,
         ))
     }
 

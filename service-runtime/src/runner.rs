@@ -717,10 +717,10 @@ impl std::fmt::Display for ChildFailed {
 
 impl std::error::Error for ChildFailed {}
 
-// What every task carries besides its own future and maker, in 64-bit words: the phase
-// with its stop stage (one word: the tag and the grace waiter's slot), the supervisor, the
-// manager, the task reference (three), the role. Tokio copies every task's future as it spawns
-// and ends it.
+// What a one-shot task carries, in 64-bit words, for a closure of one word: the phase (one
+// word for the tag and the grace waiter's slot, one for the closure or the future that takes
+// its place), the supervisor, the manager, the task reference (three), the role. Tokio
+// copies every task's future as it spawns and ends it.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
     assert!(std::mem::size_of::<Stop>() == 8);
