@@ -179,15 +179,23 @@ pub(crate) enum Start {
 }
 
 /// Checks that `name` can be a segment of a path: it has no `/`.
+#[inline]
 pub(crate) fn check_name(name: &str) -> Result<(), LifecycleError> {
     // Bytes: `/` is ASCII, never part of another character, and a byte scan of a short name
     // is a few instructions where the `char` search sets up a `memchr`.
     if name.as_bytes().contains(&b'/') {
-        return Err(LifecycleError::InvalidName {
-            name: name.to_owned(),
-        });
+        return Err(invalid_name(name));
     }
     Ok(())
+}
+
+/// [`check_name`]'s error, out of line: the check itself stays a scan.
+#[cold]
+#[inline(never)]
+fn invalid_name(name: &str) -> LifecycleError {
+    LifecycleError::InvalidName {
+        name: name.to_owned(),
+    }
 }
 
 /// How a child service reports to its parent.

@@ -14,11 +14,23 @@ pub(crate) enum Name {
 }
 
 impl From<Cow<'static, str>> for Name {
+    // Inlined, the common case (a `'static` name) is a move; sharing a `String` is out of
+    // line, where its allocation does not weigh on the callers' frames.
+    #[inline]
     fn from(name: Cow<'static, str>) -> Name {
         match name {
             Cow::Borrowed(name) => Name::Static(name),
-            Cow::Owned(name) => Name::Shared(name.into()),
+            Cow::Owned(name) => Name::shared(name),
         }
+    }
+}
+
+impl Name {
+    /// A name made of an owned `String` (one allocation, then shared by every copy).
+    #[cold]
+    #[inline(never)]
+    fn shared(name: String) -> Name {
+        Name::Shared(name.into())
     }
 }
 

@@ -57,6 +57,7 @@ pub trait Service: Send + Sync + 'static {
 
 /// `a::b::Node<c::T>` → `Node<T>`; borrowed (no allocation) when there is nothing to
 /// strip but the leading path.
+#[inline]
 fn short_type_name(full: &'static str) -> Cow<'static, str> {
     // This runs for every service started, so the common case, a plain path
     // (`crate::module::Type`), costs a scan of its last segment only. A type name with
@@ -75,6 +76,8 @@ fn short_type_name(full: &'static str) -> Cow<'static, str> {
 
 /// [`short_type_name`] for a name with generic arguments (or other punctuation): strips the
 /// path of every segment.
+#[cold]
+#[inline(never)]
 fn shorten(full: &str) -> String {
     let mut out = String::with_capacity(full.len());
     let mut segment_start = 0;
