@@ -20,11 +20,16 @@
 //! only and print its medians: for profiling, e.g. under `perf record`). Feature
 //! `lock-stats`: the hot parent's runs also report the runtime's lock hold times.
 //! Workload keys for filtering: `w1`, `w2`, `w3`, `w4`, `w5`, `m1`, `hot`, `scaling`.
+//!
+//! `overhead --phases <tokio|runtime> <trees>` is not a timed run: it runs W3 trees on a
+//! current-thread runtime with their start-up and their cancellation in functions of their
+//! own, for `scripts/phases.sh` to count each phase's instructions apart (`phases` module).
 
 mod attribution;
 mod conn;
 mod hot;
 mod m1;
+mod phases;
 mod plain;
 mod probe;
 mod report;
@@ -102,6 +107,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(m1::CHILD_FLAG) {
         m1::child(&args[1..]);
+        return;
+    }
+    if args.first().map(String::as_str) == Some(phases::FLAG) {
+        phases::main(&args[1..]);
         return;
     }
     let filters: Vec<&str> = args

@@ -152,17 +152,35 @@ fn tree_node(
 /// W3: a tree of services, `fanout` children each, `max_depth` levels below the root.
 /// Returns (start until every daemon runs, cancel the root until finished).
 pub(crate) async fn w3(fanout: usize, max_depth: u32, services: usize) -> [Duration; 2] {
+    let (tree, started) = w3_start(fanout, max_depth, services).await;
+    [started, w3_cancel(tree).await]
+}
+
+/// A running W3 tree: its root's token and task.
+pub(crate) struct Tree {
+    token: CancellationToken,
+    service: tokio::task::JoinHandle<()>,
+}
+
+/// W3's first half: starts the tree; returns it once every daemon runs, with the time that
+/// took.
+pub(crate) async fn w3_start(fanout: usize, max_depth: u32, services: usize) -> (Tree, Duration) {
     let token = CancellationToken::new();
     let probe = Arc::new(Probe::new(services));
     let start = Instant::now();
     let service = tree_node(0, max_depth, fanout, token.clone(), Arc::clone(&probe));
     let service = spawn_traced!(|f| tokio::spawn(f), service, "Tree", "Tree");
     probe.wait().await;
-    let started = start.elapsed();
+    (Tree { token, service }, start.elapsed())
+}
+
+/// W3's second half: cancels the root; returns once the tree is finished, with the time
+/// that took.
+pub(crate) async fn w3_cancel(tree: Tree) -> Duration {
     let cancel = Instant::now();
-    token.cancel();
-    service.await.expect("W3 service panicked");
-    [started, cancel.elapsed()]
+    tree.token.cancel();
+    tree.service.await.expect("W3 service panicked");
+    cancel.elapsed()
 }
 
 /// W4: `batches` × `daemons` idle daemons and one task that fails when triggered; the

@@ -106,7 +106,7 @@ pub(crate) async fn w2(batches: usize, daemons: usize) -> [Duration; 2] {
 
 /// One service of the W3 tree: one daemon, and (above the leaves) `fanout` child services
 /// started from its body.
-struct Tree {
+pub(crate) struct Tree {
     depth: u32,
     max_depth: u32,
     fanout: usize,
@@ -136,6 +136,17 @@ impl Service for Tree {
 
 /// W3; returns (start until every daemon runs, cancel the root until finished).
 pub(crate) async fn w3(fanout: usize, max_depth: u32, services: usize) -> [Duration; 2] {
+    let (tree, started) = w3_start(fanout, max_depth, services).await;
+    [started, w3_cancel(tree).await]
+}
+
+/// W3's first half: starts the tree; returns its root's handle once every daemon runs, with
+/// the time that took.
+pub(crate) async fn w3_start(
+    fanout: usize,
+    max_depth: u32,
+    services: usize,
+) -> (ServiceHandle<Tree>, Duration) {
     let probe = Arc::new(Probe::new(services));
     let start = Instant::now();
     let handle = Tree {
@@ -146,11 +157,16 @@ pub(crate) async fn w3(fanout: usize, max_depth: u32, services: usize) -> [Durat
     }
     .start();
     probe.wait().await;
-    let started = start.elapsed();
+    (handle, start.elapsed())
+}
+
+/// W3's second half: cancels the root; returns once the tree is finished, with the time
+/// that took.
+pub(crate) async fn w3_cancel(handle: ServiceHandle<Tree>) -> Duration {
     let cancel = Instant::now();
     handle.cancel();
     handle.wait_finished().await.expect("W3 service failed");
-    [started, cancel.elapsed()]
+    cancel.elapsed()
 }
 
 /// W4; returns the time from the failure until the service is finished with it reported.

@@ -1,0 +1,72 @@
+//! W3's start-up and cancellation apart, for counting instructions (`scripts/phases.sh`):
+//! `overhead --phases <tokio|runtime> <trees>` runs `trees` W3 trees one after another on a
+//! current-thread runtime, each started inside [`phase_start`] and cancelled inside
+//! [`phase_cancel`]. A current-thread runtime runs every task inside the `block_on` of the
+//! function that waits for it, so callgrind's `--toggle-collect=<function>` counts exactly
+//! the work of one phase (all the tasks it ran), which the multi-threaded runtime of the
+//! timed runs spreads over its workers.
+
+use std::hint::black_box;
+
+use tokio::runtime::Runtime;
+
+use crate::{Side, plain, services};
+
+/// The flag that selects this mode (first argument).
+pub(crate) const FLAG: &str = "--phases";
+
+/// W3's shape, as in the timed runs: fan-out 10, depth 3, 1,111 services.
+const FANOUT: usize = 10;
+const DEPTH: u32 = 3;
+const SERVICES: usize = 1111;
+
+/// A started tree of either side.
+enum Tree {
+    Tokio(plain::Tree),
+    Runtime(service_runtime::ServiceHandle<services::Tree>),
+}
+
+/// `args`: the side (`tokio` or `runtime`) and how many trees to run.
+pub(crate) fn main(args: &[String]) {
+    let side = match args.first().map(String::as_str) {
+        Some("tokio") => Side::Tokio,
+        Some("runtime") => Side::Runtime,
+        _ => panic!("usage: overhead {FLAG} <tokio|runtime> <trees>"),
+    };
+    let trees: usize = args
+        .get(1)
+        .and_then(|n| n.parse().ok())
+        .expect("usage: overhead --phases <tokio|runtime> <trees>");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build tokio runtime");
+    for _ in 0..trees {
+        let tree = phase_start(&rt, side);
+        phase_cancel(&rt, tree);
+    }
+}
+
+/// Starts one tree and returns once every daemon runs.
+#[inline(never)]
+fn phase_start(rt: &Runtime, side: Side) -> Tree {
+    rt.block_on(async {
+        match side {
+            Side::Tokio => Tree::Tokio(black_box(plain::w3_start(FANOUT, DEPTH, SERVICES).await).0),
+            Side::Runtime => {
+                Tree::Runtime(black_box(services::w3_start(FANOUT, DEPTH, SERVICES).await).0)
+            }
+        }
+    })
+}
+
+/// Cancels the tree and returns once it is finished.
+#[inline(never)]
+fn phase_cancel(rt: &Runtime, tree: Tree) {
+    rt.block_on(async {
+        black_box(match tree {
+            Tree::Tokio(tree) => plain::w3_cancel(tree).await,
+            Tree::Runtime(handle) => services::w3_cancel(handle).await,
+        });
+    });
+}
