@@ -340,7 +340,8 @@ impl Context {
         let state = &self.manager.state;
         let name = Name::from(name);
         let daemon = spec.role == Role::Daemon;
-        let task = attach_task(self.node(), &name, state.options.max_children, daemon)?;
+        let limit = state.options.max_children;
+        let task = attach_task(self.node(), &name, limit, daemon, state.since_start())?;
         state.count_started_task();
         runner::spawn(self.manager.clone(), task, name, spec, make);
         Ok(())
@@ -374,6 +375,7 @@ impl Context {
             name.clone(),
             parent.options.max_children,
             None,
+            parent.since_start(),
             |root| ServiceState::boundary(root, parent),
         )?;
         parent.count_started_task();
@@ -419,6 +421,7 @@ impl Context {
             name.into(),
             parent.options.max_children,
             path,
+            parent.since_start(),
             |root| {
                 let link = ParentLink {
                     parent: Arc::clone(parent),

@@ -446,6 +446,7 @@
 
 mod builder;
 mod cause;
+mod clock;
 mod context;
 mod error;
 mod event;

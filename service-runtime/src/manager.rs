@@ -315,9 +315,11 @@ impl ServiceState {
         self.root.path()
     }
 
-    /// Nanoseconds since `born` (saturating): when a task starts, for snapshots.
+    /// Nanoseconds since `born` (saturating): when a task is started, for snapshots (one
+    /// clock read per poll of the task that starts it: [`clock`](crate::clock)).
+    #[inline]
     pub(crate) fn since_start(&self) -> u64 {
-        u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        crate::clock::since(self.born)
     }
 
     /// When cancellation began.

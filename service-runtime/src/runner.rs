@@ -66,6 +66,7 @@ use tokio::time::{Instant, Sleep};
 
 use tracing::Instrument;
 
+use crate::clock;
 use crate::context::Context;
 use crate::error::{
     BoxError, FailureKind, GaveUp, GraceExceeded, PanicError, ServiceError, TaskFailure,
@@ -334,6 +335,8 @@ where
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, task_cx: &mut std::task::Context<'_>) -> Poll<()> {
+        // The tasks this poll starts share one clock read for their start.
+        let _poll = clock::PollScope::enter();
         let mut this = self.project();
         loop {
             let ending = match this.phase.as_mut().project() {
@@ -460,9 +463,9 @@ where
 }
 
 /// A new `Context` for the task's next future; stores the task's `waker` for cancellation on
-/// the way, and its `status` and start for snapshots (one lock for all).
+/// the way, and its `status` for snapshots (one lock for both).
 fn context(manager: &Manager, task: &mut Task, waker: &Waker, status: Status) -> Context {
-    let name = task.register(waker, status, manager.state.since_start());
+    let name = task.register(waker, status);
     Context::new(manager.clone(), task.clone(), name)
 }
 

@@ -58,8 +58,10 @@ pub struct TaskSnapshot {
     /// 2²⁸ − 1). A child service with a policy is restarted by the task that supervises it,
     /// which has the count.
     pub restarts: u32,
-    /// How long since it first started (zero while [`TaskState::Starting`]); a restart does
-    /// not reset it.
+    /// How long since it was started — spawned, not first polled — (zero while
+    /// [`TaskState::Starting`]); a restart does not reset it. The tasks a task starts within
+    /// one of its polls share one reading of the clock, so a start is stamped at most that
+    /// poll late.
     pub age: Duration,
     /// Its children: the tasks it started, or for a service, its root tasks and child
     /// services. In the order they occupy its slots, which is start order until slots are

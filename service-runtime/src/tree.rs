@@ -23,8 +23,9 @@
 //! the cancellation walk in `cancel`; the read-only walk of a snapshot in `snapshot`; the
 //! shards of a node with many children (below, "Shards") in `shards`. Each
 //! entry and node also keeps what its runner last told of its task ([`Status`]: phase,
-//! daemon or body, restarts) and when the task first started, written under the locks a
-//! task takes anyway when it starts and restarts, for snapshots only.
+//! daemon or body, restarts), written under the locks a task takes anyway when it starts
+//! and restarts, and when the task was started, written when it is attached: for snapshots
+//! only.
 //!
 //! A node is *done* when its own work — the task's future, or the body — has ended **and**
 //! all its children are done; a leaf is done when its task ends. Doneness propagates upwards
@@ -319,7 +320,8 @@ struct NodeState<S: Owner> {
     /// What the runner last told of this node's task, for snapshots (a leaf keeps its own in
     /// its entry, and hands it over when it becomes a node).
     status: Status,
-    /// When its task first started, as its runner measures it (the `snapshot` submodule).
+    /// When its task was started (attached), as the caller of `attach_*` measured it (the
+    /// `snapshot` submodule).
     started: u64,
 }
 
@@ -425,7 +427,7 @@ enum Child<S: Owner> {
         /// What its runner last told (fits in the padding after `id`).
         status: Status,
         name: Name,
-        /// When its task first started ([`NodeState::started`]).
+        /// When its task was started ([`NodeState::started`]).
         started: u64,
         /// Its task's waker while it waits to be cancelled.
         waker: Option<Waker>,
@@ -748,7 +750,8 @@ impl<S: Owner> Drop for TaskNode<S> {
 /// Attaches a new task named `name` under the task whose node `parent` is, or under its
 /// nearest ancestor that is not done (a `Context` may outlive its task), never above its
 /// service's root. The new task is a leaf, unless adopted by an ancestor: then it is a node
-/// that keeps the path the spawning task would have given it.
+/// that keeps the path the spawning task would have given it. `started` is when it is
+/// started, for snapshots (its caller's measure; the tree only keeps it).
 ///
 /// Fails with `NotRunning` when the service's whole tree is done, and with
 /// `TooManyChildren` (naming the parent's path) when the parent already has `limit` live
@@ -758,6 +761,7 @@ pub(crate) fn attach_task<'a, S: Owner + 'a>(
     name: &Name,
     limit: usize,
     daemon: bool,
+    started: u64,
 ) -> Result<TaskRef<S>, LifecycleError> {
     // Known before the task's first poll, so that a snapshot shows a daemon as one at once.
     let status = Status::new(Phase::Starting, daemon, false, 0);
@@ -767,14 +771,14 @@ pub(crate) fn attach_task<'a, S: Owner + 'a>(
                 id: place.id,
                 status,
                 name: name.clone(),
-                started: 0,
+                started,
                 waker: None,
             });
             TaskRef::to_leaf(place.node.to_owned(), place.slot, place.id)
         }
         Some(start) => {
             let path = join(start.node().path(), name);
-            let node = place.new_node(name.clone(), false, Some(path), status);
+            let node = place.new_node(name.clone(), false, Some(path), status, started);
             let node = NodeRef::Task(Arc::new(node));
             place.children.insert(Child::Node(node.clone()));
             TaskRef::to_node(node)
@@ -785,7 +789,8 @@ pub(crate) fn attach_task<'a, S: Owner + 'a>(
 /// Attaches the root of a child service named `name` under the task `parent`, as
 /// [`attach_task`] does a task, inside the owner that `owner` makes of it (under the lock
 /// of the entries it goes in: `owner` must be quick and lock nothing). `path`, if given, is
-/// the root's path; otherwise it is derived from the parent's on first use.
+/// the root's path; otherwise it is derived from the parent's on first use. `started` is
+/// when the service is started, as for [`attach_task`].
 ///
 /// From then on the cancellation walks of the parent's tree meet the owner; the caller must
 /// read the tree's `cancelled` flag afterwards and cancel the owner itself if it is set: a
@@ -795,6 +800,7 @@ pub(crate) fn attach_service<'a, S: Owner + 'a>(
     name: Name,
     limit: usize,
     path: Option<Arc<str>>,
+    started: u64,
     owner: impl FnOnce(TaskNode<S>) -> S,
 ) -> Result<Arc<S>, LifecycleError> {
     attach(parent.into(), limit, |place| {
@@ -803,7 +809,8 @@ pub(crate) fn attach_service<'a, S: Owner + 'a>(
                 .adopted_from
                 .map(|start| join(start.node().path(), &name))
         });
-        let owner = Arc::new(owner(place.new_node(name, true, path, Status::default())));
+        let status = Status::default();
+        let owner = Arc::new(owner(place.new_node(name, true, path, status, started)));
         place
             .children
             .insert(Child::Node(NodeRef::Root(Arc::clone(&owner))));
@@ -830,9 +837,10 @@ impl<S: Owner> Placement<'_, S> {
         root: bool,
         path: Option<Arc<str>>,
         status: Status,
+        started: u64,
     ) -> TaskNode<S> {
         let mut state = NodeState::new(true, Waiter::None);
-        state.status = status;
+        (state.status, state.started) = (status, started);
         TaskNode::new_child(
             self.node.to_owned(),
             (self.slot, self.id),

@@ -244,6 +244,37 @@ async fn kinds_and_paths() {
     node.stop().await.unwrap();
 }
 
+/// A task's age counts from when it was started, not from when it first ran (nor from when
+/// its service did): the clock moves on between the three here, and the age shows it.
+#[tokio::test(start_paused = true)]
+async fn a_tasks_age_counts_from_its_start_not_its_first_poll() {
+    let (up, mut rx) = mpsc::unbounded_channel();
+    let node = svc("Node", move |cx| {
+        let up = up.clone();
+        async move {
+            // Started 3 s after its service.
+            tokio::time::advance(Duration::from_secs(3)).await;
+            cx.run_task("late", move |cx| async move {
+                let _ = up.send("late");
+                cx.cancelled().await;
+            })?;
+            // The clock moves before `late` is first polled (this task has not yielded yet:
+            // `advance` moves it, then yields).
+            tokio::time::advance(Duration::from_secs(5)).await;
+            Ok::<(), BoxError>(())
+        }
+    })
+    .start();
+    ups(&mut rx, 1).await;
+    let snapshot = node.snapshot();
+    let late = at(&snapshot, "Node/late");
+    assert_eq!(
+        (late.state, late.age),
+        (TaskState::Running, Duration::from_secs(5))
+    );
+    node.stop().await.unwrap();
+}
+
 /// A task not yet polled is starting; one whose own work ended while its children run
 /// waits for them.
 #[tokio::test(start_paused = true)]

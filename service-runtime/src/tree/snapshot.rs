@@ -38,7 +38,7 @@ pub(crate) struct Seen<S: Owner> {
     pub(crate) name: Name,
     pub(crate) path: String,
     pub(crate) status: Status,
-    /// When it first started, as its runner measured it.
+    /// When it was started (attached), as the one who started it measured it.
     pub(crate) started: u64,
     /// Its own work (its future, or its body) has ended: what is left are its children.
     pub(crate) own_work_ended: bool,

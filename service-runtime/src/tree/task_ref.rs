@@ -205,9 +205,9 @@ impl<S: Owner> TaskRef<S> {
     /// After storing it, the task must read its service's `cancelled` flag before it waits
     /// (module docs, "Wake-ups"). A leaf that becomes a node takes it along.
     ///
-    /// Under the same lock it records `status` for snapshots, and `started` (when the task
-    /// began, as its runner measures it) the first time only.
-    pub(crate) fn register(&mut self, waker: &Waker, status: Status, started: u64) -> Name {
+    /// Under the same lock it records `status` for snapshots (when the task was started is
+    /// recorded when it is attached).
+    pub(crate) fn register(&mut self, waker: &Waker, status: Status) -> Name {
         if let Target::Leaf { .. } = self.target() {
             let found = self.lookup(
                 |mut entries, index| match entries.children().get_mut(index) {
@@ -215,11 +215,10 @@ impl<S: Owner> TaskRef<S> {
                         name,
                         waker: stored,
                         status: stored_status,
-                        started: stored_started,
                         ..
                     }) => {
                         store(stored, waker);
-                        record(stored_status, stored_started, status, started);
+                        *stored_status = status;
                         Some(name.clone())
                     }
                     _ => None,
@@ -239,12 +238,7 @@ impl<S: Owner> TaskRef<S> {
             Waiter::Cancel(stored) if stored.will_wake(waker) => {}
             waiter => *waiter = Waiter::Cancel(waker.clone()),
         }
-        let NodeState {
-            status: stored_status,
-            started: stored_started,
-            ..
-        } = &mut *state;
-        record(stored_status, stored_started, status, started);
+        state.status = status;
         drop(state);
         self.node.name.clone()
     }
@@ -340,14 +334,6 @@ fn leaf_node<S: Owner>(parent: &NodeRef<S>, slot: u32, id: u32, name: &Name) -> 
     });
     // Made after unlocking: the task has ended, its node is done.
     found.unwrap_or_else(|| Arc::new(node(NodeState::new(false, Waiter::None))))
-}
-
-/// Stores a task's new `status`, and its start the first time it starts.
-fn record(stored: &mut Status, stored_started: &mut u64, status: Status, started: u64) {
-    if stored.phase() == Phase::Starting {
-        *stored_started = started;
-    }
-    *stored = status;
 }
 
 // A `TaskRef` is three words (the node reference's tag and pointer, the slot and id): it

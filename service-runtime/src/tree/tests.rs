@@ -32,16 +32,16 @@ fn counting_waker() -> (Arc<CountWakes>, Waker) {
 fn a_stale_reference_does_not_take_the_sibling_in_its_slot() {
     let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
-    let mut short = attach_task(&root, &"short".into(), 10, false).unwrap();
+    let mut short = attach_task(&root, &"short".into(), 10, false, 0).unwrap();
     let stale = short.clone();
     assert_eq!(
         release_task(&mut short, &finished, false),
         Released::Pending
     );
-    let other = attach_task(&root, &"other".into(), 10, false).unwrap();
+    let other = attach_task(&root, &"other".into(), 10, false, 0).unwrap();
     assert_eq!(other.slot(), stale.slot(), "the slot is reused");
     let ended = stale.make_node(&"short".into());
-    let adopted = attach_task(&ended, &"adopted".into(), 10, false).unwrap();
+    let adopted = attach_task(&ended, &"adopted".into(), 10, false, 0).unwrap();
     assert_eq!(&*adopted.path("adopted"), "Svc/short/adopted");
     assert_sibling_untouched(&other);
 }
@@ -65,7 +65,7 @@ fn assert_sibling_untouched(other: &TaskRef<Bare>) {
 fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
     let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
-    let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
+    let mut task = attach_task(&root, &"task".into(), 10, false, 0).unwrap();
     let (wakes, waker) = counting_waker();
     let mut cx = Context::from_waker(&waker);
     assert_eq!(root.poll_stop_quietly(&mut cx), Poll::Pending);
@@ -92,11 +92,17 @@ fn a_parked_body_is_woken_by_its_last_task_not_by_cancellation() {
 fn waiters_are_woken_by_what_they_wait_for() {
     let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
-    let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
+    let mut task = attach_task(&root, &"task".into(), 10, false, 0).unwrap();
     let (wakes, waker) = counting_waker();
-    let _ = task.register(&waker, Status::default(), 0);
-    let mut child =
-        attach_task(&task.make_node(&"task".into()), &"child".into(), 10, false).unwrap();
+    let _ = task.register(&waker, Status::default());
+    let mut child = attach_task(
+        &task.make_node(&"task".into()),
+        &"child".into(),
+        10,
+        false,
+        0,
+    )
+    .unwrap();
     wake_tree(&root, &mut CancelWalk::default());
     assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the walk wakes the task");
     let mut cx = Context::from_waker(&waker);
@@ -125,7 +131,7 @@ fn a_child_root_leaves_its_parents_tree_when_told() {
     let parent_finished = AtomicUsize::new(0);
     let child_finished = AtomicUsize::new(0);
     let child =
-        NodeRef::Root(attach_service(&root, "Child".into(), 10, None, Bare::owning).unwrap());
+        NodeRef::Root(attach_service(&root, "Child".into(), 10, None, 0, Bare::owning).unwrap());
     assert_eq!(&**child.path(), "Parent/Child");
     assert_eq!(
         release(&root, &parent_finished),
@@ -152,11 +158,11 @@ fn a_child_root_leaves_its_parents_tree_when_told() {
 #[test]
 fn the_walk_stops_at_child_services() {
     let root = Bare::tree("Parent");
-    let owner = attach_service(&root, "Child".into(), 10, None, Bare::owning).unwrap();
+    let owner = attach_service(&root, "Child".into(), 10, None, 0, Bare::owning).unwrap();
     let child = NodeRef::Root(Arc::clone(&owner));
-    let mut inner = attach_task(&child, &"inner".into(), 10, false).unwrap();
+    let mut inner = attach_task(&child, &"inner".into(), 10, false, 0).unwrap();
     let (wakes, waker) = counting_waker();
-    let _ = inner.register(&waker, Status::default(), 0);
+    let _ = inner.register(&waker, Status::default());
     let mut walk = CancelWalk::default();
     wake_tree(&root, &mut walk);
     assert_eq!(walk.services.len(), 1);
@@ -175,7 +181,7 @@ fn the_walk_stops_at_child_services() {
     );
     assert_eq!(release(&child, &finished), Released::RootDone);
     assert!(matches!(
-        attach_task(&child, &"late".into(), 10, false),
+        attach_task(&child, &"late".into(), 10, false, 0),
         Err(crate::LifecycleError::NotRunning)
     ));
 }
@@ -186,10 +192,10 @@ fn the_walk_stops_at_child_services() {
 #[test]
 fn finding_services_takes_no_waker() {
     let root = Bare::tree("Parent");
-    let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
-    let _child = attach_service(&root, "Child".into(), 10, None, Bare::owning).unwrap();
+    let mut task = attach_task(&root, &"task".into(), 10, false, 0).unwrap();
+    let _child = attach_service(&root, "Child".into(), 10, None, 0, Bare::owning).unwrap();
     let (wakes, waker) = counting_waker();
-    let _ = task.register(&waker, Status::default(), 0);
+    let _ = task.register(&waker, Status::default());
     let mut walk = CancelWalk::default();
     find_services(&root, &mut walk);
     assert_eq!(walk.services.len(), 1);
@@ -213,6 +219,7 @@ fn attach_many(node: &NodeRef<Bare>, n: usize) -> Vec<TaskRef<Bare>> {
                 &Name::from(std::borrow::Cow::Owned(format!("child{i}"))),
                 usize::MAX,
                 false,
+                0,
             )
             .unwrap()
         })
@@ -239,14 +246,14 @@ fn a_node_shards_past_its_threshold_and_goes_back() {
     for task in &mut tasks[..THRESHOLD] {
         assert_eq!(release_task(task, &finished, false), Released::Pending);
     }
-    let mut late = attach_task(&root, &"late".into(), usize::MAX, false).unwrap();
+    let mut late = attach_task(&root, &"late".into(), usize::MAX, false, 0).unwrap();
     assert!(late.shard().is_some(), "sharded until the node is empty");
     assert_eq!(release_task(&mut late, &finished, false), Released::Pending);
     for task in &mut tasks[THRESHOLD..] {
         assert_eq!(release_task(task, &finished, false), Released::Pending);
     }
     assert!(!super::is_done(&root), "its own work goes on");
-    let mut back = attach_task(&root, &"back".into(), usize::MAX, false).unwrap();
+    let mut back = attach_task(&root, &"back".into(), usize::MAX, false, 0).unwrap();
     assert_eq!(back.shard(), None, "back to its own entries");
     assert_eq!(release_task(&mut back, &finished, false), Released::Pending);
     assert_eq!(release(&root, &finished), Released::RootDone);
@@ -276,7 +283,7 @@ fn a_sharded_node_is_done_when_its_last_shard_empties() {
     );
     assert!(super::is_done(&root));
     assert!(matches!(
-        attach_task(&root, &"late".into(), usize::MAX, false),
+        attach_task(&root, &"late".into(), usize::MAX, false, 0),
         Err(crate::LifecycleError::NotRunning)
     ));
     assert_eq!(finished.load(Ordering::SeqCst), THRESHOLD + 3 * SHARDS);
@@ -287,7 +294,7 @@ fn a_sharded_node_is_done_when_its_last_shard_empties() {
 fn a_task_waiting_for_sharded_children_is_woken_by_the_last() {
     let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
-    let mut task = attach_task(&root, &"task".into(), 10, false).unwrap();
+    let mut task = attach_task(&root, &"task".into(), 10, false, 0).unwrap();
     let node = task.make_node(&"task".into());
     let mut children = attach_many(&node, THRESHOLD + SHARDS);
     let (wakes, waker) = counting_waker();
@@ -313,7 +320,7 @@ fn a_stale_reference_into_a_shard_does_not_take_the_sibling() {
     let root = Bare::tree("Svc");
     let finished = AtomicUsize::new(0);
     let _own = attach_many(&root, THRESHOLD);
-    let mut short = attach_task(&root, &"short".into(), usize::MAX, false).unwrap();
+    let mut short = attach_task(&root, &"short".into(), usize::MAX, false, 0).unwrap();
     let stale = short.clone();
     assert_eq!(
         release_task(&mut short, &finished, false),
@@ -321,11 +328,11 @@ fn a_stale_reference_into_a_shard_does_not_take_the_sibling() {
     );
     // The next child with the same shard reuses the slot.
     let _others = attach_many(&root, SHARDS - 1);
-    let other = attach_task(&root, &"other".into(), usize::MAX, false).unwrap();
+    let other = attach_task(&root, &"other".into(), usize::MAX, false, 0).unwrap();
     assert_eq!(other.slot(), stale.slot(), "the slot is reused");
     assert_eq!(&*stale.name(), "", "the ended task has no entry");
     let ended = stale.make_node(&"short".into());
-    let adopted = attach_task(&ended, &"adopted".into(), usize::MAX, false).unwrap();
+    let adopted = attach_task(&ended, &"adopted".into(), usize::MAX, false, 0).unwrap();
     assert_eq!(&*adopted.path("adopted"), "Svc/short/adopted");
     let adopted = adopted.as_node().expect("an adopted task is a node");
     assert!(
@@ -344,20 +351,20 @@ fn the_walk_reaches_every_shard() {
     let mut tasks = attach_many(&root, THRESHOLD + 2 * SHARDS);
     let (wakes, waker) = counting_waker();
     for task in &mut tasks {
-        let _ = task.register(&waker, Status::default(), 0);
+        let _ = task.register(&waker, Status::default());
     }
     // One node with a child of its own in each shard (the first `SHARDS` sharded tasks).
     let mut grandchildren: Vec<TaskRef<Bare>> = tasks[THRESHOLD..THRESHOLD + SHARDS]
         .iter()
         .map(|task| {
             let node = task.make_node(&"child".into());
-            attach_task(&node, &"grandchild".into(), 10, false).unwrap()
+            attach_task(&node, &"grandchild".into(), 10, false, 0).unwrap()
         })
         .collect();
     for grandchild in &mut grandchildren {
-        let _ = grandchild.register(&waker, Status::default(), 0);
+        let _ = grandchild.register(&waker, Status::default());
     }
-    let service = attach_service(&root, "Child".into(), usize::MAX, None, Bare::owning).unwrap();
+    let service = attach_service(&root, "Child".into(), usize::MAX, None, 0, Bare::owning).unwrap();
     assert!(matches!(Place::of(service.root.slot), Place::Shard { .. }));
     let mut walk = CancelWalk::default();
     find_services(&root, &mut walk);
@@ -383,6 +390,7 @@ fn a_snapshot_sees_every_shard() {
         &"grandchild".into(),
         10,
         false,
+        0,
     )
     .unwrap();
     let seen = snapshot_walk(&root);
@@ -408,9 +416,9 @@ fn the_limit_counts_sharded_children() {
     let root = Bare::tree("Svc");
     let limit = THRESHOLD + SHARDS;
     let _tasks: Vec<TaskRef<Bare>> = (0..limit)
-        .map(|_| attach_task(&root, &"same".into(), limit, false).unwrap())
+        .map(|_| attach_task(&root, &"same".into(), limit, false, 0).unwrap())
         .collect();
-    match attach_task(&root, &"one more".into(), limit, false) {
+    match attach_task(&root, &"one more".into(), limit, false, 0) {
         Err(crate::LifecycleError::TooManyChildren { most_common, .. }) => {
             assert_eq!(most_common, [("same".to_owned(), limit)]);
         }
