@@ -1,8 +1,9 @@
 //! What `Manager::snapshot` costs: the time to take one of a 100,000-task tree, and the
 //! slowdown that snapshots taken while a spawn-heavy workload runs cause it, against the
 //! same workload alone — interleaved in the same run, so that a slow phase of the machine
-//! hits every variant alike. Also what the start instant every task records costs, against
-//! a task's whole cost in the same run.
+//! hits every variant alike. Also what one read of the clock costs (a task's start, for its
+//! age: one read per poll of the task that starts it), against a task's whole cost in the
+//! same run.
 //!
 //! ```text
 //! cargo bench -p service-benches --bench snapshot              # 9 rounds (~1 min)
@@ -227,7 +228,8 @@ fn main() {
         }
     }
 
-    // 3. The start instant each task records: one clock read, against a task's whole cost.
+    // 3. The clock read that stamps the starts of one poll's tasks, against a task's whole
+    // cost (what it would cost every task, were each stamped on its own).
     let reads = 10_000_000;
     let start = Instant::now();
     for _ in 0..reads {
@@ -290,7 +292,7 @@ fn main() {
         );
     }
     println!(
-        "tokio::time::Instant::now(): {per_read_ns:.1} ns per read = {:.1}% of a task's cost in the spawn workload",
+        "tokio::time::Instant::now(): {per_read_ns:.1} ns per read = {:.1}% of a task's cost in the spawn workload (read once per spawning poll, not per task)",
         per_read_ns / (alone_median * 1e6 / 100_100.0) * 100.0
     );
 }
