@@ -19,11 +19,10 @@ pub(crate) const CHILD_FLAG: &str = "--m1-child";
 
 /// Entry point of a child: `args` is `[side, n]`.
 pub(crate) fn child(args: &[String]) {
-    let side = match args.first().map(String::as_str) {
-        Some("tokio") => Side::Tokio,
-        Some("runtime") => Side::Runtime,
-        other => panic!("bad M1 side {other:?}"),
-    };
+    let side = args
+        .first()
+        .and_then(|side| Side::parse(side))
+        .unwrap_or_else(|| panic!("bad M1 side {:?}", args.first()));
     let n: usize = args
         .get(1)
         .and_then(|n| n.parse().ok())

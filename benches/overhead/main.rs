@@ -52,6 +52,17 @@ enum Side {
     Runtime,
 }
 
+impl Side {
+    /// The side an argument or `SERVICE_BENCH_SIDE` names: `tokio` or `runtime`.
+    fn parse(name: &str) -> Option<Side> {
+        match name {
+            "tokio" => Some(Side::Tokio),
+            "runtime" => Some(Side::Runtime),
+            _ => None,
+        }
+    }
+}
+
 /// The tokio runtime both sides run on: the default multi-threaded one (a worker per core).
 fn tokio_runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -85,11 +96,9 @@ impl Config {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(if quick { 1 } else { 9 });
-        let only = match std::env::var("SERVICE_BENCH_SIDE").as_deref() {
-            Ok("tokio") => Some(Side::Tokio),
-            Ok("runtime") => Some(Side::Runtime),
-            _ => None,
-        };
+        let only = std::env::var("SERVICE_BENCH_SIDE")
+            .ok()
+            .and_then(|side| Side::parse(&side));
         Config {
             rounds,
             quick,

@@ -28,15 +28,17 @@ enum Tree {
 
 /// `args`: the side (`tokio` or `runtime`) and how many trees to run.
 pub(crate) fn main(args: &[String]) {
-    let side = match args.first().map(String::as_str) {
-        Some("tokio") => Side::Tokio,
-        Some("runtime") => Side::Runtime,
-        _ => panic!("usage: overhead {FLAG} <tokio|runtime> <trees>"),
-    };
+    fn usage<T>() -> T {
+        panic!("usage: overhead {FLAG} <tokio|runtime> <trees>")
+    }
+    let side = args
+        .first()
+        .and_then(|side| Side::parse(side))
+        .unwrap_or_else(usage);
     let trees: usize = args
         .get(1)
         .and_then(|n| n.parse().ok())
-        .expect("usage: overhead --phases <tokio|runtime> <trees>");
+        .unwrap_or_else(usage);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -555,9 +555,8 @@ impl ServiceState {
             let failures = std::mem::take(&mut record.failures);
             let failed = !failures.is_empty();
             if record.outcome.is_none() {
-                let cause = record.cause.clone();
                 record.outcome = Some(if failed {
-                    Err(self.failed_with(failures, cause))
+                    Err(self.failed_with(failures, record.cause.clone()))
                 } else {
                     Ok(())
                 });

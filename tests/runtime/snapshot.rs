@@ -275,6 +275,43 @@ async fn a_tasks_age_counts_from_its_start_not_its_first_poll() {
     node.stop().await.unwrap();
 }
 
+/// The tasks one poll of a task starts share one reading of the clock: the clock moves on
+/// between two starts within one poll here, and both have the same age.
+#[tokio::test(start_paused = true)]
+async fn the_tasks_one_poll_starts_share_their_start() {
+    let (up, mut rx) = mpsc::unbounded_channel();
+    let node = svc("Node", move |cx| {
+        let up = up.clone();
+        async move {
+            for name in ["first", "second"] {
+                let up = up.clone();
+                cx.run_task(name, move |cx| async move {
+                    let _ = up.send(name);
+                    cx.cancelled().await;
+                })?;
+                // Move the clock without ending this poll: `advance` moves it on its first
+                // poll (then yields, and is dropped here).
+                let mut advance = std::pin::pin!(tokio::time::advance(Duration::from_secs(5)));
+                std::future::poll_fn(|task_cx| {
+                    let _ = advance.as_mut().poll(task_cx);
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            }
+            Ok::<(), BoxError>(())
+        }
+    })
+    .start();
+    ups(&mut rx, 2).await;
+    let snapshot = node.snapshot();
+    let (first, second) = (at(&snapshot, "Node/first"), at(&snapshot, "Node/second"));
+    assert_eq!(
+        (first.age, second.age),
+        (Duration::from_secs(10), Duration::from_secs(10))
+    );
+    node.stop().await.unwrap();
+}
+
 /// A task not yet polled is starting; one whose own work ended while its children run
 /// waits for them.
 #[tokio::test(start_paused = true)]
