@@ -1,16 +1,19 @@
 //! W3's start-up and cancellation apart, for counting instructions (`scripts/phases.sh`):
-//! `overhead --phases <tokio|runtime> <trees>` runs `trees` W3 trees one after another on a
-//! current-thread runtime, each started inside [`phase_start`] and cancelled inside
-//! [`phase_cancel`]. A current-thread runtime runs every task inside the `block_on` of the
-//! function that waits for it, so callgrind's `--toggle-collect=<function>` counts exactly
-//! the work of one phase (all the tasks it ran), which the multi-threaded runtime of the
-//! timed runs spreads over its workers.
+//! `overhead --phases <tokio|tokio-joinset|runtime> <trees>` runs `trees` W3 trees one after
+//! another on a current-thread runtime, each started inside [`phase_start`] and cancelled
+//! inside [`phase_cancel`]. A current-thread runtime runs every task inside the `block_on` of
+//! the function that waits for it, so callgrind's `--toggle-collect=<function>` counts
+//! exactly the work of one phase (all the tasks it ran), which the multi-threaded runtime of
+//! the timed runs spreads over its workers.
+//!
+//! `tokio-joinset` is a reference the timed runs do not have: the plain tree written to lose
+//! no panic (`JoinSet` in place of `TaskTracker`), which is what the runtime guarantees.
 
 use std::hint::black_box;
 
 use tokio::runtime::Runtime;
 
-use crate::{Side, plain, services};
+use crate::{plain, services};
 
 /// The flag that selects this mode (first argument).
 pub(crate) const FLAG: &str = "--phases";
@@ -20,21 +23,35 @@ const FANOUT: usize = 10;
 const DEPTH: u32 = 3;
 const SERVICES: usize = 1111;
 
-/// A started tree of either side.
+/// Which tree a run builds.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// The plain side's, as timed.
+    Tokio,
+    /// The plain side's, collecting its tasks' panics.
+    TokioJoinSet,
+    /// The runtime side's.
+    Runtime,
+}
+
+/// A started tree of any kind.
 enum Tree {
     Tokio(plain::Tree),
+    TokioJoinSet(plain::JoinedTree),
     Runtime(service_runtime::ServiceHandle<services::Tree>),
 }
 
-/// `args`: the side (`tokio` or `runtime`) and how many trees to run.
+/// `args`: the kind (`tokio`, `tokio-joinset` or `runtime`) and how many trees to run.
 pub(crate) fn main(args: &[String]) {
     fn usage<T>() -> T {
-        panic!("usage: overhead {FLAG} <tokio|runtime> <trees>")
+        panic!("usage: overhead {FLAG} <tokio|tokio-joinset|runtime> <trees>")
     }
-    let side = args
-        .first()
-        .and_then(|side| Side::parse(side))
-        .unwrap_or_else(usage);
+    let kind = match args.first().map(String::as_str) {
+        Some("tokio") => Kind::Tokio,
+        Some("tokio-joinset") => Kind::TokioJoinSet,
+        Some("runtime") => Kind::Runtime,
+        _ => usage(),
+    };
     let trees: usize = args
         .get(1)
         .and_then(|n| n.parse().ok())
@@ -44,18 +61,21 @@ pub(crate) fn main(args: &[String]) {
         .build()
         .expect("build tokio runtime");
     for _ in 0..trees {
-        let tree = phase_start(&rt, side);
+        let tree = phase_start(&rt, kind);
         phase_cancel(&rt, tree);
     }
 }
 
 /// Starts one tree and returns once every daemon runs.
 #[inline(never)]
-fn phase_start(rt: &Runtime, side: Side) -> Tree {
+fn phase_start(rt: &Runtime, kind: Kind) -> Tree {
     rt.block_on(async {
-        match side {
-            Side::Tokio => Tree::Tokio(black_box(plain::w3_start(FANOUT, DEPTH, SERVICES).await).0),
-            Side::Runtime => {
+        match kind {
+            Kind::Tokio => Tree::Tokio(black_box(plain::w3_start(FANOUT, DEPTH, SERVICES).await).0),
+            Kind::TokioJoinSet => Tree::TokioJoinSet(black_box(
+                plain::joined_w3_start(FANOUT, DEPTH, SERVICES).await,
+            )),
+            Kind::Runtime => {
                 Tree::Runtime(black_box(services::w3_start(FANOUT, DEPTH, SERVICES).await).0)
             }
         }
@@ -66,9 +86,14 @@ fn phase_start(rt: &Runtime, side: Side) -> Tree {
 #[inline(never)]
 fn phase_cancel(rt: &Runtime, tree: Tree) {
     rt.block_on(async {
-        black_box(match tree {
-            Tree::Tokio(tree) => plain::w3_cancel(tree).await,
-            Tree::Runtime(handle) => services::w3_cancel(handle).await,
-        });
+        match tree {
+            Tree::Tokio(tree) => {
+                black_box(plain::w3_cancel(tree).await);
+            }
+            Tree::TokioJoinSet(tree) => plain::joined_w3_cancel(tree).await,
+            Tree::Runtime(handle) => {
+                black_box(services::w3_cancel(handle).await);
+            }
+        }
     });
 }

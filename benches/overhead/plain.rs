@@ -1,9 +1,15 @@
 //! The plain-tokio side: what a careful user writes by hand with `JoinSet`, `TaskTracker` and
 //! `CancellationToken`, with the same nesting as the runtime side and the same guarantees
 //! where they are cheap — a parent is done only when its children are (batches wait for
-//! their leaves, services for their daemons and children), failures and panics are
-//! collected, not lost, and every service has its own cancellation token (a child of its
-//! parent's), so a subtree can be stopped on its own.
+//! their leaves, services for their daemons and children), and every service has its own
+//! cancellation token (a child of its parent's), so a subtree can be stopped on its own.
+//!
+//! Failures and panics are collected where a `JoinSet` holds the tasks (W1, W4's and W5's
+//! services). The idle daemons (W2, W4's batches) and W3's services are held by a
+//! `TaskTracker`, which drops what its tasks return: a panic there is lost, where the
+//! runtime reports it. That keeps the plain side at its cheapest, as tokio's own guide
+//! writes it; `joined_tree_node` is W3 without that loss, which `scripts/phases.sh` counts
+//! beside it.
 //!
 //! A failure that the runtime logs (W5's failed connections) is logged here too, with
 //! `tracing::error!`, so both sides make the same log call.
@@ -181,6 +187,77 @@ pub(crate) async fn w3_cancel(tree: Tree) -> Duration {
     tree.token.cancel();
     tree.service.await.expect("W3 service panicked");
     cancel.elapsed()
+}
+
+/// W3 written to lose no panic, the guarantee the runtime gives: [`tree_node`] with a
+/// `JoinSet` in place of its `TaskTracker` (which drops what its tasks return, panics
+/// included), so each service collects its daemon's and its children's panics and hands
+/// them up. Only `scripts/phases.sh` runs it, as a reference beside the plain side.
+fn joined_tree_node(
+    depth: u32,
+    max_depth: u32,
+    fanout: usize,
+    token: CancellationToken,
+    probe: Arc<Probe>,
+) -> Pin<Box<dyn Future<Output = Vec<JoinError>> + Send>> {
+    Box::pin(async move {
+        tracing::debug!(service = "Tree", "service started");
+        let mut set = JoinSet::new();
+        {
+            let token = token.clone();
+            let probe = Arc::clone(&probe);
+            let daemon = async move {
+                probe.arrive();
+                token.run_until_cancelled(pending::<()>()).await;
+                Vec::new()
+            };
+            spawn_traced!(|f| set.spawn(f), daemon, "Tree", "daemon");
+        }
+        if depth < max_depth {
+            for _ in 0..fanout {
+                let child = joined_tree_node(
+                    depth + 1,
+                    max_depth,
+                    fanout,
+                    token.child_token(),
+                    Arc::clone(&probe),
+                );
+                spawn_traced!(|f| set.spawn(f), child, "Tree", "Tree");
+            }
+        }
+        let mut panics = Vec::new();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(below) => panics.extend(below),
+                Err(panic) => panics.push(panic),
+            }
+        }
+        tracing::debug!(service = "Tree", "service finished");
+        panics
+    })
+}
+
+/// A running [`joined_tree_node`] tree: its root's token and task.
+pub(crate) struct JoinedTree {
+    token: CancellationToken,
+    service: tokio::task::JoinHandle<Vec<JoinError>>,
+}
+
+/// [`w3_start`] of the tree that loses no panic.
+pub(crate) async fn joined_w3_start(fanout: usize, max_depth: u32, services: usize) -> JoinedTree {
+    let token = CancellationToken::new();
+    let probe = Arc::new(Probe::new(services));
+    let service = joined_tree_node(0, max_depth, fanout, token.clone(), Arc::clone(&probe));
+    let service = spawn_traced!(|f| tokio::spawn(f), service, "Tree", "Tree");
+    probe.wait().await;
+    JoinedTree { token, service }
+}
+
+/// [`w3_cancel`] of the tree that loses no panic.
+pub(crate) async fn joined_w3_cancel(tree: JoinedTree) {
+    tree.token.cancel();
+    let panics = tree.service.await.expect("W3 service panicked");
+    assert!(panics.is_empty(), "W3 tasks panicked: {panics:?}");
 }
 
 /// W4: `batches` × `daemons` idle daemons and one task that fails when triggered; the
