@@ -13,7 +13,7 @@ use std::hint::black_box;
 
 use tokio::runtime::Runtime;
 
-use crate::{plain, services};
+use crate::{Side, plain, services};
 
 /// The flag that selects this mode (first argument).
 pub(crate) const FLAG: &str = "--phases";
@@ -34,6 +34,18 @@ enum Kind {
     Runtime,
 }
 
+impl Kind {
+    /// The kind an argument names: a [`Side`], or `tokio-joinset`.
+    fn parse(name: &str) -> Option<Kind> {
+        match (name, Side::parse(name)) {
+            ("tokio-joinset", _) => Some(Kind::TokioJoinSet),
+            (_, Some(Side::Tokio)) => Some(Kind::Tokio),
+            (_, Some(Side::Runtime)) => Some(Kind::Runtime),
+            (_, None) => None,
+        }
+    }
+}
+
 /// A started tree of any kind.
 enum Tree {
     Tokio(plain::Tree),
@@ -46,12 +58,10 @@ pub(crate) fn main(args: &[String]) {
     fn usage<T>() -> T {
         panic!("usage: overhead {FLAG} <tokio|tokio-joinset|runtime> <trees>")
     }
-    let kind = match args.first().map(String::as_str) {
-        Some("tokio") => Kind::Tokio,
-        Some("tokio-joinset") => Kind::TokioJoinSet,
-        Some("runtime") => Kind::Runtime,
-        _ => usage(),
-    };
+    let kind = args
+        .first()
+        .and_then(|kind| Kind::parse(kind))
+        .unwrap_or_else(usage);
     let trees: usize = args
         .get(1)
         .and_then(|n| n.parse().ok())
